@@ -1,0 +1,1 @@
+//! Descriptor-relative, no-follow file operations. (Being written.)

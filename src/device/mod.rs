@@ -1,0 +1,176 @@
+//! The one boundary to the machine. Every file path, program and user record that a playbook
+//! names goes through a `Device`, which maps the Mac path (`/Library/...`) to where it lives on
+//! this host: the same path on a real Mac, or `DIR/Library/...` under `--root DIR` (a sandbox
+//! device). Actions never call `std::fs` on Mac paths or spawn programs themselves.
+
+pub mod fs;
+pub mod programs;
+pub mod users;
+
+#[cfg(any(target_os = "macos", reenroll_check_macos))]
+pub mod macos;
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+pub use programs::{Output, RunOpts};
+pub use users::{ConsoleUser, LocalUser};
+
+use crate::keychain::{Keychain, KeychainLocation};
+
+/// The machine reenroll acts on.
+#[derive(Clone, Debug)]
+pub struct Device {
+    /// `None`: the real machine (`/`). `Some(DIR)`: a sandbox device living under DIR.
+    root: Option<PathBuf>,
+}
+
+impl Device {
+    pub fn real() -> Self {
+        Device { root: None }
+    }
+
+    pub fn sandbox(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let root = std::fs::canonicalize(&root).with_context(|| {
+            format!(
+                "the device root {} does not exist; create a sandbox with `reenroll sandbox {}`",
+                root.display(),
+                root.display()
+            )
+        })?;
+        Ok(Device { root: Some(root) })
+    }
+
+    pub fn new(root: Option<PathBuf>) -> Result<Self> {
+        match root {
+            Some(r) => Self::sandbox(r),
+            None => Ok(Self::real()),
+        }
+    }
+
+    /// The host folder that stands for the Mac's `/`.
+    pub fn root(&self) -> &Path {
+        self.root.as_deref().unwrap_or(Path::new("/"))
+    }
+
+    pub fn is_sandbox(&self) -> bool {
+        self.root.is_some()
+    }
+
+    /// Where a Mac path lives on this host. The path must be absolute and free of `..`; it is
+    /// joined lexically (symlinks are dealt with by `fs`, which never follows them).
+    pub fn host_path(&self, mac_path: &str) -> Result<PathBuf> {
+        check_mac_path(mac_path)?;
+        match &self.root {
+            None => Ok(PathBuf::from(mac_path)),
+            Some(root) => Ok(root.join(mac_path.trim_start_matches('/'))),
+        }
+    }
+
+    /// The Mac path for a host path inside the device (the inverse of `host_path`).
+    pub fn mac_path(&self, host: &Path) -> Option<String> {
+        let rel = host.strip_prefix(self.root()).ok()?;
+        Some(format!("/{}", rel.to_string_lossy()))
+    }
+
+    /// Local user accounts (not system accounts, not Shared or Guest), from the local directory.
+    pub fn users(&self) -> Result<Vec<LocalUser>> {
+        users::local_users(self)
+    }
+
+    /// The user logged in at the console, if any (from `scutil`, home resolved by uid).
+    pub fn console_user(&self) -> Result<Option<ConsoleUser>> {
+        users::console_user(self)
+    }
+
+    /// Run a program named by its Mac path, capturing its output. See `programs`.
+    pub fn run(&self, program: &str, args: &[String], opts: &RunOpts) -> Result<Output> {
+        programs::run(self, program, args, opts)
+    }
+
+    /// Whether a program exists on the device (resolved like `run`).
+    pub fn has_program(&self, program: &str) -> bool {
+        self.host_path(program)
+            .map(|p| p.symlink_metadata().is_ok())
+            .unwrap_or(false)
+    }
+
+    /// The keychain backend for a location: the sandbox keychain under `--root` or off macOS,
+    /// the real keychain on a Mac.
+    pub fn keychain(&self, location: &KeychainLocation) -> Result<Box<dyn Keychain>> {
+        #[cfg(target_os = "macos")]
+        if !self.is_sandbox() {
+            return macos::keychain(location);
+        }
+        Ok(Box::new(crate::keychain::sandbox::SandboxKeychain::open(
+            self, location,
+        )?))
+    }
+
+    /// The boot session id (`sysctl -n kern.bootsessionuuid`), new at every boot.
+    pub fn boot_session(&self) -> Result<String> {
+        let out = self.run(
+            "/usr/sbin/sysctl",
+            &["-n".into(), "kern.bootsessionuuid".into()],
+            &RunOpts::default(),
+        )?;
+        let id = out.stdout.trim().to_string();
+        if !out.success() || id.is_empty() {
+            bail!(
+                "could not read the boot session id: `sysctl -n kern.bootsessionuuid` exited {} ({})",
+                out.status_text(),
+                out.stderr.trim()
+            );
+        }
+        Ok(id)
+    }
+}
+
+/// A Mac path a playbook may name: absolute, no `..`, no `.` components, not empty.
+pub fn check_mac_path(p: &str) -> Result<()> {
+    if !p.starts_with('/') {
+        bail!("`{p}` is not an absolute path (playbook paths start with `/`, `{{home}}` or `{{user}}`)");
+    }
+    for c in Path::new(p).components() {
+        match c {
+            Component::ParentDir => bail!("`{p}` contains a `..` component, which is not allowed"),
+            Component::CurDir => bail!("`{p}` contains a `.` component, which is not allowed"),
+            _ => {}
+        }
+    }
+    if let Some(bad) = p.split('/').find(|s| *s == ".." || *s == ".") {
+        bail!("`{p}` contains a `{bad}` component, which is not allowed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_path_maps_into_the_root() {
+        let d = Device {
+            root: Some(PathBuf::from("/tmp/dev")),
+        };
+        assert_eq!(
+            d.host_path("/Library/Preferences/x.plist").unwrap(),
+            PathBuf::from("/tmp/dev/Library/Preferences/x.plist")
+        );
+        assert_eq!(
+            d.mac_path(Path::new("/tmp/dev/Users/a")).as_deref(),
+            Some("/Users/a")
+        );
+        assert!(d.host_path("Library/x").is_err());
+        assert!(d.host_path("/Library/../etc/passwd").is_err());
+        assert!(d.host_path("/Library/./x").is_err());
+    }
+
+    #[test]
+    fn the_real_device_is_the_identity() {
+        let d = Device::real();
+        assert_eq!(d.host_path("/usr/bin/profiles").unwrap(), PathBuf::from("/usr/bin/profiles"));
+    }
+}

@@ -1,0 +1,117 @@
+//! Running the device's programs: always by absolute Mac path (never a `PATH` search), resolved
+//! inside the sandbox under `--root`, in their own process group (a Ctrl-C at the terminal reaches
+//! reenroll, which lets the step finish, not the child), stdin closed unless the step talks to the
+//! program over a pipe, argv logged, stdout/stderr/status kept for the error.
+
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::Device;
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOpts {
+    /// Bytes written to the program's stdin (stdin is closed otherwise).
+    pub stdin: Option<Vec<u8>>,
+    /// Kill the program's process group after this long.
+    pub timeout: Option<Duration>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// `None` when the program was killed by a signal or the timeout.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    pub fn status_text(&self) -> String {
+        match (self.code, self.timed_out) {
+            (_, true) => "after timing out".to_string(),
+            (Some(c), _) => format!("with status {c}"),
+            (None, _) => "killed by a signal".to_string(),
+        }
+    }
+}
+
+/// Whether this host may run the device's programs at all: a Mac, or a sandbox device.
+pub fn may_execute(device: &Device) -> bool {
+    device.is_sandbox() || cfg!(target_os = "macos")
+}
+
+pub fn run(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> Result<Output> {
+    if !may_execute(device) {
+        bail!(
+            "refusing to run `{program}`: this host is not a Mac and no sandbox device was given \
+             (use --root DIR with a sandbox from `reenroll sandbox DIR`)"
+        );
+    }
+    let host = device.host_path(program)?;
+    tracing::debug!(program, ?args, "running");
+    let mut cmd = duct::cmd(&host, args)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .before_spawn(|c| {
+            // NOTE: its own process group, so terminal signals meant for reenroll do not kill
+            // a `jamf` or `pkgutil` halfway; timeouts kill the whole group.
+            c.process_group(0);
+            Ok(())
+        });
+    for (k, v) in &opts.env {
+        cmd = cmd.env(k, v);
+    }
+    cmd = match &opts.stdin {
+        Some(bytes) => cmd.stdin_bytes(bytes.clone()),
+        None => cmd.stdin_null(),
+    };
+    let handle = cmd
+        .start()
+        .with_context(|| format!("could not start `{program}` ({})", host.display()))?;
+    let deadline = opts.timeout.map(|t| Instant::now() + t);
+    let mut timed_out = false;
+    let output = loop {
+        if let Some(out) = handle
+            .try_wait()
+            .with_context(|| format!("waiting for `{program}`"))?
+        {
+            break out.clone();
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            timed_out = true;
+            for pid in handle.pids() {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            break handle.wait().with_context(|| format!("waiting for `{program}`"))?.clone();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = Output {
+        code: if timed_out { None } else { output.status.code() },
+        stdout: lossy(output.stdout),
+        stderr: lossy(output.stderr),
+        timed_out,
+    };
+    tracing::debug!(program, code = ?out.code, "finished");
+    Ok(out)
+}
+
+fn lossy(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+

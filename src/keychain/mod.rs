@@ -1,0 +1,168 @@
+//! The keychain boundary: the item model, the purge rules that decide which items go (portable,
+//! data-driven), and the `Keychain` trait with two backends: the sandbox keychain (a property
+//! list, used under `--root` and on every host that is not a Mac) and the real login/System
+//! keychains through `security-framework` (macOS only, `crate::device::macos`).
+//!
+//! Secret data never leaves this module in a printable form: `KeychainItem`'s `Debug` and
+//! `Serialize` skip `data`, and exports go straight to 0600 files in the run's journal folder.
+
+pub mod rules;
+pub mod sandbox;
+
+use std::fmt;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+/// The item classes reenroll reasons about. The names are the sandbox keychain's `class` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemClass {
+    GenericPassword,
+    InternetPassword,
+    Certificate,
+    PublicKey,
+    PrivateKey,
+    IdentityPreference,
+}
+
+impl ItemClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemClass::GenericPassword => "generic-password",
+            ItemClass::InternetPassword => "internet-password",
+            ItemClass::Certificate => "certificate",
+            ItemClass::PublicKey => "public-key",
+            ItemClass::PrivateKey => "private-key",
+            ItemClass::IdentityPreference => "identity-preference",
+        }
+    }
+}
+
+impl fmt::Display for ItemClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One keychain item as listed (attributes only) or as exported (with `data`).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeychainItem {
+    pub class: Option<ItemClass>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Secret bytes (password, certificate DER, key). Never serialized with the item's
+    /// description; exported separately into the journal's 0600 files.
+    #[serde(skip)]
+    pub data: Option<Vec<u8>>,
+    /// False for private keys and anything else that cannot leave the keychain.
+    #[serde(default = "default_true")]
+    pub extractable: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl fmt::Debug for KeychainItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeychainItem")
+            .field("class", &self.class)
+            .field("label", &self.label)
+            .field("account", &self.account)
+            .field("service", &self.service)
+            .field("server", &self.server)
+            .field("issuer", &self.issuer)
+            .field("subject", &self.subject)
+            .field("data", &self.data.as_ref().map(|_| "<redacted>"))
+            .field("extractable", &self.extractable)
+            .finish()
+    }
+}
+
+impl KeychainItem {
+    /// A short, secret-free description for plan lines and logs:
+    /// `generic-password "com.microsoft.workplacejoin.thumbprint"`.
+    pub fn describe(&self) -> String {
+        let class = self.class.map(|c| c.as_str()).unwrap_or("item");
+        let name = self
+            .label
+            .as_deref()
+            .or(self.account.as_deref())
+            .or(self.service.as_deref())
+            .or(self.server.as_deref())
+            .or(self.subject.as_deref())
+            .unwrap_or("(unnamed)");
+        let mut s = format!("{class} \"{name}\"");
+        if let (Some(acct), Some(label)) = (&self.account, &self.label) {
+            if acct != label {
+                s.push_str(&format!(" account \"{acct}\""));
+            }
+        }
+        if let Some(issuer) = &self.issuer {
+            s.push_str(&format!(" issued by \"{issuer}\""));
+        }
+        s
+    }
+
+    /// The attributes that identify an item for a delete or a re-query (everything but data).
+    pub fn same_identity(&self, other: &KeychainItem) -> bool {
+        self.class == other.class
+            && self.label == other.label
+            && self.account == other.account
+            && self.service == other.service
+            && self.server == other.server
+            && self.issuer == other.issuer
+            && self.subject == other.subject
+    }
+}
+
+/// Which keychain a purge acts on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum KeychainLocation {
+    /// A user's login keychain (`<home>/Library/Keychains/login.keychain-db`).
+    User { name: String, uid: u32, home: String },
+    /// `/Library/Keychains/System.keychain`.
+    System,
+}
+
+impl KeychainLocation {
+    pub fn describe(&self) -> String {
+        match self {
+            KeychainLocation::User { name, .. } => format!("{name}'s login keychain"),
+            KeychainLocation::System => "System keychain".to_string(),
+        }
+    }
+}
+
+/// Why a keychain could not be reached (so its part of a step pauses instead of claiming success).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unreachable {
+    pub location: KeychainLocation,
+    pub reason: String,
+}
+
+/// A keychain backend. Implementations: `sandbox::SandboxKeychain` and, on macOS,
+/// `crate::device::macos::MacKeychain`.
+pub trait Keychain {
+    /// Every item's attributes (no secret data; listing never prompts).
+    fn list(&self) -> Result<Vec<KeychainItem>>;
+    /// The item's secret data when it can be exported without a prompt; `None` when it cannot
+    /// (not extractable, or exporting would prompt).
+    fn export(&self, item: &KeychainItem) -> Result<Option<Vec<u8>>>;
+    /// Delete exactly one item with these attributes. Callers re-query afterwards.
+    fn delete(&self, item: &KeychainItem) -> Result<()>;
+    /// Put an item back (rollback). `item.data` holds what `export` returned.
+    fn add(&self, item: &KeychainItem) -> Result<()>;
+}
