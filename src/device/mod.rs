@@ -171,6 +171,9 @@ mod tests {
     #[test]
     fn the_real_device_is_the_identity() {
         let d = Device::real();
-        assert_eq!(d.host_path("/usr/bin/profiles").unwrap(), PathBuf::from("/usr/bin/profiles"));
+        assert_eq!(
+            d.host_path("/usr/bin/profiles").unwrap(),
+            PathBuf::from("/usr/bin/profiles")
+        );
     }
 }

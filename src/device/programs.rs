@@ -94,12 +94,19 @@ pub fn run(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> R
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
-            break handle.wait().with_context(|| format!("waiting for `{program}`"))?.clone();
+            break handle
+                .wait()
+                .with_context(|| format!("waiting for `{program}`"))?
+                .clone();
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     let out = Output {
-        code: if timed_out { None } else { output.status.code() },
+        code: if timed_out {
+            None
+        } else {
+            output.status.code()
+        },
         stdout: lossy(output.stdout),
         stderr: lossy(output.stderr),
         timed_out,
@@ -114,4 +121,3 @@ fn lossy(bytes: Vec<u8>) -> String {
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
-

@@ -117,7 +117,9 @@ pub fn parse_scutil_console_user(text: &str) -> Option<(String, u32)> {
     let mut uid = None;
     for line in text.lines() {
         // Top-level keys are indented by exactly two spaces inside `<dictionary> {`.
-        let Some(rest) = line.strip_prefix("  ") else { continue };
+        let Some(rest) = line.strip_prefix("  ") else {
+            continue;
+        };
         if rest.starts_with(' ') {
             continue;
         }

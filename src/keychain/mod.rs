@@ -132,7 +132,11 @@ impl KeychainItem {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum KeychainLocation {
     /// A user's login keychain (`<home>/Library/Keychains/login.keychain-db`).
-    User { name: String, uid: u32, home: String },
+    User {
+        name: String,
+        uid: u32,
+        home: String,
+    },
     /// `/Library/Keychains/System.keychain`.
     System,
 }
