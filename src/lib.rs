@@ -2,4 +2,6 @@
 //! registered with Microsoft Entra ID / Intune. See ARCHITECTURE.md for the flow through the code.
 
 pub mod device;
+pub mod fault;
+pub mod journal;
 pub mod keychain;

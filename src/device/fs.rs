@@ -1,1 +1,563 @@
-//! Descriptor-relative, no-follow file operations. (Being written.)
+//! Descriptor-relative, no-follow file operations for removing and restoring paths as root.
+//!
+//! Every operation walks from the device root one component at a time with
+//! `openat(O_DIRECTORY | O_NOFOLLOW)`, so a path is never re-resolved as a string and a symlink
+//! anywhere in the parents (`/Users/bob/Library` -> `/etc`) is refused, not followed. The last
+//! component is acted on with `renameat`/`unlinkat` relative to its parent's descriptor, so a
+//! symlink there is moved or removed as a link.
+//!
+//! Removal is a rename into the run's quarantine (same volume, so one file or a hundred
+//! thousand cost the same and rollback is a rename back). Across volumes (EXDEV) it falls back to
+//! a metadata-preserving copy into `<name>.partial`, a rename to `<name>`, then deletion of the
+//! original: a crash at any point leaves either the original or a complete quarantine copy.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{openat, renameat, AtFlags, OFlag};
+use nix::sys::stat::{fstatat, mkdirat, FileStat, Mode, SFlag};
+use nix::unistd::{unlinkat, UnlinkatFlags};
+
+use super::Device;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: Kind,
+    /// Bytes of regular files at or under the path (symlinks are not followed).
+    pub bytes: u64,
+    /// Number of entries at or under the path, itself included.
+    pub entries: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Absent,
+    Present(Entry),
+    /// Not touched for safety (a symlink in the parents); the reason says which component.
+    Refused(String),
+}
+
+/// What happened when a path was moved to quarantine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Moved {
+    Renamed,
+    /// Another volume: copied with its metadata, then deleted.
+    Copied,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Restored {
+    Restored,
+    /// Something now stands at the original path; both are kept.
+    Conflict,
+    /// The quarantined copy is gone (purged); nothing to restore.
+    QuarantineMissing,
+    /// The original's parent folder is gone or unsafe.
+    ParentMissing(String),
+}
+
+/// An error from a removal or restore, classified so the caller can decide between "exception,
+/// keep going" (refused, not permitted) and "the step failed".
+#[derive(Debug)]
+pub enum FsError {
+    Refused(String),
+    /// EPERM/EACCES: macOS would not let go (privacy protection, SIP, an immutable flag).
+    NotPermitted(String),
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for FsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FsError::Refused(r) | FsError::NotPermitted(r) => f.write_str(r),
+            FsError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+fn own(fd: RawFd) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful open and is owned by no one else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn open_dir_at(dir: Option<&OwnedFd>, name: &OsStr) -> nix::Result<OwnedFd> {
+    openat(
+        dir.map(|d| d.as_raw_fd()),
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(own)
+}
+
+fn lstat_at(dir: &OwnedFd, name: &OsStr) -> nix::Result<FileStat> {
+    fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+}
+
+fn kind_of(st: &FileStat) -> Kind {
+    match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+        SFlag::S_IFREG => Kind::File,
+        SFlag::S_IFDIR => Kind::Dir,
+        SFlag::S_IFLNK => Kind::Symlink,
+        _ => Kind::Other,
+    }
+}
+
+/// The parent folder of a Mac path, opened without following any symlink, and the last
+/// component's name. `Ok(None)`: a parent does not exist (so the path is absent).
+pub enum Parent {
+    Open(OwnedFd, OsString),
+    Missing,
+    Refused(String),
+}
+
+pub fn open_parent(device: &Device, mac_path: &str) -> Result<Parent> {
+    super::check_mac_path(mac_path)?;
+    let comps: Vec<&str> = mac_path.split('/').filter(|c| !c.is_empty()).collect();
+    let Some((last, parents)) = comps.split_last() else {
+        anyhow::bail!("refusing to act on the device root `/`");
+    };
+    let root = device.root();
+    let mut fd = open_dir_at(None, root.as_os_str())
+        .with_context(|| format!("opening the device root {}", root.display()))?;
+    let mut walked = String::new();
+    for comp in parents {
+        walked.push('/');
+        walked.push_str(comp);
+        match open_dir_at(Some(&fd), OsStr::new(comp)) {
+            Ok(next) => fd = next,
+            Err(Errno::ENOENT) => return Ok(Parent::Missing),
+            Err(e @ (Errno::ELOOP | Errno::ENOTDIR | Errno::EMLINK)) => {
+                return match lstat_at(&fd, OsStr::new(comp)) {
+                    Ok(st) if kind_of(&st) == Kind::Symlink => Ok(Parent::Refused(format!(
+                        "{walked} is a symlink; reenroll never follows a symlink out of the tree it cleans"
+                    ))),
+                    Ok(_) => Ok(Parent::Refused(format!("{walked} is not a folder"))),
+                    Err(_) => Err(e).with_context(|| format!("opening {walked}")),
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("opening {walked}")),
+        }
+    }
+    Ok(Parent::Open(fd, OsString::from(*last)))
+}
+
+/// Look at a path without following symlinks and without changing anything.
+pub fn probe(device: &Device, mac_path: &str) -> Result<Probe> {
+    let (dir, name) = match open_parent(device, mac_path)? {
+        Parent::Missing => return Ok(Probe::Absent),
+        Parent::Refused(r) => return Ok(Probe::Refused(r)),
+        Parent::Open(d, n) => (d, n),
+    };
+    let st = match lstat_at(&dir, &name) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => return Ok(Probe::Absent),
+        Err(e) => return Err(e).with_context(|| format!("looking at {mac_path}")),
+    };
+    let kind = kind_of(&st);
+    let (bytes, entries) = if kind == Kind::Dir {
+        measure_dir(&dir, &name).with_context(|| format!("measuring {mac_path}"))?
+    } else {
+        (
+            if kind == Kind::File {
+                st.st_size as u64
+            } else {
+                0
+            },
+            1,
+        )
+    };
+    Ok(Probe::Present(Entry {
+        kind,
+        bytes,
+        entries,
+    }))
+}
+
+fn measure_dir(parent: &OwnedFd, name: &OsStr) -> Result<(u64, u64)> {
+    let fd = open_dir_at(Some(parent), name)?;
+    let mut bytes = 0;
+    let mut entries = 1;
+    for child in list_dir(&fd)? {
+        let st = lstat_at(&fd, &child)?;
+        match kind_of(&st) {
+            Kind::Dir => {
+                let (b, e) = measure_dir(&fd, &child)?;
+                bytes += b;
+                entries += e;
+            }
+            Kind::File => {
+                bytes += st.st_size as u64;
+                entries += 1;
+            }
+            _ => entries += 1,
+        }
+    }
+    Ok((bytes, entries))
+}
+
+fn list_dir(fd: &OwnedFd) -> Result<Vec<OsString>> {
+    let dup = nix::unistd::dup(fd.as_raw_fd())?;
+    let mut dir = nix::dir::Dir::from_fd(dup)?;
+    let mut names = Vec::new();
+    for entry in dir.iter() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsStr::from_bytes(name).to_os_string());
+        }
+    }
+    Ok(names)
+}
+
+/// Open (creating it 0700 if needed) a quarantine folder given by host path. The state
+/// directory is reenroll's own, so a plain path is fine here.
+pub fn open_quarantine(host_dir: &Path) -> Result<OwnedFd> {
+    crate::journal::secure_dir(host_dir)?;
+    open_dir_at(None, host_dir.as_os_str())
+        .with_context(|| format!("opening the quarantine folder {}", host_dir.display()))
+}
+
+/// Move a path into quarantine as `qname`. `Ok(None)`: the path was already absent.
+pub fn quarantine(
+    device: &Device,
+    mac_path: &str,
+    qdir: &OwnedFd,
+    qname: &str,
+) -> std::result::Result<Option<Moved>, FsError> {
+    let (dir, name) = match open_parent(device, mac_path).map_err(FsError::Other)? {
+        Parent::Missing => return Ok(None),
+        Parent::Refused(r) => return Err(FsError::Refused(r)),
+        Parent::Open(d, n) => (d, n),
+    };
+    match lstat_at(&dir, &name) {
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(classify(e, mac_path, "looking at")),
+        Ok(_) => {}
+    }
+    let qname = OsStr::new(qname);
+    let renamed = if crate::fault::exdev() {
+        Err(Errno::EXDEV)
+    } else {
+        renameat(Some(dir.as_raw_fd()), &*name, Some(qdir.as_raw_fd()), qname)
+    };
+    match renamed {
+        Ok(()) => Ok(Some(Moved::Renamed)),
+        Err(Errno::EXDEV) => {
+            copy_then_delete(&dir, &name, qdir, qname).map_err(|e| {
+                FsError::Other(e.context(format!("moving {mac_path} to quarantine across volumes")))
+            })?;
+            Ok(Some(Moved::Copied))
+        }
+        Err(e) => Err(classify(e, mac_path, "moving to quarantine")),
+    }
+}
+
+fn classify(e: Errno, mac_path: &str, what: &str) -> FsError {
+    match e {
+        Errno::EPERM | Errno::EACCES => FsError::NotPermitted(format!(
+            "{what} {mac_path}: operation not permitted ({e}); macOS protects it"
+        )),
+        _ => FsError::Other(anyhow::Error::new(e).context(format!("{what} {mac_path}"))),
+    }
+}
+
+/// Whether the quarantine holds `qname` (a complete copy; `.partial` leftovers do not count).
+pub fn quarantine_has(qdir: &OwnedFd, qname: &str) -> bool {
+    lstat_at(qdir, OsStr::new(qname)).is_ok()
+}
+
+/// Remove a `.partial` copy left by a crash during a cross-volume move.
+pub fn discard_partial(qdir: &OwnedFd, qname: &str) -> Result<()> {
+    let partial = OsString::from(format!("{qname}.partial"));
+    if lstat_at(qdir, &partial).is_ok() {
+        delete_tree(qdir, &partial)?;
+    }
+    Ok(())
+}
+
+/// Put `qname` back at `mac_path`, never overwriting what stands there now.
+pub fn restore(device: &Device, mac_path: &str, qdir: &OwnedFd, qname: &str) -> Result<Restored> {
+    let qname = OsStr::new(qname);
+    if lstat_at(qdir, qname).is_err() {
+        return Ok(Restored::QuarantineMissing);
+    }
+    let (dir, name) = match open_parent(device, mac_path)? {
+        Parent::Missing => {
+            return Ok(Restored::ParentMissing(format!(
+                "the folder that held {mac_path} no longer exists"
+            )))
+        }
+        Parent::Refused(r) => return Ok(Restored::ParentMissing(r)),
+        Parent::Open(d, n) => (d, n),
+    };
+    if lstat_at(&dir, &name).is_ok() {
+        return Ok(Restored::Conflict);
+    }
+    let renamed = if crate::fault::exdev() {
+        Err(Errno::EXDEV)
+    } else {
+        renameat(Some(qdir.as_raw_fd()), qname, Some(dir.as_raw_fd()), &*name)
+    };
+    match renamed {
+        Ok(()) => Ok(Restored::Restored),
+        Err(Errno::EXDEV) => {
+            copy_then_delete(qdir, qname, &dir, &name)
+                .with_context(|| format!("restoring {mac_path} across volumes"))?;
+            Ok(Restored::Restored)
+        }
+        Err(e) => Err(e).with_context(|| format!("restoring {mac_path} from quarantine")),
+    }
+}
+
+/// Delete a quarantined entry for good (`reenroll purge`).
+pub fn delete_tree(dir: &OwnedFd, name: &OsStr) -> Result<()> {
+    let st = match lstat_at(dir, name) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if kind_of(&st) == Kind::Dir {
+        let fd = open_dir_at(Some(dir), name)?;
+        for child in list_dir(&fd)? {
+            delete_tree(&fd, &child)?;
+        }
+        unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::RemoveDir)?;
+    } else {
+        unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir)?;
+    }
+    Ok(())
+}
+
+fn copy_then_delete(src_dir: &OwnedFd, src: &OsStr, dst_dir: &OwnedFd, dst: &OsStr) -> Result<()> {
+    let mut partial = dst.to_os_string();
+    partial.push(".partial");
+    delete_tree(dst_dir, &partial)?;
+    copy_tree(src_dir, src, dst_dir, &partial)?;
+    renameat(
+        Some(dst_dir.as_raw_fd()),
+        &*partial,
+        Some(dst_dir.as_raw_fd()),
+        dst,
+    )?;
+    delete_tree(src_dir, src)
+}
+
+fn copy_tree(src_dir: &OwnedFd, src: &OsStr, dst_dir: &OwnedFd, dst: &OsStr) -> Result<()> {
+    let st = lstat_at(src_dir, src)?;
+    match kind_of(&st) {
+        Kind::Dir => {
+            mkdirat(
+                Some(dst_dir.as_raw_fd()),
+                dst,
+                Mode::from_bits_truncate(0o700),
+            )?;
+            let sfd = open_dir_at(Some(src_dir), src)?;
+            let dfd = open_dir_at(Some(dst_dir), dst)?;
+            for child in list_dir(&sfd)? {
+                copy_tree(&sfd, &child, &dfd, &child)?;
+            }
+            copy_xattrs_fd(&sfd, &dfd);
+            set_meta(dst_dir, dst, &st, false)?;
+        }
+        Kind::File => {
+            let sfd = own(openat(
+                Some(src_dir.as_raw_fd()),
+                src,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?);
+            let dfd = own(openat(
+                Some(dst_dir.as_raw_fd()),
+                dst,
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o600),
+            )?);
+            let mut s = File::from(sfd);
+            let mut d = File::from(dfd);
+            io::copy(&mut s, &mut d)?;
+            copy_xattrs_fd(&s, &d);
+            d.sync_all()?;
+            set_meta(dst_dir, dst, &st, false)?;
+        }
+        Kind::Symlink => {
+            let target = nix::fcntl::readlinkat(Some(src_dir.as_raw_fd()), src)?;
+            nix::unistd::symlinkat(target.as_os_str(), Some(dst_dir.as_raw_fd()), dst)?;
+            set_meta(dst_dir, dst, &st, true)?;
+        }
+        Kind::Other => anyhow::bail!("cannot copy a special file across volumes"),
+    }
+    Ok(())
+}
+
+fn copy_xattrs_fd(src: &impl AsRawFd, dst: &impl AsRawFd) {
+    use xattr::FileExt;
+    // SAFETY: the descriptors stay open for the duration; ManuallyDrop keeps them from closing.
+    let s = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(src.as_raw_fd()) });
+    let d = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(dst.as_raw_fd()) });
+    if let Ok(names) = s.list_xattr() {
+        for n in names {
+            if let Ok(Some(v)) = s.get_xattr(&n) {
+                let _ = d.set_xattr(&n, &v);
+            }
+        }
+    }
+}
+
+/// Owner, mode and times of a copy, like the original's. Changing the owner needs root; without
+/// it (a sandbox owned by its user) the owner is already the same.
+fn set_meta(dir: &OwnedFd, name: &OsStr, st: &FileStat, is_link: bool) -> Result<()> {
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    use nix::unistd::{fchownat, Gid, Uid};
+    let _ = fchownat(
+        Some(dir.as_raw_fd()),
+        name,
+        Some(Uid::from_raw(st.st_uid)),
+        Some(Gid::from_raw(st.st_gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    );
+    if !is_link {
+        nix::sys::stat::fchmodat(
+            Some(dir.as_raw_fd()),
+            name,
+            Mode::from_bits_truncate(st.st_mode & 0o7777),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )?;
+    }
+    let atime = TimeSpec::new(st.st_atime, st.st_atime_nsec);
+    let mtime = TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+    utimensat(
+        Some(dir.as_raw_fd()),
+        name,
+        &atime,
+        &mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn device() -> (tempfile::TempDir, Device) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Device::sandbox(dir.path()).unwrap();
+        (dir, d)
+    }
+
+    #[test]
+    fn refuses_a_symlink_in_the_parents_and_removes_a_final_symlink_as_a_link() {
+        let (dir, d) = device();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outside.path().join("Cookies")).unwrap();
+        std::fs::write(outside.path().join("Cookies/x"), b"canary").unwrap();
+        std::fs::create_dir_all(dir.path().join("Users/bob")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("Users/bob/Library")).unwrap();
+        match probe(&d, "/Users/bob/Library/Cookies/x").unwrap() {
+            Probe::Refused(r) => assert!(r.contains("/Users/bob/Library is a symlink"), "{r}"),
+            p => panic!("{p:?}"),
+        }
+        let q = open_quarantine(&dir.path().join("q")).unwrap();
+        assert!(matches!(
+            quarantine(&d, "/Users/bob/Library/Cookies/x", &q, "1"),
+            Err(FsError::Refused(_))
+        ));
+        // A symlink as the last component is moved as a link; its target survives.
+        std::os::unix::fs::symlink(
+            outside.path().join("Cookies/x"),
+            dir.path().join("Users/bob/link"),
+        )
+        .unwrap();
+        assert_eq!(
+            quarantine(&d, "/Users/bob/link", &q, "2").unwrap(),
+            Some(Moved::Renamed)
+        );
+        assert_eq!(
+            std::fs::read(outside.path().join("Cookies/x")).unwrap(),
+            b"canary"
+        );
+        assert!(std::fs::symlink_metadata(dir.path().join("q/2"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn cross_volume_copy_keeps_bytes_modes_and_times() {
+        let (dir, d) = device();
+        let src = dir.path().join("Library/App");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("sub/f"), b"hello").unwrap();
+        std::os::unix::fs::symlink("sub/f", src.join("l")).unwrap();
+        std::fs::set_permissions(
+            src.join("sub/f"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o640),
+        )
+        .unwrap();
+        let before = std::fs::symlink_metadata(src.join("sub/f")).unwrap();
+        let (pdir, name) = match open_parent(&d, "/Library/App").unwrap() {
+            Parent::Open(p, n) => (p, n),
+            _ => panic!(),
+        };
+        let q = open_quarantine(&dir.path().join("q")).unwrap();
+        copy_then_delete(&pdir, &name, &q, OsStr::new("1")).unwrap();
+        assert!(!src.exists());
+        let after = std::fs::symlink_metadata(dir.path().join("q/1/sub/f")).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("q/1/sub/f")).unwrap(),
+            b"hello"
+        );
+        assert_eq!(after.mode(), before.mode());
+        assert_eq!(after.mtime(), before.mtime());
+        assert_eq!(after.mtime_nsec(), before.mtime_nsec());
+        assert_eq!(
+            std::fs::read_link(dir.path().join("q/1/l")).unwrap(),
+            Path::new("sub/f")
+        );
+        assert_eq!(
+            restore(&d, "/Library/App", &q, "1").unwrap(),
+            Restored::Restored
+        );
+        assert_eq!(std::fs::read(src.join("sub/f")).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn restore_never_overwrites() {
+        let (dir, d) = device();
+        std::fs::create_dir_all(dir.path().join("Library")).unwrap();
+        std::fs::write(dir.path().join("Library/f"), b"old").unwrap();
+        let q = open_quarantine(&dir.path().join("q")).unwrap();
+        quarantine(&d, "/Library/f", &q, "1").unwrap();
+        std::fs::write(dir.path().join("Library/f"), b"new").unwrap();
+        assert_eq!(
+            restore(&d, "/Library/f", &q, "1").unwrap(),
+            Restored::Conflict
+        );
+        assert_eq!(std::fs::read(dir.path().join("Library/f")).unwrap(), b"new");
+        assert!(quarantine_has(&q, "1"));
+        assert_eq!(probe(&d, "/Library/missing/x").unwrap(), Probe::Absent);
+    }
+}

@@ -1,0 +1,41 @@
+//! Fault injection for the crash and cross-device tests. Compiled in only with the
+//! `fault-injection` feature, which only test builds enable (through the crate's
+//! dev-dependency on itself); in a release build every function here is a no-op.
+//!
+//! `REENROLL_FAULT` holds comma-separated tokens:
+//! - `crash@POINT`: SIGKILL this process when it reaches POINT (`before-step:ID`,
+//!   `after-intent:ID#N`, `after-change:ID#N`, `after-step:ID`, `rollback-after:N`);
+//! - `exdev`: every rename into or out of quarantine fails with EXDEV, forcing copy + delete.
+
+#[cfg(feature = "fault-injection")]
+fn tokens() -> Vec<String> {
+    std::env::var("REENROLL_FAULT")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Crash here (SIGKILL, no cleanup, like a power loss) when asked to.
+#[inline]
+pub fn point(name: &str) {
+    #[cfg(feature = "fault-injection")]
+    if tokens()
+        .iter()
+        .any(|t| t.strip_prefix("crash@") == Some(name))
+    {
+        eprintln!("fault injection: crashing at {name}");
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = name;
+}
+
+/// Pretend that renames cross a volume boundary.
+#[inline]
+pub fn exdev() -> bool {
+    #[cfg(feature = "fault-injection")]
+    return tokens().iter().any(|t| t == "exdev");
+    #[cfg(not(feature = "fault-injection"))]
+    false
+}

@@ -1,0 +1,241 @@
+//! The state of a run, derived by replaying its journal. Nothing else stores state: what the
+//! journal says happened is the only record, and the device is re-checked before trusting it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::record::{Change, Record, Undo};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Running,
+    Paused,
+    /// The process died (crash, kill -9, power loss) without pausing.
+    Interrupted,
+    Completed,
+    Failed,
+    RolledBack,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Interrupted => "interrupted",
+            RunState::Completed => "completed",
+            RunState::Failed => "failed",
+            RunState::RolledBack => "rolled-back",
+        }
+    }
+    /// A run that `resume` can continue.
+    pub fn resumable(self) -> bool {
+        matches!(
+            self,
+            RunState::Paused | RunState::Interrupted | RunState::Failed
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    /// Already in the wanted state (or not applicable): nothing was changed.
+    Skipped,
+    SkippedByAdmin,
+    Waiting,
+    Failed,
+    RolledBack,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Done => "done",
+            StepState::Skipped => "skipped",
+            StepState::SkippedByAdmin => "skipped-by-admin",
+            StepState::Waiting => "waiting",
+            StepState::Failed => "failed",
+            StepState::RolledBack => "rolled-back",
+        }
+    }
+    pub fn finished(self) -> bool {
+        matches!(
+            self,
+            StepState::Done | StepState::Skipped | StepState::SkippedByAdmin
+        )
+    }
+}
+
+/// One applied change and whether rollback has put it back.
+#[derive(Clone, Debug)]
+pub struct AppliedChange {
+    pub step: String,
+    pub n: u64,
+    pub undo: Undo,
+    pub restored: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RunView {
+    pub id: String,
+    pub playbook: String,
+    pub started: String,
+    pub ended: Option<String>,
+    pub ended_state: Option<RunState>,
+    pub paused: Option<(Option<String>, String)>,
+    pub steps: BTreeMap<String, StepState>,
+    pub step_summaries: BTreeMap<String, String>,
+    /// Intents without a matching Applied/ChangeFailed (a crash between them).
+    pub dangling: Vec<(String, u64, Change)>,
+    pub applied: Vec<AppliedChange>,
+    pub confirmed: BTreeMap<String, String>,
+    pub skipped_by_admin: Vec<String>,
+    pub notes: BTreeMap<String, String>,
+    pub facts: BTreeMap<String, serde_json::Value>,
+    pub exceptions: Vec<String>,
+    pub rollback_started: bool,
+    pub rollback_ended: Option<Vec<String>>,
+    pub last_step_started: Option<String>,
+    pub next_n: u64,
+}
+
+impl RunView {
+    pub fn from_records(records: &[Record]) -> RunView {
+        let mut v = RunView::default();
+        let mut intents: BTreeMap<(String, u64), Change> = BTreeMap::new();
+        for r in records {
+            match r {
+                Record::Header {
+                    run_id,
+                    playbook,
+                    started,
+                    ..
+                } => {
+                    v.id = run_id.clone();
+                    v.playbook = playbook.clone();
+                    v.started = started.clone();
+                }
+                Record::Facts { facts } => v.facts.extend(facts.clone()),
+                Record::StepStart { step, .. } => {
+                    v.steps.insert(step.clone(), StepState::Running);
+                    v.last_step_started = Some(step.clone());
+                    v.paused = None;
+                    v.ended_state = None;
+                    v.ended = None;
+                }
+                Record::Intent { step, n, change } => {
+                    intents.insert((step.clone(), *n), change.clone());
+                    v.next_n = v.next_n.max(n + 1);
+                }
+                Record::Applied { step, n, undo } => {
+                    intents.remove(&(step.clone(), *n));
+                    v.applied.push(AppliedChange {
+                        step: step.clone(),
+                        n: *n,
+                        undo: undo.clone(),
+                        restored: false,
+                    });
+                }
+                Record::ChangeFailed {
+                    step,
+                    n,
+                    target,
+                    error,
+                    exception,
+                } => {
+                    intents.remove(&(step.clone(), *n));
+                    if *exception {
+                        v.exceptions.push(format!("{step}: {target}: {error}"));
+                    }
+                }
+                Record::StepEnd {
+                    step,
+                    state,
+                    summary,
+                    ..
+                } => {
+                    v.steps.insert(step.clone(), *state);
+                    v.step_summaries.insert(step.clone(), summary.clone());
+                }
+                Record::Paused { step, reason, .. } => {
+                    v.paused = Some((step.clone(), reason.clone()));
+                    if let Some(s) = step {
+                        v.steps.insert(s.clone(), StepState::Waiting);
+                    }
+                }
+                Record::Confirmed { step, at } => {
+                    v.confirmed.insert(step.clone(), at.clone());
+                }
+                Record::SkippedByAdmin { step, .. } => {
+                    v.skipped_by_admin.push(step.clone());
+                    v.steps.insert(step.clone(), StepState::SkippedByAdmin);
+                }
+                Record::Note { key, value } => {
+                    v.notes.insert(key.clone(), value.clone());
+                }
+                Record::RunEnd {
+                    state,
+                    at,
+                    exceptions,
+                } => {
+                    v.ended_state = Some(*state);
+                    v.ended = Some(at.clone());
+                    v.paused = None;
+                    for e in exceptions {
+                        if !v.exceptions.contains(e) {
+                            v.exceptions.push(e.clone());
+                        }
+                    }
+                }
+                Record::RollbackStart { .. } => {
+                    v.rollback_started = true;
+                    v.paused = None;
+                }
+                Record::Restored { step, n, .. } => {
+                    if let Some(a) = v.applied.iter_mut().find(|a| &a.step == step && a.n == *n) {
+                        a.restored = true;
+                    }
+                }
+                Record::RollbackEnd { failures, .. } => {
+                    v.rollback_ended = Some(failures.clone());
+                    for (step, state) in v.steps.iter_mut() {
+                        if *state == StepState::Done
+                            && v.applied.iter().any(|a| &a.step == step && a.restored)
+                        {
+                            *state = StepState::RolledBack;
+                        }
+                    }
+                }
+            }
+        }
+        v.dangling = intents.into_iter().map(|((s, n), c)| (s, n, c)).collect();
+        v
+    }
+
+    /// The run's state; `lock_held` tells a live run from one whose process died.
+    pub fn state(&self, lock_held_by_this_run: bool) -> RunState {
+        if self.rollback_ended.is_some() {
+            return RunState::RolledBack;
+        }
+        if let Some(s) = self.ended_state {
+            if !self.rollback_started {
+                return s;
+            }
+        }
+        if lock_held_by_this_run {
+            return RunState::Running;
+        }
+        if self.paused.is_some() && !self.rollback_started {
+            return RunState::Paused;
+        }
+        RunState::Interrupted
+    }
+}
