@@ -1,7 +1,19 @@
 //! reenroll: resumable, reversible remediation playbooks for Macs managed by Jamf Pro and
 //! registered with Microsoft Entra ID / Intune. See ARCHITECTURE.md for the flow through the code.
 
+pub mod action;
+pub mod app;
+pub mod cli;
+pub mod demo;
 pub mod device;
+pub mod engine;
+pub mod error;
+pub mod executor;
 pub mod fault;
 pub mod journal;
 pub mod keychain;
+pub mod logging;
+pub mod plan;
+pub mod playbook;
+pub mod report;
+pub mod sandbox;

@@ -1,3 +1,6 @@
+use clap::Parser;
+
 fn main() {
-    std::process::exit(0);
+    let cli = reenroll::cli::Cli::parse();
+    std::process::exit(reenroll::app::main(cli));
 }

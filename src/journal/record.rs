@@ -120,6 +120,7 @@ pub enum Record {
 }
 
 /// What a change is about to do (the intent).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Change {
@@ -154,6 +155,7 @@ impl Change {
 }
 
 /// How to undo an applied change.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Undo {

@@ -1,0 +1,266 @@
+//! `facts`: read, before anything changes, what later steps and the admin need and what the
+//! cleanup destroys (serial, computer name, console user, `jss_url`, MDM/ADE state, the Entra
+//! device ids, Platform SSO). Kept in the journal; `plan` and `status` show them. With
+//! `require_jss = true` the run stops before its first change when the Jamf Pro server does not
+//! answer (`--force` overrides): re-enrollment needs it.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{Env, Facts, Outcome, Recorder, StepPlan};
+use crate::device::RunOpts;
+use crate::keychain::{ItemClass, KeychainLocation};
+
+pub const JAMF_PLIST: &str = "/Library/Preferences/com.jamfsoftware.jamf.plist";
+pub const JAMF_MDM_PROFILE_UUID: &str = "00000000-0000-0000-A000-4A414D460003";
+pub const JAMF_BINARY: &str = "/usr/local/jamf/bin/jamf";
+pub const CONDITIONAL_ACCESS: &str = "/Library/Application Support/JAMF/Jamf.app/Contents/MacOS/Jamf Conditional Access.app/Contents/MacOS/Jamf Conditional Access";
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Stop before any change when `jamf checkJSSConnection` fails.
+    #[serde(default)]
+    pub require_jss: bool,
+}
+
+fn run_quiet(env: &Env, program: &str, args: &[&str]) -> Option<crate::device::Output> {
+    if !env.device.has_program(program) {
+        return None;
+    }
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    env.device
+        .run(
+            program,
+            &args,
+            &RunOpts {
+                timeout: Some(Duration::from_secs(60)),
+                ..Default::default()
+            },
+        )
+        .ok()
+}
+
+/// Read every fact that can be read now; what cannot be read is recorded as such, not guessed.
+pub fn gather(env: &Env) -> Facts {
+    let mut f = Facts::new();
+    let mut unreadable = Vec::new();
+
+    match run_quiet(
+        env,
+        "/usr/sbin/ioreg",
+        &["-rd1", "-c", "IOPlatformExpertDevice"],
+    ) {
+        Some(out) => match parse_ioreg_serial(&out.stdout) {
+            Some(s) => {
+                f.insert("serial".into(), json!(s));
+            }
+            None => {
+                unreadable.push("serial: ioreg did not show IOPlatformSerialNumber".to_string())
+            }
+        },
+        None => unreadable.push("serial: ioreg could not run".into()),
+    }
+    if let Some(out) = run_quiet(env, "/usr/sbin/scutil", &["--get", "ComputerName"]) {
+        if out.success() {
+            f.insert("computer_name".into(), json!(out.stdout.trim()));
+        }
+    }
+    match env.device.console_user() {
+        Ok(Some(u)) => {
+            f.insert("console_user".into(), json!(u.name));
+            f.insert("console_uid".into(), json!(u.uid.to_string()));
+            if let Some(h) = &u.home {
+                f.insert("console_home".into(), json!(h));
+            }
+        }
+        Ok(None) => {
+            f.insert("console_user".into(), json!(""));
+        }
+        Err(e) => unreadable.push(format!("console user: {e:#}")),
+    }
+    match env
+        .device
+        .host_path(JAMF_PLIST)
+        .map(plist::Value::from_file)
+    {
+        Ok(Ok(v)) => {
+            if let Some(url) = v
+                .as_dictionary()
+                .and_then(|d| d.get("jss_url"))
+                .and_then(|u| u.as_string())
+            {
+                let url = if url.ends_with('/') {
+                    url.to_string()
+                } else {
+                    format!("{url}/")
+                };
+                f.insert("jss_url".into(), json!(url));
+            }
+        }
+        Ok(Err(e)) => unreadable.push(format!("jss_url: {JAMF_PLIST}: {e}")),
+        Err(e) => unreadable.push(format!("jss_url: {e:#}")),
+    }
+    if let Some(out) = run_quiet(env, "/usr/bin/profiles", &["list"]) {
+        f.insert(
+            "mdm_profile".into(),
+            json!(out.stdout.contains(JAMF_MDM_PROFILE_UUID)),
+        );
+    }
+    if let Some(out) = run_quiet(env, "/usr/bin/profiles", &["status", "-type", "enrollment"]) {
+        let ade = out
+            .stdout
+            .lines()
+            .any(|l| l.trim().eq_ignore_ascii_case("Enrolled via DEP: Yes"));
+        let mdm = out
+            .stdout
+            .lines()
+            .any(|l| l.trim().starts_with("MDM enrollment: Yes"));
+        f.insert("ade".into(), json!(ade));
+        f.insert("mdm_enrolled".into(), json!(mdm));
+    }
+    if let Some(out) = run_quiet(env, CONDITIONAL_ACCESS, &["getPSSOStatus"]) {
+        let code = out.stdout.lines().next().unwrap_or("").trim().to_string();
+        f.insert("psso_registered".into(), json!(code == "2"));
+    } else {
+        f.insert("psso_registered".into(), json!(false));
+    }
+
+    // The Entra device id(s) and the registered UPN live in the users' keychains.
+    let mut ids = Vec::new();
+    let mut upn = None;
+    let mut unreachable = Vec::new();
+    if let Ok(users) = env.device.users() {
+        for u in users {
+            let loc = KeychainLocation::User {
+                name: u.name.clone(),
+                uid: u.uid,
+                home: u.home.clone(),
+            };
+            match env.device.keychain(&loc).and_then(|kc| {
+                let items = kc.list()?;
+                let upn_item = items.iter().find(|i| {
+                    i.class == Some(ItemClass::GenericPassword)
+                        && i.account.as_deref()
+                            == Some("com.microsoft.workplacejoin.registeredUserPrincipalName")
+                });
+                let upn = match upn_item {
+                    Some(i) => kc
+                        .export(i)
+                        .ok()
+                        .flatten()
+                        .map(|d| String::from_utf8_lossy(&d).trim().to_string()),
+                    None => None,
+                };
+                Ok((items, upn))
+            }) {
+                Ok((items, u_upn)) => {
+                    ids.extend(crate::keychain::rules::entra_device_ids(&items));
+                    if upn.is_none() {
+                        upn = u_upn;
+                    }
+                }
+                Err(e) => unreachable.push(format!("{}: {e:#}", u.name)),
+            }
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    f.insert("entra_device_ids".into(), json!(ids.join(", ")));
+    f.insert("upn".into(), json!(upn.unwrap_or_default()));
+    if !unreachable.is_empty() {
+        f.insert("keychains_unreachable".into(), json!(unreachable));
+    }
+    if !unreadable.is_empty() {
+        f.insert("unreadable".into(), json!(unreadable));
+    }
+    f
+}
+
+fn parse_ioreg_serial(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (_, rest) = l.split_once("\"IOPlatformSerialNumber\" = \"")?;
+        rest.split('"').next().map(str::to_string)
+    })
+}
+
+fn jss_check(env: &Env) -> (bool, String) {
+    match run_quiet(env, JAMF_BINARY, &["checkJSSConnection"]) {
+        Some(out) if out.success() && out.stdout.contains("is available") => {
+            (true, "The JSS is available.".into())
+        }
+        Some(out) => (
+            false,
+            format!(
+                "`jamf checkJSSConnection` exited {}: {}",
+                out.status_text(),
+                format!("{}{}", out.stdout, out.stderr).trim()
+            ),
+        ),
+        None => (false, format!("{JAMF_BINARY} is not on the device")),
+    }
+}
+
+impl Spec {
+    pub fn plan(&self, env: &Env) -> Result<StepPlan> {
+        let mut plan = StepPlan::default();
+        plan.notes
+            .push("reads the device's facts; changes nothing".into());
+        if self.require_jss {
+            let (ok, text) = jss_check(env);
+            if !ok {
+                plan.notes.push(format!("the Jamf Pro server does not answer ({text}): run stops here before any change unless --force"));
+            }
+        }
+        Ok(plan)
+    }
+
+    pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
+        let mut facts = gather(env);
+        if self.require_jss {
+            let (ok, text) = jss_check(env);
+            facts.insert("jss_reachable".into(), Value::Bool(ok));
+            if !ok && env.values.get("force").map(String::as_str) != Some("true") {
+                rec.record_facts(facts)?;
+                return Ok(Outcome::Failed(format!(
+                    "the Jamf Pro server does not answer ({text}); nothing was changed. Re-enrollment needs it: fix the network or the server, then `reenroll resume`, or run with --force"
+                )));
+            }
+        }
+        let summary = summarize(&facts);
+        rec.record_facts(facts)?;
+        Ok(Outcome::Done(summary))
+    }
+}
+
+pub fn summarize(f: &Facts) -> String {
+    let s = |k: &str| {
+        f.get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("?")
+            .to_string()
+    };
+    format!(
+        "serial {}, {}, console user {}, Jamf Pro {}",
+        s("serial"),
+        s("computer_name"),
+        s("console_user"),
+        s("jss_url")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_ioreg() {
+        let t = "+-o J314sAP  <class IOPlatformExpertDevice>\n    {\n      \"IOPlatformSerialNumber\" = \"C02ZK0XXMD6R\"\n    }\n";
+        assert_eq!(
+            super::parse_ioreg_serial(t).as_deref(),
+            Some("C02ZK0XXMD6R")
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! Action kinds. Each kind is one file with, in this order: the doc comment, the `Spec` a
+//! playbook gives, `plan` (look at the device, say what would change; read-only), `apply`
+//! (change it through the journal), `undo` where it can be undone, and its tests.
+//!
+//! Adding a kind: a new file beside these, one line in `ActionSpec`, one arm in each `match`
+//! below (the compiler lists them).
+
+pub mod facts;
+pub mod operator;
+pub mod remove;
+pub mod run;
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::device::Device;
+use crate::journal::{Change, Undo};
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ActionSpec {
+    Facts(facts::Spec),
+    Remove(remove::Spec),
+    Run(run::Spec),
+    Operator(operator::Spec),
+}
+
+/// The `op` of a planned change, as `plan --json` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    Remove,
+    Refuse,
+    Run,
+    Delete,
+    Operator,
+    Wait,
+    Reboot,
+    Request,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Remove => "remove",
+            Op::Refuse => "refuse",
+            Op::Run => "run",
+            Op::Delete => "delete",
+            Op::Operator => "operator",
+            Op::Wait => "wait",
+            Op::Reboot => "reboot",
+            Op::Request => "request",
+        }
+    }
+}
+
+/// One change `run` would make (or a path it will not touch).
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedChange {
+    pub op: Op,
+    /// The path or name as the Mac sees it.
+    pub target: String,
+    pub reversible: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// Why (for `refuse`), or a note (needs Full Disk Access, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl PlannedChange {
+    pub fn new(op: Op, target: impl Into<String>, reversible: bool) -> Self {
+        PlannedChange {
+            op,
+            target: target.into(),
+            reversible,
+            bytes: None,
+            entries: None,
+            reason: None,
+        }
+    }
+    pub fn reason(mut self, r: impl Into<String>) -> Self {
+        self.reason = Some(r.into());
+        self
+    }
+}
+
+/// What `plan` learned about one step.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StepPlan {
+    pub changes: Vec<PlannedChange>,
+    /// What is already in the wanted state.
+    pub already: Vec<String>,
+    /// What could not be seen (another user's keychain, a folder needing root) instead of a guess.
+    pub unseen: Vec<String>,
+    /// Anything else the admin should know.
+    pub notes: Vec<String>,
+}
+
+/// The facts read by the preflight step, kept in the journal.
+pub type Facts = BTreeMap<String, serde_json::Value>;
+
+/// What an action sees: the device, the frozen variables and the facts.
+pub struct Env<'a> {
+    pub device: &'a Device,
+    /// Variables and facts flattened to strings, for `{placeholder}` expansion.
+    pub values: BTreeMap<String, String>,
+    pub facts: &'a Facts,
+    pub step_id: &'a str,
+    pub reversible: bool,
+    pub now: SystemTime,
+}
+
+/// How an applied step ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Changed what it had to (exceptions, if any, were recorded through the recorder).
+    Done(String),
+    /// Everything was already in the wanted state: nothing changed.
+    AlreadyDone(String),
+    /// Stop the run here until something happens (operator, restart, timer, user): exit 3.
+    Pause {
+        reason: String,
+        until: Option<String>,
+    },
+    /// Not finished, but later steps may go on (a server step an operator will confirm).
+    Waiting(String),
+    Failed(String),
+}
+
+/// The journal as an action sees it while applying.
+pub trait Recorder {
+    /// Record the intent durably; returns the change's number.
+    fn intent(&mut self, change: Change) -> Result<u64>;
+    fn applied(&mut self, n: u64, undo: Undo) -> Result<()>;
+    fn failed(&mut self, n: u64, target: &str, error: &str, exception: bool) -> Result<()>;
+    fn note(&mut self, key: &str, value: &str) -> Result<()>;
+    fn get_note(&self, key: &str) -> Option<String>;
+    fn confirmed(&self, step: &str) -> Option<String>;
+    fn quarantine(&mut self) -> Result<&OwnedFd>;
+    fn run_dir(&self) -> &Path;
+    fn record_facts(&mut self, facts: Facts) -> Result<()>;
+    /// SIGINT/SIGTERM arrived: long waits should return a pause.
+    fn cancelled(&self) -> bool;
+}
+
+impl ActionSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionSpec::Facts(_) => "facts",
+            ActionSpec::Remove(_) => "remove",
+            ActionSpec::Run(_) => "run",
+            ActionSpec::Operator(_) => "operator",
+        }
+    }
+
+    /// Every string in the spec (for placeholder validation), through its serialized form.
+    pub fn strings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        collect_strings(&serde_json::to_value(self).unwrap_or_default(), &mut out);
+        out
+    }
+
+    /// The path templates the spec names.
+    pub fn paths(&self) -> Vec<String> {
+        match self {
+            ActionSpec::Remove(s) => s.paths.clone(),
+            ActionSpec::Run(s) => s.paths(),
+            ActionSpec::Facts(_) | ActionSpec::Operator(_) => Vec::new(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            ActionSpec::Run(s) => s.validate(),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn reversible_by_default(&self) -> bool {
+        matches!(self, ActionSpec::Remove(_))
+    }
+
+    pub fn can_be_reversible(&self) -> bool {
+        match self {
+            ActionSpec::Remove(_) => true,
+            ActionSpec::Run(_) => false,
+            ActionSpec::Facts(_) | ActionSpec::Operator(_) => false,
+        }
+    }
+
+    pub fn needs_root_by_default(&self) -> bool {
+        !matches!(self, ActionSpec::Operator(_) | ActionSpec::Facts(_))
+    }
+
+    /// The spec with `{variables}` and facts filled in (`{home}`/`{user}` stay for paths).
+    pub fn expand(&self, values: &BTreeMap<String, String>) -> Result<ActionSpec> {
+        let mut v = serde_json::to_value(self).context("expanding the step's variables")?;
+        expand_strings(&mut v, values);
+        serde_json::from_value(v).context("expanding the step's variables")
+    }
+
+    pub fn plan(&self, env: &Env) -> Result<StepPlan> {
+        match self {
+            ActionSpec::Facts(s) => s.plan(env),
+            ActionSpec::Remove(s) => s.plan(env),
+            ActionSpec::Run(s) => s.plan(env),
+            ActionSpec::Operator(s) => s.plan(env),
+        }
+    }
+
+    pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
+        match self {
+            ActionSpec::Facts(s) => s.apply(env, rec),
+            ActionSpec::Remove(s) => s.apply(env, rec),
+            ActionSpec::Run(s) => s.apply(env, rec),
+            ActionSpec::Operator(s) => s.apply(env, rec),
+        }
+    }
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+fn expand_strings(v: &mut serde_json::Value, values: &BTreeMap<String, String>) {
+    match v {
+        serde_json::Value::String(s) => *s = crate::playbook::vars::expand(s, values, true),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| expand_strings(x, values)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| expand_strings(x, values)),
+        _ => {}
+    }
+}
+
+/// Expand a path template into concrete Mac paths: `{home}` for every local user, `{user}` for
+/// the console user. Notes say what could not be expanded.
+pub fn expand_path(env: &Env, template: &str, notes: &mut Vec<String>) -> Vec<String> {
+    if let Some(rest) = template.strip_prefix("{home}") {
+        match env.device.users() {
+            Ok(users) => users
+                .iter()
+                .map(|u| format!("{}{rest}", u.home.trim_end_matches('/')))
+                .collect(),
+            Err(e) => {
+                note_once(notes, format!("could not list the local users: {e:#}"));
+                Vec::new()
+            }
+        }
+    } else if let Some(rest) = template.strip_prefix("{user}") {
+        match env.device.console_user() {
+            Ok(Some(u)) => match u.home {
+                Some(h) => vec![format!("{}{rest}", h.trim_end_matches('/'))],
+                None => {
+                    note_once(
+                        notes,
+                        format!("the console user {} has no local home folder", u.name),
+                    );
+                    Vec::new()
+                }
+            },
+            Ok(None) => {
+                note_once(
+                    notes,
+                    "nobody is logged in at the console: {user} paths were skipped".into(),
+                );
+                Vec::new()
+            }
+            Err(e) => {
+                note_once(notes, format!("could not read the console user: {e:#}"));
+                Vec::new()
+            }
+        }
+    } else {
+        vec![crate::playbook::vars::expand(
+            template,
+            &BTreeMap::new(),
+            false,
+        )]
+    }
+}
+
+fn note_once(notes: &mut Vec<String>, n: String) {
+    if !notes.contains(&n) {
+        notes.push(n);
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Whether a keychain item is present (to reconcile an interrupted delete).
+pub fn keychain_undo_probe(
+    ctx: &crate::engine::Ctx,
+    location: &crate::keychain::KeychainLocation,
+    item: &crate::keychain::KeychainItem,
+) -> Result<bool> {
+    let kc = ctx.device.keychain(location)?;
+    Ok(kc.list()?.iter().any(|i| i.same_identity(item)))
+}
+
+/// Put an exported keychain item back (rollback).
+pub fn keychain_undo(
+    ctx: &crate::engine::Ctx,
+    run_dir: &Path,
+    location: &crate::keychain::KeychainLocation,
+    item: &crate::keychain::KeychainItem,
+    export: &str,
+) -> Result<String> {
+    let path = run_dir.join("keychain").join(format!("{export}.json"));
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("reading the exported item {}", path.display()))?;
+    let data: Vec<u8> =
+        serde_json::from_slice(&bytes).with_context(|| format!("decoding {}", path.display()))?;
+    let kc = ctx.device.keychain(location)?;
+    if kc.list()?.iter().any(|i| i.same_identity(item)) {
+        return Ok(format!(
+            "already back: {} in {}",
+            item.describe(),
+            location.describe()
+        ));
+    }
+    let mut with_data = item.clone();
+    with_data.data = Some(data);
+    kc.add(&with_data)?;
+    Ok(format!(
+        "restored {} in {}",
+        item.describe(),
+        location.describe()
+    ))
+}
+
+/// Cleanup when a run completes, fails or is rolled back (the restart LaunchDaemon removes itself).
+pub fn on_run_finished(
+    _ctx: &crate::engine::Ctx,
+    _run_dir: &Path,
+    _view: &crate::journal::RunView,
+) -> Result<()> {
+    Ok(())
+}

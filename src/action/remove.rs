@@ -1,0 +1,163 @@
+//! `remove`: take files and folders off the device by moving them into the run's quarantine.
+//! Paths may start with `{home}` (every local user) or `{user}` (the console user). A path that
+//! is absent is already done; a path behind a symlink is refused; a path macOS will not let go
+//! of is an exception. Neither stops the step: everything else is still removed.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::{expand_path, Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
+use crate::device::fs::{self, FsError, Probe, Restored};
+use crate::journal::{Change, Undo};
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub paths: Vec<String>,
+}
+
+/// Privacy-protected locations: even root needs Full Disk Access there.
+pub fn needs_full_disk_access(path: &str) -> bool {
+    path.contains("/Library/Containers/") || path.contains("/Library/Group Containers/")
+}
+
+impl Spec {
+    fn targets(&self, env: &Env, notes: &mut Vec<String>) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for t in &self.paths {
+            for p in expand_path(env, t, notes) {
+                if seen.insert(p.clone()) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    pub fn plan(&self, env: &Env) -> Result<StepPlan> {
+        let mut plan = StepPlan::default();
+        let targets = self.targets(env, &mut plan.notes);
+        for path in targets {
+            match fs::probe(env.device, &path) {
+                Ok(Probe::Absent) => plan.already.push(format!("{path} is absent")),
+                Ok(Probe::Refused(reason)) => plan
+                    .changes
+                    .push(PlannedChange::new(Op::Refuse, &path, false).reason(reason)),
+                Ok(Probe::Present(entry)) => {
+                    let mut c = PlannedChange::new(Op::Remove, &path, env.reversible);
+                    c.bytes = Some(entry.bytes);
+                    c.entries = Some(entry.entries);
+                    if needs_full_disk_access(&path) {
+                        c.reason = Some("needs Full Disk Access (PPPC profile) on macOS".into());
+                    }
+                    plan.changes.push(c);
+                }
+                Err(e) => plan.unseen.push(format!("{path}: {e:#}")),
+            }
+        }
+        Ok(plan)
+    }
+
+    pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
+        let mut notes = Vec::new();
+        let targets = self.targets(env, &mut notes);
+        let (mut removed, mut exceptions, mut errors) = (0usize, 0usize, Vec::new());
+        for path in targets {
+            match fs::probe(env.device, &path) {
+                Ok(Probe::Absent) => continue,
+                Ok(Probe::Refused(reason)) => {
+                    let n = rec.intent(Change::Remove {
+                        target: path.clone(),
+                        qname: String::new(),
+                    })?;
+                    rec.failed(n, &path, &format!("refused: {reason}"), true)?;
+                    exceptions += 1;
+                    continue;
+                }
+                Ok(Probe::Present(_)) => {}
+                Err(e) => {
+                    errors.push(format!("{path}: {e:#}"));
+                    continue;
+                }
+            }
+            let n = rec.intent(Change::Remove {
+                target: path.clone(),
+                qname: String::new(),
+            })?;
+            let qname = n.to_string();
+            let q = rec.quarantine()?;
+            match fs::quarantine(env.device, &path, q, &qname) {
+                Ok(Some(moved)) => {
+                    rec.applied(
+                        n,
+                        Undo::Restore {
+                            target: path.clone(),
+                            qname,
+                            moved,
+                        },
+                    )?;
+                    removed += 1;
+                }
+                Ok(None) => rec.failed(n, &path, "already absent", false)?,
+                Err(FsError::Refused(r)) => {
+                    rec.failed(n, &path, &format!("refused: {r}"), true)?;
+                    exceptions += 1;
+                }
+                Err(FsError::NotPermitted(r)) => {
+                    let hint = if needs_full_disk_access(&path) {
+                        " Grant reenroll Full Disk Access with the PPPC profile in packaging/ (com.github.reenroll)."
+                    } else {
+                        ""
+                    };
+                    rec.failed(n, &path, &format!("{r}.{hint}"), true)?;
+                    exceptions += 1;
+                }
+                Err(FsError::Other(e)) => {
+                    rec.failed(n, &path, &format!("{e:#}"), false)?;
+                    errors.push(format!("{path}: {e:#}"));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Ok(Outcome::Failed(errors.join("; ")));
+        }
+        let mut summary = format!("{removed} path(s) moved to quarantine");
+        if exceptions > 0 {
+            summary.push_str(&format!(", {exceptions} exception(s)"));
+        }
+        if removed == 0 && exceptions == 0 {
+            return Ok(Outcome::AlreadyDone("every path is already absent".into()));
+        }
+        Ok(Outcome::Done(summary))
+    }
+}
+
+/// Put a quarantined path back, never over something new.
+pub fn undo(
+    env_device: &crate::device::Device,
+    run_dir: &std::path::Path,
+    target: &str,
+    qname: &str,
+) -> Result<String> {
+    let q = fs::open_quarantine(&run_dir.join("quarantine"))?;
+    Ok(match fs::restore(env_device, target, &q, qname)? {
+        Restored::Restored => "restored".into(),
+        Restored::QuarantineMissing => {
+            if matches!(fs::probe(env_device, target)?, Probe::Present(_)) {
+                "already back".into()
+            } else {
+                anyhow::bail!(
+                    "the quarantined copy of {target} is gone (purged?); it cannot be restored"
+                )
+            }
+        }
+        Restored::Conflict => anyhow::bail!(
+            "conflict: something new stands at {target}; both are kept (the original is in {})",
+            run_dir.join("quarantine").join(qname).display()
+        ),
+        Restored::ParentMissing(r) => anyhow::bail!("cannot restore {target}: {r}"),
+    })
+}

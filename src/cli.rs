@@ -1,0 +1,163 @@
+//! The command line (clap definitions only).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "reenroll",
+    version,
+    about = "Resumable, reversible remediation of Jamf Pro + Microsoft Entra/Intune registration on macOS",
+    long_about = "reenroll runs remediation playbooks (Microsoft's \"Cause 6\" re-registration fix and lighter ones) \
+through an idempotent step executor with a write-ahead journal: every change can be previewed (plan), \
+resumed after a crash or restart (resume) and, where the platform allows, undone (rollback).",
+    after_help = crate::error::EXIT_CODES_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Act on a sandbox device under DIR: every absolute path a playbook names resolves inside it.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Where journals live (default /Library/Application Support/reenroll, inside --root if given).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// More log output on stderr (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Preview what `run` would change (dry run; changes nothing, needs no root).
+    Plan(PlanArgs),
+    /// Execute a playbook.
+    Run(RunArgs),
+    /// Continue a paused or interrupted run from its journal.
+    Resume(ResumeArgs),
+    /// Undo, newest first, every reversible change a run made.
+    Rollback(RollbackArgs),
+    /// Show runs and the state of each step.
+    Status(StatusArgs),
+    /// List the embedded playbooks, or print one.
+    Playbooks {
+        #[command(subcommand)]
+        cmd: Option<PlaybooksCmd>,
+    },
+    /// Build a throwaway fake Mac under DIR for tests and demos (`sandbox boot DIR` simulates a restart).
+    #[command(args_conflicts_with_subcommands = true)]
+    Sandbox(SandboxArgs),
+    /// Walk through plan, run, status and rollback against a throwaway sandbox.
+    Demo,
+    /// Delete the quarantine of finished runs older than DURATION (e.g. 30d).
+    Purge {
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Internal: serve keychain requests in a user's session (JSON lines on stdin/stdout).
+    #[command(hide = true)]
+    KeychainHelper {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        uid: Option<u32>,
+        #[arg(long)]
+        home: Option<String>,
+        #[arg(long)]
+        system: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// An embedded playbook's name or a playbook file (default: cause6).
+    pub playbook: Option<String>,
+    /// Set a playbook variable (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// An embedded playbook's name or a playbook file (default: cause6).
+    pub playbook: Option<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Go on even when the Jamf Pro server does not answer.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    /// The run id (default: the newest run that can be resumed).
+    pub run: Option<String>,
+    /// Record that the operator did this step (repeatable).
+    #[arg(long = "confirm", value_name = "STEP_ID")]
+    pub confirm: Vec<String>,
+    /// Change a timer variable (only timers may change after the run started).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Accepted for symmetry; resume never asks (the run was confirmed when it started).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The run id (default: the newest run).
+    pub run: Option<String>,
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Only this run.
+    pub run: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PlaybooksCmd {
+    /// Print a playbook's TOML.
+    Show { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub cmd: Option<SandboxCmd>,
+    /// The folder to build the fake Mac in (must be empty or absent).
+    pub dir: Option<PathBuf>,
+    /// Users to create (name or name:/home/path), comma-separated (default alice,bob).
+    #[arg(long, value_delimiter = ',')]
+    pub users: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SandboxCmd {
+    /// Simulate a restart: new boot session id, then run RunAtLoad LaunchDaemons inside DIR.
+    Boot { dir: Option<PathBuf> },
+}

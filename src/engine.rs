@@ -1,0 +1,222 @@
+//! The engine: resolved settings, playbook loading, and the context shared by plan, run, resume,
+//! rollback and status (in `plan.rs` and `executor.rs`).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::action::Facts;
+use crate::cli::Global;
+use crate::device::Device;
+use crate::error;
+use crate::journal::StateDir;
+use crate::playbook::{embedded, Playbook, When};
+
+pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/reenroll";
+pub const LOG_FILE: &str = "/var/log/reenroll.log";
+
+/// Everything a command needs to act on a device, resolved once.
+pub struct Ctx {
+    pub device: Device,
+    pub state: StateDir,
+    pub global: Global,
+}
+
+impl Ctx {
+    pub fn new(global: &Global) -> Result<Ctx> {
+        let device = match &global.root {
+            Some(r) => Device::sandbox(r).map_err(|e| error::invalid(format!("{e:#}")))?,
+            None => Device::real(),
+        };
+        let state = match (&global.state_dir, &global.root) {
+            (Some(s), _) => s.clone(),
+            (None, Some(_)) => device.host_path(DEFAULT_STATE_DIR)?,
+            (None, None) => PathBuf::from(DEFAULT_STATE_DIR),
+        };
+        Ok(Ctx {
+            device,
+            state: StateDir::new(state),
+            global: global.clone(),
+        })
+    }
+
+    /// Commands that change the device refuse on a host that is not a Mac unless it is a sandbox.
+    pub fn guard_changes(&self) -> Result<()> {
+        if !self.device.is_sandbox() && !cfg!(target_os = "macos") {
+            return Err(error::refused(
+                "this host is not a Mac: reenroll changes nothing here without --root DIR (a sandbox device from `reenroll sandbox DIR`); `plan` still works",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuse before anything changes when a step needs root and we are not root (never under --root).
+    pub fn guard_root(&self, pb: &Playbook) -> Result<()> {
+        if self.device.is_sandbox() || nix::unistd::geteuid().is_root() {
+            return Ok(());
+        }
+        if let Some(step) = pb.steps.iter().find(|s| s.needs_root) {
+            return Err(error::refused(format!(
+                "step `{}` needs root: run reenroll with sudo (or from a Jamf Pro policy)",
+                step.id
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An embedded playbook by name, or a playbook file by path.
+pub fn load_playbook(name_or_path: Option<&str>) -> Result<Playbook> {
+    let spec = name_or_path.unwrap_or(embedded::DEFAULT);
+    if let Some(src) = embedded::get(spec) {
+        return Ok(Playbook::parse(src, &format!("playbooks/{spec}.toml"))?);
+    }
+    let path = PathBuf::from(spec);
+    if !path.exists() {
+        let names: Vec<&str> = embedded::EMBEDDED.iter().map(|(n, _)| *n).collect();
+        return Err(error::invalid(format!(
+            "no playbook `{spec}`: not an embedded playbook ({}) and no such file",
+            names.join(", ")
+        )));
+    }
+    let src = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the playbook {}", path.display()))
+        .map_err(|e| error::invalid(format!("{e:#}")))?;
+    Ok(Playbook::parse(&src, &path.display().to_string())?)
+}
+
+/// Where each variable's value came from, for `plan`.
+pub type Sources = BTreeMap<String, String>;
+
+/// The playbook's variables with `--set` applied. Unknown keys are an error (exit 2).
+pub fn resolve_vars(
+    pb: &Playbook,
+    sets: &[String],
+    source: &str,
+) -> Result<(BTreeMap<String, String>, Sources)> {
+    let mut values: BTreeMap<String, String> = pb
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.default.clone()))
+        .collect();
+    let mut sources: Sources = pb
+        .vars
+        .keys()
+        .map(|k| (k.clone(), "playbook default".to_string()))
+        .collect();
+    for s in sets {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| error::invalid(format!("--set {s}: expected KEY=VALUE")))?;
+        let k = k.trim();
+        if !pb.vars.contains_key(k) {
+            let known: Vec<&str> = pb.vars.keys().map(String::as_str).collect();
+            return Err(error::invalid(format!(
+                "--set {k}: playbook `{}` has no variable `{k}` (it has: {})",
+                pb.name,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+        if pb.vars[k].timer && v.trim().parse::<f64>().is_err() {
+            return Err(error::invalid(format!(
+                "--set {k}={v}: `{k}` is a number of minutes"
+            )));
+        }
+        values.insert(k.to_string(), v.to_string());
+        sources.insert(k.to_string(), source.to_string());
+    }
+    Ok((values, sources))
+}
+
+/// Variables and facts as strings, for `{placeholder}` expansion.
+pub fn values_with_facts(
+    vars: &BTreeMap<String, String>,
+    facts: &Facts,
+) -> BTreeMap<String, String> {
+    let mut v = vars.clone();
+    for (k, f) in facts {
+        let s = match f {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        v.entry(k.clone()).or_insert(s);
+    }
+    v
+}
+
+fn truthy(v: Option<&serde_json::Value>) -> bool {
+    match v {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => !s.is_empty() && s != "false" && s != "0",
+        Some(serde_json::Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(serde_json::Value::Array(a)) => !a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Whether a step's `when` holds; `Err(reason)` says why it does not apply.
+pub fn applies(
+    when: Option<&When>,
+    vars: &BTreeMap<String, String>,
+    facts: &Facts,
+) -> std::result::Result<(), String> {
+    let Some(w) = when else { return Ok(()) };
+    if let Some(v) = &w.set {
+        if vars.get(v).is_none_or(|s| s.is_empty()) {
+            return Err(format!("not applicable: `{v}` is not set"));
+        }
+    }
+    if let Some(v) = &w.unset {
+        if vars.get(v).is_some_and(|s| !s.is_empty()) {
+            return Err(format!("not applicable: `{v}` is set"));
+        }
+    }
+    if let Some(f) = &w.fact {
+        if !truthy(facts.get(f)) {
+            return Err(format!("not applicable: `{f}` is not true on this device"));
+        }
+    }
+    if let Some(f) = &w.not_fact {
+        if truthy(facts.get(f)) {
+            return Err(format!("not applicable: `{f}` is true on this device"));
+        }
+    }
+    Ok(())
+}
+
+/// Ask once on the terminal. Without a terminal there is nobody to ask: exit 2 unless --yes.
+pub fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(error::invalid(
+            "standard input is not a terminal, so nobody can confirm: pass --yes to go ahead unattended",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+pub fn new_run_id(playbook: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!(
+        "{}-{}-{}-{:04x}",
+        &stamp[..8],
+        &stamp[8..14],
+        playbook,
+        h.finish() & 0xffff
+    )
+}

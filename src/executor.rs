@@ -1,0 +1,900 @@
+//! Applying a playbook step by step through the journal; resume; rollback; status; purge.
+//!
+//! Every step re-checks the device before acting (a recorded "done" is never trusted over what
+//! the device shows): a re-run on a clean device changes nothing, a run after a partial manual
+//! cleanup does only what is left, and a resume re-checks the step that was in progress.
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::action::{self, now_rfc3339, ActionSpec, Env, Facts, Outcome, Recorder};
+use crate::device::fs;
+use crate::engine::{self, Ctx};
+use crate::error;
+use crate::fault;
+use crate::journal::lock::{Acquired, RunLock};
+use crate::journal::record::FORMAT_NAME;
+use crate::journal::{
+    self, Change, Journal, Record, RunState, RunView, StepState, Undo, FORMAT_VERSION,
+};
+use crate::playbook::Playbook;
+use crate::report::Printer;
+
+/// How a run (or resume) session ended, and its exit code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    Completed { exceptions: Vec<String> },
+    Paused(String),
+    Failed(String),
+}
+
+impl Ended {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Ended::Completed { exceptions } if exceptions.is_empty() => error::OK,
+            Ended::Completed { .. } => error::EXCEPTIONS,
+            Ended::Paused(_) => error::PAUSED,
+            Ended::Failed(_) => error::FAILED,
+        }
+    }
+}
+
+/// A run being executed: the journal, the lock, and what the recorder hands to actions.
+pub struct Runner<'a> {
+    ctx: &'a Ctx,
+    pub pb: Playbook,
+    pub run_id: String,
+    run_dir: PathBuf,
+    journal: Journal,
+    _lock: RunLock,
+    pub view: RunView,
+    records: Vec<Record>,
+    vars: BTreeMap<String, String>,
+    quarantine: Option<OwnedFd>,
+    cancel: Arc<AtomicBool>,
+    printer: &'a Printer,
+    options: BTreeMap<String, String>,
+    current_step: String,
+}
+
+fn install_signal_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+    }
+    flag
+}
+
+fn take_lock(ctx: &Ctx) -> Result<RunLock> {
+    journal::secure_dir(&ctx.state.path)?;
+    match RunLock::acquire(&ctx.state.lock_file())? {
+        Acquired::Held(l) => Ok(l),
+        Acquired::Busy(holder) => Err(error::refused(format!(
+            "another reenroll holds the run lock{}: wait for it, or see `reenroll status`",
+            if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (run {holder})")
+            }
+        ))),
+    }
+}
+
+/// Every run with its derived state, oldest first.
+pub fn all_runs(ctx: &Ctx) -> Result<Vec<(RunView, RunState, Vec<Record>)>> {
+    let holder = RunLock::is_held(&ctx.state.lock_file());
+    let mut out = Vec::new();
+    for id in ctx.state.run_ids()? {
+        let records = journal::read(&ctx.state.run_dir(&id).join(journal::JOURNAL_FILE))?;
+        let view = RunView::from_records(&records);
+        let state = view.state(holder.as_deref() == Some(id.as_str()));
+        out.push((view, state, records));
+    }
+    Ok(out)
+}
+
+/// Start a new run of a playbook.
+pub fn run(
+    ctx: &Ctx,
+    pb: Playbook,
+    vars: BTreeMap<String, String>,
+    sources: BTreeMap<String, String>,
+    options: BTreeMap<String, String>,
+    printer: &Printer,
+) -> Result<Ended> {
+    let mut lock = take_lock(ctx)?;
+    for (view, state, _) in all_runs(ctx)? {
+        if view.playbook == pb.name
+            && matches!(
+                state,
+                RunState::Paused | RunState::Interrupted | RunState::Running
+            )
+        {
+            return Err(error::refused(format!(
+                "run {} of `{}` is {}: continue it with `reenroll resume {}` or undo it with `reenroll rollback {}`",
+                view.id, pb.name, state.as_str(), view.id, view.id
+            )));
+        }
+    }
+    let run_id = engine::new_run_id(&pb.name);
+    lock.set_holder(&run_id)?;
+    let run_dir = ctx.state.run_dir(&run_id);
+    let header = Record::Header {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        run_id: run_id.clone(),
+        playbook: pb.name.clone(),
+        origin: pb.origin.clone(),
+        source: pb.source.clone(),
+        vars: vars.clone(),
+        var_sources: sources,
+        root: ctx
+            .device
+            .is_sandbox()
+            .then(|| ctx.device.root().display().to_string()),
+        started: now_rfc3339(),
+        reenroll_version: env!("CARGO_PKG_VERSION").into(),
+        options: options.clone(),
+    };
+    let journal = Journal::create(&run_dir, &header)?;
+    tracing::info!(run = %run_id, playbook = %pb.name, "run started");
+    printer.line(&format!(
+        "run {run_id}: playbook {} on {}",
+        pb.name,
+        crate::plan::describe_device(ctx)
+    ));
+    let records = vec![header];
+    let view = RunView::from_records(&records);
+    let mut runner = Runner {
+        ctx,
+        pb,
+        run_id,
+        run_dir,
+        journal,
+        _lock: lock,
+        view,
+        records,
+        vars,
+        quarantine: None,
+        cancel: install_signal_flag(),
+        printer,
+        options,
+        current_step: String::new(),
+    };
+    runner.execute()
+}
+
+/// Find a run by id, or the newest one matching `pick`.
+pub fn find_run(
+    ctx: &Ctx,
+    id: Option<&str>,
+    pick: impl Fn(RunState) -> bool,
+    what: &str,
+) -> Result<(RunView, RunState, Vec<Record>)> {
+    let runs = all_runs(ctx)?;
+    match id {
+        Some(id) => runs
+            .into_iter()
+            .find(|(v, _, _)| v.id == id)
+            .ok_or_else(|| {
+                error::invalid(format!(
+                    "no run `{id}` in {} (see `reenroll status`)",
+                    ctx.state.path.display()
+                ))
+            }),
+        None => runs
+            .into_iter()
+            .rev()
+            .find(|(_, s, _)| pick(*s))
+            .ok_or_else(|| {
+                error::refused(format!("there is no run to {what} (see `reenroll status`)"))
+            }),
+    }
+}
+
+/// Continue a paused, interrupted or failed run.
+pub fn resume(
+    ctx: &Ctx,
+    id: Option<&str>,
+    confirms: &[String],
+    sets: &[String],
+    force: bool,
+    printer: &Printer,
+) -> Result<Ended> {
+    let mut lock = take_lock(ctx)?;
+    let (view, state, records) = find_run(ctx, id, |s| s.resumable(), "resume")?;
+    if !state.resumable() {
+        return Err(error::refused(format!(
+            "run {} is {}: there is nothing to resume",
+            view.id,
+            state.as_str()
+        )));
+    }
+    let Some(Record::Header {
+        source,
+        origin,
+        vars,
+        options,
+        ..
+    }) = records.first().cloned()
+    else {
+        anyhow::bail!("run {} has no header", view.id);
+    };
+    let pb = Playbook::parse(&source, &origin)
+        .with_context(|| format!("re-reading the playbook frozen in run {}", view.id))?;
+    for c in confirms {
+        if pb.step(c).is_none() {
+            return Err(error::invalid(format!(
+                "--confirm {c}: run {} has no step `{c}`",
+                view.id
+            )));
+        }
+    }
+    let mut vars = vars;
+    let mut new_sets = Vec::new();
+    for s in sets {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| error::invalid(format!("--set {s}: expected KEY=VALUE")))?;
+        match pb.vars.get(k) {
+            Some(def) if def.timer => {
+                if v.trim().parse::<f64>().is_err() {
+                    return Err(error::invalid(format!("--set {k}={v}: `{k}` is a number of minutes")));
+                }
+                new_sets.push((k.to_string(), v.to_string()));
+            }
+            Some(_) => {
+                return Err(error::invalid(format!(
+                    "--set {k}: the variables were frozen when run {} started; only timer variables can change on resume",
+                    view.id
+                )))
+            }
+            None => return Err(error::invalid(format!("--set {k}: playbook `{}` has no variable `{k}`", pb.name))),
+        }
+    }
+    lock.set_holder(&view.id)?;
+    let run_dir = ctx.state.run_dir(&view.id);
+    let journal = Journal::reopen(&run_dir)?;
+    let mut options = options;
+    if force {
+        options.insert("force".into(), "true".into());
+    }
+    for (k, v) in view
+        .notes
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("set:").map(|k| (k.to_string(), v.clone())))
+    {
+        vars.insert(k, v);
+    }
+    let mut runner = Runner {
+        ctx,
+        pb,
+        run_id: view.id.clone(),
+        run_dir,
+        journal,
+        _lock: lock,
+        view,
+        records,
+        vars,
+        quarantine: None,
+        cancel: install_signal_flag(),
+        printer,
+        options,
+        current_step: String::new(),
+    };
+    for (k, v) in new_sets {
+        runner.append(Record::Note {
+            key: format!("set:{k}"),
+            value: v.clone(),
+        })?;
+        runner.vars.insert(k.clone(), v.clone());
+        printer.line(&format!("{k} set to {v} for the rest of this run"));
+    }
+    for c in confirms {
+        runner.append(Record::Confirmed {
+            step: c.clone(),
+            at: now_rfc3339(),
+        })?;
+        printer.line(&format!("recorded: the operator did `{c}`"));
+    }
+    runner.reconcile()?;
+    printer.line(&format!(
+        "resuming run {} ({}) of {}",
+        runner.run_id,
+        state.as_str(),
+        runner.pb.name
+    ));
+    tracing::info!(run = %runner.run_id, "run resumed");
+    runner.execute()
+}
+
+impl Runner<'_> {
+    fn append(&mut self, r: Record) -> Result<()> {
+        self.journal.append(&r)?;
+        // One definition of the state machine: re-derive the view from every record.
+        self.records.push(r);
+        self.view = RunView::from_records(&self.records);
+        Ok(())
+    }
+
+    /// Close intents left open by a crash, by looking at the device and the quarantine.
+    fn reconcile(&mut self) -> Result<()> {
+        let dangling = self.view.dangling.clone();
+        for (step, n, change) in dangling {
+            match change {
+                Change::Remove { target, .. } => {
+                    let qname = n.to_string();
+                    let q = fs::open_quarantine(&self.run_dir.join("quarantine"))?;
+                    fs::discard_partial(&q, &qname)?;
+                    if fs::quarantine_has(&q, &qname) {
+                        tracing::info!(%target, "a removal interrupted by a crash had happened; recording it");
+                        self.append(Record::Applied {
+                            step,
+                            n,
+                            undo: Undo::Restore {
+                                target,
+                                qname,
+                                moved: fs::Moved::Renamed,
+                            },
+                        })?;
+                    } else {
+                        self.append(Record::ChangeFailed {
+                            step,
+                            n,
+                            target,
+                            error: "interrupted before the change; re-checked".into(),
+                            exception: false,
+                        })?;
+                    }
+                }
+                Change::Delete {
+                    location,
+                    item,
+                    export,
+                } => {
+                    let back = crate::action::keychain_undo_probe(self.ctx, &location, &item);
+                    match (back, export) {
+                        (Ok(false), Some(export)) => self.append(Record::Applied {
+                            step,
+                            n,
+                            undo: Undo::AddKeychainItem {
+                                location,
+                                item,
+                                export,
+                            },
+                        })?,
+                        _ => self.append(Record::ChangeFailed {
+                            step,
+                            n,
+                            target: item.describe(),
+                            error: "interrupted; re-checked".into(),
+                            exception: false,
+                        })?,
+                    }
+                }
+                other => {
+                    self.append(Record::ChangeFailed {
+                        step,
+                        n,
+                        target: other.target(),
+                        error: "interrupted; re-checked against the device".into(),
+                        exception: false,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self) -> Result<Ended> {
+        let steps = self.pb.steps.clone();
+        let mut waiting = Vec::new();
+        for step in &steps {
+            let state = self
+                .view
+                .steps
+                .get(&step.id)
+                .copied()
+                .unwrap_or(StepState::Pending);
+            if state.finished() {
+                continue;
+            }
+            if self.cancel.load(Ordering::SeqCst) {
+                return self.pause(
+                    None,
+                    "stopped by a signal (SIGINT/SIGTERM); `reenroll resume` continues".into(),
+                    None,
+                );
+            }
+            fault::point(&format!("before-step:{}", step.id));
+            let facts = self.view.facts.clone();
+            if let Err(reason) = engine::applies(step.when.as_ref(), &self.vars, &facts) {
+                self.append(Record::StepStart {
+                    step: step.id.clone(),
+                    at: now_rfc3339(),
+                })?;
+                self.append(Record::StepEnd {
+                    step: step.id.clone(),
+                    state: StepState::Skipped,
+                    at: now_rfc3339(),
+                    summary: reason.clone(),
+                })?;
+                self.printer.step("skipped", &step.id, &reason);
+                continue;
+            }
+            self.append(Record::StepStart {
+                step: step.id.clone(),
+                at: now_rfc3339(),
+            })?;
+            self.current_step = step.id.clone();
+            tracing::info!(run = %self.run_id, step = %step.id, "step started");
+            self.printer.begin(&step.id, &step.title);
+            let mut values = engine::values_with_facts(&self.vars, &facts);
+            values.insert("run_id".into(), self.run_id.clone());
+            for (k, v) in &self.options {
+                values.insert(k.clone(), v.clone());
+            }
+            let outcome = match step.action.expand(&values) {
+                Ok(spec) => {
+                    let env = Env {
+                        device: &self.ctx.device,
+                        values,
+                        facts: &facts,
+                        step_id: &step.id,
+                        reversible: step.reversible,
+                        now: SystemTime::now(),
+                    };
+                    spec.apply(&env, self)
+                        .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")))
+                }
+                Err(e) => Outcome::Failed(format!("{e:#}")),
+            };
+            let at = now_rfc3339();
+            match outcome {
+                Outcome::Done(summary) => {
+                    self.append(Record::StepEnd {
+                        step: step.id.clone(),
+                        state: StepState::Done,
+                        at,
+                        summary: summary.clone(),
+                    })?;
+                    self.printer.step("done", &step.id, &summary);
+                }
+                Outcome::AlreadyDone(summary) => {
+                    self.append(Record::StepEnd {
+                        step: step.id.clone(),
+                        state: StepState::Skipped,
+                        at,
+                        summary: summary.clone(),
+                    })?;
+                    self.printer.step("skipped", &step.id, &summary);
+                }
+                Outcome::Waiting(reason) => {
+                    self.append(Record::StepEnd {
+                        step: step.id.clone(),
+                        state: StepState::Waiting,
+                        at,
+                        summary: reason.clone(),
+                    })?;
+                    self.printer.step("waiting", &step.id, &reason);
+                    waiting.push(step.id.clone());
+                }
+                Outcome::Pause { reason, until } => {
+                    return self.pause(Some(step.id.clone()), reason, until);
+                }
+                Outcome::Failed(error) => {
+                    self.append(Record::StepEnd {
+                        step: step.id.clone(),
+                        state: StepState::Failed,
+                        at: at.clone(),
+                        summary: error.clone(),
+                    })?;
+                    self.append(Record::RunEnd {
+                        state: RunState::Failed,
+                        at,
+                        exceptions: Vec::new(),
+                    })?;
+                    self.printer.step("failed", &step.id, &error);
+                    tracing::error!(run = %self.run_id, step = %step.id, %error, "step failed");
+                    self.printer.line(&format!(
+                        "run {} failed at `{}`. The journal is intact: fix the cause and `reenroll resume {}`, or `reenroll rollback {}`",
+                        self.run_id, step.id, self.run_id, self.run_id
+                    ));
+                    self.finish_hooks(RunState::Failed);
+                    return Ok(Ended::Failed(error));
+                }
+            }
+            fault::point(&format!("after-step:{}", step.id));
+        }
+        if !waiting.is_empty() {
+            return self.pause(None, format!("waiting for operator confirmation of: {} (`reenroll resume --confirm STEP_ID`)", waiting.join(", ")), None);
+        }
+        let exceptions = self.view.exceptions.clone();
+        self.append(Record::RunEnd {
+            state: RunState::Completed,
+            at: now_rfc3339(),
+            exceptions: exceptions.clone(),
+        })?;
+        tracing::info!(run = %self.run_id, exceptions = exceptions.len(), "run completed");
+        if exceptions.is_empty() {
+            self.printer.line(&format!("run {} completed", self.run_id));
+        } else {
+            self.printer.line(&format!(
+                "run {} completed with {} exception(s):",
+                self.run_id,
+                exceptions.len()
+            ));
+            for e in &exceptions {
+                self.printer.line(&format!("  - {e}"));
+            }
+        }
+        self.finish_hooks(RunState::Completed);
+        Ok(Ended::Completed { exceptions })
+    }
+
+    fn pause(
+        &mut self,
+        step: Option<String>,
+        reason: String,
+        until: Option<String>,
+    ) -> Result<Ended> {
+        self.append(Record::Paused {
+            step: step.clone(),
+            reason: reason.clone(),
+            at: now_rfc3339(),
+            until,
+        })?;
+        tracing::info!(run = %self.run_id, step = ?step, %reason, "run paused");
+        self.printer
+            .step("paused", step.as_deref().unwrap_or("-"), &reason);
+        self.printer.line(&format!(
+            "run {} is paused; `reenroll resume {}` continues it",
+            self.run_id, self.run_id
+        ));
+        Ok(Ended::Paused(reason))
+    }
+
+    /// Things a finished run cleans up after itself (the restart LaunchDaemon).
+    fn finish_hooks(&mut self, _state: RunState) {
+        if let Err(e) = crate::action::on_run_finished(self.ctx, &self.run_dir, &self.view) {
+            tracing::warn!(run = %self.run_id, "cleaning up after the run: {e:#}");
+        }
+    }
+}
+
+impl Recorder for Runner<'_> {
+    fn intent(&mut self, change: Change) -> Result<u64> {
+        let n = self.view.next_n;
+        let step = self.current_step.clone();
+        self.append(Record::Intent {
+            step: step.clone(),
+            n,
+            change,
+        })?;
+        fault::point(&format!("after-intent:{step}#{n}"));
+        Ok(n)
+    }
+    fn applied(&mut self, n: u64, undo: Undo) -> Result<()> {
+        let step = self.current_step.clone();
+        self.append(Record::Applied {
+            step: step.clone(),
+            n,
+            undo,
+        })?;
+        fault::point(&format!("after-change:{step}#{n}"));
+        Ok(())
+    }
+    fn failed(&mut self, n: u64, target: &str, error: &str, exception: bool) -> Result<()> {
+        let step = self.current_step.clone();
+        if exception {
+            tracing::warn!(run = %self.run_id, %step, %target, %error, "exception");
+            self.printer
+                .detail(&format!("exception: {target}: {error}"));
+        }
+        self.append(Record::ChangeFailed {
+            step,
+            n,
+            target: target.into(),
+            error: error.into(),
+            exception,
+        })
+    }
+    fn note(&mut self, key: &str, value: &str) -> Result<()> {
+        self.append(Record::Note {
+            key: key.into(),
+            value: value.into(),
+        })
+    }
+    fn get_note(&self, key: &str) -> Option<String> {
+        self.view.notes.get(key).cloned()
+    }
+    fn confirmed(&self, step: &str) -> Option<String> {
+        self.view.confirmed.get(step).cloned()
+    }
+    fn quarantine(&mut self) -> Result<&OwnedFd> {
+        if self.quarantine.is_none() {
+            self.quarantine = Some(fs::open_quarantine(&self.run_dir.join("quarantine"))?);
+        }
+        Ok(self.quarantine.as_ref().expect("just opened"))
+    }
+    fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+    fn record_facts(&mut self, facts: Facts) -> Result<()> {
+        self.append(Record::Facts { facts })
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Serialize, Default)]
+pub struct RollbackReport {
+    pub run: String,
+    pub restored: Vec<String>,
+    pub already_back: Vec<String>,
+    pub failures: Vec<String>,
+    pub irreversible: Vec<String>,
+}
+
+/// Undo, newest first, every reversible change of a run.
+pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<RollbackReport> {
+    let mut lock = take_lock(ctx)?;
+    let (view, state, records) = find_run(ctx, id, |s| s != RunState::RolledBack, "roll back")?;
+    if state == RunState::Running {
+        return Err(error::refused(format!(
+            "run {} is running; wait for it or stop it first",
+            view.id
+        )));
+    }
+    lock.set_holder(&view.id)?;
+    let run_dir = ctx.state.run_dir(&view.id);
+    let Some(Record::Header {
+        source,
+        origin,
+        vars,
+        ..
+    }) = records.first().cloned()
+    else {
+        anyhow::bail!("run {} has no header", view.id);
+    };
+    let pb = Playbook::parse(&source, &origin)?;
+    let journal = Journal::reopen(&run_dir)?;
+    let mut runner = Runner {
+        ctx,
+        pb,
+        run_id: view.id.clone(),
+        run_dir: run_dir.clone(),
+        journal,
+        _lock: lock,
+        view,
+        records,
+        vars,
+        quarantine: None,
+        cancel: install_signal_flag(),
+        printer,
+        options: BTreeMap::new(),
+        current_step: String::new(),
+    };
+    runner.reconcile()?;
+    runner.append(Record::RollbackStart { at: now_rfc3339() })?;
+    printer.line(&format!(
+        "rolling back run {} of {}",
+        runner.run_id, runner.pb.name
+    ));
+    let mut report = RollbackReport {
+        run: runner.run_id.clone(),
+        ..Default::default()
+    };
+    let applied: Vec<_> = runner
+        .view
+        .applied
+        .iter()
+        .filter(|a| !a.restored)
+        .cloned()
+        .collect();
+    for (i, a) in applied.iter().rev().enumerate() {
+        fault::point(&format!("rollback-after:{i}"));
+        let result: Result<String> = match &a.undo {
+            Undo::Restore { target, qname, .. } => {
+                action::remove::undo(&ctx.device, &run_dir, target, qname)
+                    .map(|o| format!("{o}: {target}"))
+            }
+            Undo::AddKeychainItem {
+                location,
+                item,
+                export,
+            } => action::keychain_undo(ctx, &run_dir, location, item, export),
+            Undo::RemoveCreated { target } => remove_created(ctx, target),
+            Undo::Irreversible { what, why } => {
+                report
+                    .irreversible
+                    .push(format!("{}: {what} ({why})", a.step));
+                continue;
+            }
+        };
+        match result {
+            Ok(outcome) => {
+                runner.append(Record::Restored {
+                    step: a.step.clone(),
+                    n: a.n,
+                    outcome: outcome.clone(),
+                })?;
+                printer.step("restored", &a.step, &outcome);
+                if outcome.starts_with("already") {
+                    report.already_back.push(outcome);
+                } else {
+                    report.restored.push(outcome);
+                }
+            }
+            Err(e) => {
+                let msg = format!("{}: {e:#}", a.step);
+                printer.step("failed", &a.step, &format!("{e:#}"));
+                tracing::error!(run = %runner.run_id, step = %a.step, "rollback: {e:#}");
+                report.failures.push(msg);
+            }
+        }
+    }
+    runner.append(Record::RollbackEnd {
+        at: now_rfc3339(),
+        failures: report.failures.clone(),
+        irreversible: report.irreversible.clone(),
+    })?;
+    runner.finish_hooks(RunState::RolledBack);
+    printer.line(&format!(
+        "rollback of {}: {} restored, {} already back, {} could not be restored, {} cannot be undone",
+        report.run,
+        report.restored.len(),
+        report.already_back.len(),
+        report.failures.len(),
+        report.irreversible.len()
+    ));
+    for f in &report.failures {
+        printer.line(&format!("  could not restore: {f}"));
+    }
+    for i in &report.irreversible {
+        printer.line(&format!("  cannot be undone: {i}"));
+    }
+    Ok(report)
+}
+
+fn remove_created(ctx: &Ctx, target: &str) -> Result<String> {
+    let host = ctx.device.host_path(target)?;
+    match std::fs::remove_file(&host) {
+        Ok(()) => Ok(format!("removed {target}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(format!("already gone: {target}")),
+        Err(e) => Err(e).with_context(|| format!("removing {target}")),
+    }
+}
+
+#[derive(Serialize)]
+pub struct StatusReport {
+    pub runs: Vec<RunStatus>,
+}
+
+#[derive(Serialize)]
+pub struct RunStatus {
+    pub id: String,
+    pub playbook: String,
+    pub state: String,
+    pub started: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_at_step: Option<String>,
+    pub steps: Vec<StepStatus>,
+    pub exceptions: Vec<String>,
+    pub facts: Facts,
+}
+
+#[derive(Serialize)]
+pub struct StepStatus {
+    pub id: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+}
+
+pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
+    let mut runs = Vec::new();
+    for (view, state, records) in all_runs(ctx)? {
+        if id.is_some_and(|i| i != view.id) {
+            continue;
+        }
+        let step_ids: Vec<String> = match records.first() {
+            Some(Record::Header { source, origin, .. }) => match Playbook::parse(source, origin) {
+                Ok(pb) => pb.steps.iter().map(|s| s.id.clone()).collect(),
+                Err(_) => view.steps.keys().cloned().collect(),
+            },
+            _ => Vec::new(),
+        };
+        let steps = step_ids
+            .iter()
+            .map(|s| StepStatus {
+                id: s.clone(),
+                state: view
+                    .steps
+                    .get(s)
+                    .copied()
+                    .unwrap_or(StepState::Pending)
+                    .as_str()
+                    .to_string(),
+                summary: view.step_summaries.get(s).cloned().unwrap_or_default(),
+            })
+            .collect();
+        runs.push(RunStatus {
+            id: view.id.clone(),
+            playbook: view.playbook.clone(),
+            state: state.as_str().to_string(),
+            started: view.started.clone(),
+            ended: view.ended.clone(),
+            paused: if state == RunState::Paused {
+                view.paused.as_ref().map(|p| p.1.clone())
+            } else {
+                None
+            },
+            paused_at_step: if state == RunState::Paused {
+                view.paused.as_ref().and_then(|p| p.0.clone())
+            } else {
+                None
+            },
+            steps,
+            exceptions: view.exceptions.clone(),
+            facts: view.facts.clone(),
+        });
+    }
+    if let Some(id) = id {
+        if runs.is_empty() {
+            return Err(error::invalid(format!("no run `{id}`")));
+        }
+    }
+    Ok(StatusReport { runs })
+}
+
+/// Delete the quarantine of finished runs older than `older_than`.
+pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> Result<usize> {
+    let _lock = take_lock(ctx)?;
+    let cutoff = SystemTime::now() - older_than;
+    let mut purged = 0;
+    for (view, state, _) in all_runs(ctx)? {
+        if !matches!(
+            state,
+            RunState::Completed | RunState::RolledBack | RunState::Failed
+        ) {
+            continue;
+        }
+        let ended = view
+            .ended
+            .as_deref()
+            .or(Some(view.started.as_str()))
+            .and_then(|t| humantime::parse_rfc3339(t).ok());
+        if ended.is_none_or(|t| t > cutoff) {
+            continue;
+        }
+        let qdir = ctx.state.run_dir(&view.id).join("quarantine");
+        if qdir.exists() {
+            let parent = fs::open_quarantine(&ctx.state.run_dir(&view.id))?;
+            fs::delete_tree(&parent, std::ffi::OsStr::new("quarantine"))
+                .with_context(|| format!("deleting {}", qdir.display()))?;
+            printer.line(&format!(
+                "purged the quarantine of run {} ({})",
+                view.id,
+                state.as_str()
+            ));
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}
+
+#[allow(dead_code)]
+fn _assert_action_spec_is_used(_: &ActionSpec) {}

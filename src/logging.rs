@@ -1,0 +1,43 @@
+//! tracing to stderr (`-v`, `-q`) and, for commands that change a device, to the log file
+//! (`/var/log/reenroll.log`, inside `--root` for a sandbox): plain text, one line per event with
+//! the time, the run id and the step id as fields. Secrets are never passed to tracing.
+
+use std::path::Path;
+
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{fmt, EnvFilter};
+
+pub fn init(verbose: u8, quiet: bool, log_file: Option<&Path>) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .with_filter(EnvFilter::new(format!("reenroll={level}")));
+    let file = log_file.and_then(|p| {
+        if let Some(dir) = p.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()?;
+        Some(
+            fmt::layer()
+                .with_writer(std::sync::Mutex::new(f))
+                .with_ansi(false)
+                .with_target(false)
+                .with_filter(EnvFilter::new("reenroll=info")),
+        )
+    });
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init();
+}

@@ -1,0 +1,181 @@
+//! `plan`: look at the device and describe, step by step, what `run` would change. Never changes
+//! anything (programs it runs are read-only probes: `profiles status`, `scutil`, `sysctl`...).
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::action::{facts, ActionSpec, Env, Facts, Op, StepPlan};
+use crate::engine::{self, Ctx, Sources};
+use crate::playbook::Playbook;
+
+#[derive(Serialize)]
+pub struct PlanReport {
+    pub playbook: String,
+    pub description: String,
+    pub device: String,
+    pub facts: Facts,
+    pub vars: BTreeMap<String, VarView>,
+    pub steps: Vec<PlannedStep>,
+    pub totals: Totals,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct VarView {
+    pub value: String,
+    pub source: String,
+}
+
+#[derive(Serialize)]
+pub struct PlannedStep {
+    pub id: String,
+    pub title: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
+    pub needs_root: bool,
+    pub reversible: bool,
+    pub changes: Vec<crate::action::PlannedChange>,
+    pub already: Vec<String>,
+    pub unseen: Vec<String>,
+    pub notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
+}
+
+#[derive(Serialize, Default)]
+pub struct Totals {
+    pub remove: usize,
+    pub bytes: u64,
+    pub refuse: usize,
+    pub run: usize,
+    pub delete: usize,
+    pub operator: usize,
+    pub irreversible: usize,
+}
+
+pub fn plan(
+    ctx: &Ctx,
+    pb: &Playbook,
+    vars: &BTreeMap<String, String>,
+    sources: &Sources,
+) -> Result<PlanReport> {
+    let mut warnings = Vec::new();
+    let has_facts = pb
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, ActionSpec::Facts(_)));
+    fn base_env<'a>(ctx: &'a Ctx, values: BTreeMap<String, String>, facts: &'a Facts) -> Env<'a> {
+        Env {
+            device: &ctx.device,
+            values,
+            facts,
+            step_id: "",
+            reversible: false,
+            now: SystemTime::now(),
+        }
+    }
+    let empty = Facts::new();
+    let facts = if has_facts {
+        facts::gather(&base_env(ctx, vars.clone(), &empty))
+    } else {
+        Facts::new()
+    };
+    if let Some(serde_json::Value::Array(u)) = facts.get("unreadable") {
+        warnings.extend(
+            u.iter()
+                .filter_map(|v| v.as_str())
+                .map(|s| format!("could not read {s}")),
+        );
+    }
+    let values = engine::values_with_facts(vars, &facts);
+    let mut steps = Vec::new();
+    let mut totals = Totals::default();
+    for step in &pb.steps {
+        let action = step.action.kind().to_string();
+        let mut ps = PlannedStep {
+            id: step.id.clone(),
+            title: step.title.clone(),
+            action,
+            article: step.article.clone(),
+            needs_root: step.needs_root,
+            reversible: step.reversible,
+            changes: Vec::new(),
+            already: Vec::new(),
+            unseen: Vec::new(),
+            notes: Vec::new(),
+            not_applicable: None,
+        };
+        if let Err(reason) = engine::applies(step.when.as_ref(), vars, &facts) {
+            ps.not_applicable = Some(reason);
+            steps.push(ps);
+            continue;
+        }
+        let env = Env {
+            step_id: &step.id,
+            reversible: step.reversible,
+            ..base_env(ctx, values.clone(), &facts)
+        };
+        let sp: StepPlan = match step.action.expand(&values).and_then(|a| a.plan(&env)) {
+            Ok(p) => p,
+            Err(e) => StepPlan {
+                unseen: vec![format!("could not plan this step: {e:#}")],
+                ..Default::default()
+            },
+        };
+        for c in &sp.changes {
+            match c.op {
+                Op::Remove => {
+                    totals.remove += 1;
+                    totals.bytes += c.bytes.unwrap_or(0);
+                }
+                Op::Refuse => totals.refuse += 1,
+                Op::Run => totals.run += 1,
+                Op::Delete => totals.delete += 1,
+                Op::Operator => totals.operator += 1,
+                _ => {}
+            }
+            if !c.reversible && !matches!(c.op, Op::Refuse | Op::Operator | Op::Wait) {
+                totals.irreversible += 1;
+            }
+        }
+        ps.changes = sp.changes;
+        ps.already = sp.already;
+        ps.unseen = sp.unseen;
+        ps.notes = sp.notes;
+        steps.push(ps);
+    }
+    let vars_view = vars
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                VarView {
+                    value: v.clone(),
+                    source: sources.get(k).cloned().unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
+    Ok(PlanReport {
+        playbook: pb.name.clone(),
+        description: pb.description.trim().to_string(),
+        device: describe_device(ctx),
+        facts,
+        vars: vars_view,
+        steps,
+        totals,
+        warnings,
+    })
+}
+
+pub fn describe_device(ctx: &Ctx) -> String {
+    if ctx.device.is_sandbox() {
+        format!("sandbox device at {}", ctx.device.root().display())
+    } else {
+        "this Mac".to_string()
+    }
+}

@@ -1,0 +1,379 @@
+//! Playbooks: declarative TOML files in `playbooks/`, embedded at build time. A playbook has a
+//! name, a description, variables with defaults, and ordered steps; each step has a stable `id`,
+//! a title, an `action` table whose `kind` names the action (one file per kind in `src/action/`),
+//! and whether it can be undone. See ARCHITECTURE.md for the format.
+//!
+//! A playbook is validated completely before anything else happens: unknown keys and kinds,
+//! duplicate ids, undefined variables, relative paths and `..` components are errors naming the
+//! file, line and column.
+
+pub mod embedded;
+pub mod vars;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::action::ActionSpec;
+
+/// Names a playbook may use in `{...}` besides its own variables. `home` and `user` are only
+/// valid at the start of a path; the others are facts read by the preflight step.
+pub const PATH_BUILTINS: &[&str] = &["home", "user"];
+pub const FACT_NAMES: &[(&str, &str)] = &[
+    ("serial", "the Mac's serial number"),
+    ("computer_name", "the computer name"),
+    ("console_user", "the console user's short name"),
+    ("console_uid", "the console user's uid"),
+    (
+        "jss_url",
+        "the Jamf Pro server URL from com.jamfsoftware.jamf.plist (ends with /)",
+    ),
+    (
+        "entra_device_ids",
+        "the Entra device id(s) from the MS-Organization-Access certificates",
+    ),
+    ("upn", "the registered user principal name"),
+    ("run_id", "this run's id"),
+];
+
+#[derive(Clone, Debug)]
+pub struct Playbook {
+    pub name: String,
+    pub description: String,
+    pub vars: BTreeMap<String, VarDef>,
+    pub steps: Vec<Step>,
+    /// `embedded:NAME` or the file's path.
+    pub origin: String,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VarDef {
+    pub default: String,
+    pub description: String,
+    /// Timer variables (minutes to wait) are the only ones `resume --set` may change.
+    pub timer: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub id: String,
+    pub title: String,
+    /// The article step(s) this implements, for the plan and the docs.
+    pub article: Option<String>,
+    pub details: Option<String>,
+    pub reversible: bool,
+    pub needs_root: bool,
+    pub when: Option<When>,
+    pub action: ActionSpec,
+}
+
+/// A condition on a step: it applies only when every given test holds.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// The variable is set to a non-empty value.
+    pub set: Option<String>,
+    /// The variable is empty.
+    pub unset: Option<String>,
+    /// The fact is true / non-empty.
+    pub fact: Option<String>,
+    /// The fact is false, empty or unknown.
+    pub not_fact: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlaybook {
+    name: Spanned<String>,
+    description: String,
+    #[serde(default)]
+    vars: BTreeMap<String, Spanned<RawVar>>,
+    steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVar {
+    default: toml::Value,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    timer: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    id: Spanned<String>,
+    title: String,
+    article: Option<String>,
+    details: Option<String>,
+    reversible: Option<bool>,
+    needs_root: Option<bool>,
+    when: Option<Spanned<When>>,
+    action: Spanned<ActionSpec>,
+}
+
+/// A playbook error with its location: `file:line:column: message`.
+#[derive(Debug)]
+pub struct PlaybookError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for PlaybookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for PlaybookError {}
+
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |p| before[p + 1..].chars().count())
+        + 1;
+    (line, col)
+}
+
+impl Playbook {
+    /// Parse and validate. `origin` names the file in errors.
+    pub fn parse(source: &str, origin: &str) -> Result<Playbook, PlaybookError> {
+        let err_at = |offset: usize, message: String| {
+            let (line, column) = line_col(source, offset);
+            PlaybookError {
+                file: origin.to_string(),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: RawPlaybook = toml::from_str(source).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            err_at(offset, e.message().trim().to_string())
+        })?;
+
+        let mut vars = BTreeMap::new();
+        for (name, v) in &raw.vars {
+            if !is_ident(name)
+                || PATH_BUILTINS.contains(&name.as_str())
+                || FACT_NAMES.iter().any(|(f, _)| f == name)
+            {
+                return Err(err_at(v.span().start, format!("`{name}` cannot be a variable name (letters, digits and _, not a built-in)")));
+            }
+            let default = match v.get_ref().default.clone() {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => return Err(err_at(v.span().start, format!("variable `{name}`: the default must be a string, integer or boolean, not {}", other.type_str()))),
+            };
+            vars.insert(
+                name.clone(),
+                VarDef {
+                    default,
+                    description: v.get_ref().description.clone(),
+                    timer: v.get_ref().timer,
+                },
+            );
+        }
+
+        if raw.steps.is_empty() {
+            return Err(err_at(
+                raw.name.span().start,
+                "a playbook needs at least one step".into(),
+            ));
+        }
+        let mut ids = BTreeSet::new();
+        let mut steps = Vec::new();
+        for s in raw.steps {
+            let span = s.span();
+            let s = s.into_inner();
+            let id = s.id.get_ref().clone();
+            if !is_step_id(&id) {
+                return Err(err_at(
+                    s.id.span().start,
+                    format!("step id `{id}` must be lower-case letters, digits and '-'"),
+                ));
+            }
+            if !ids.insert(id.clone()) {
+                return Err(err_at(
+                    s.id.span().start,
+                    format!("duplicate step id `{id}`"),
+                ));
+            }
+            let action_span = s.action.span();
+            let action = s.action.into_inner();
+            // Placeholders must name a variable, a fact or a path built-in.
+            for text in action.strings() {
+                for name in vars::placeholders(&text)
+                    .map_err(|m| err_at(locate(source, action_span.clone(), &text), m))?
+                {
+                    if !(vars.contains_key(&name)
+                        || PATH_BUILTINS.contains(&name.as_str())
+                        || FACT_NAMES.iter().any(|(f, _)| *f == name))
+                    {
+                        return Err(err_at(locate(source, action_span.clone(), &format!("{{{name}}}")), format!("undefined variable `{{{name}}}` in step `{id}` (define it under [vars.{name}])")));
+                    }
+                }
+            }
+            for path in action.paths() {
+                if let Err(e) = vars::check_path_template(&path) {
+                    return Err(err_at(
+                        locate(source, action_span.clone(), &path),
+                        format!("step `{id}`: {e:#}"),
+                    ));
+                }
+            }
+            if let Err(e) = action.validate() {
+                return Err(err_at(action_span.start, format!("step `{id}`: {e:#}")));
+            }
+            if let Some(w) = &s.when {
+                for name in [&w.get_ref().set, &w.get_ref().unset].into_iter().flatten() {
+                    if !vars.contains_key(name) {
+                        return Err(err_at(
+                            w.span().start,
+                            format!("step `{id}`: `when` names undefined variable `{name}`"),
+                        ));
+                    }
+                }
+            }
+            let reversible = s
+                .reversible
+                .unwrap_or_else(|| action.reversible_by_default());
+            if reversible && !action.can_be_reversible() {
+                return Err(err_at(
+                    span.start,
+                    format!(
+                        "step `{id}` says `reversible = true` but a `{}` action cannot be undone",
+                        action.kind()
+                    ),
+                ));
+            }
+            steps.push(Step {
+                id,
+                title: s.title,
+                article: s.article,
+                details: s.details,
+                reversible,
+                needs_root: s
+                    .needs_root
+                    .unwrap_or_else(|| action.needs_root_by_default()),
+                when: s.when.map(Spanned::into_inner),
+                action,
+            });
+        }
+        let name = raw.name.into_inner();
+        if !is_step_id(&name) {
+            return Err(err_at(
+                0,
+                format!("playbook name `{name}` must be lower-case letters, digits and '-'"),
+            ));
+        }
+        Ok(Playbook {
+            name,
+            description: raw.description,
+            vars,
+            steps,
+            origin: origin.to_string(),
+            source: source.to_string(),
+        })
+    }
+
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+/// The offset of `needle` inside the span (for an exact line and column), or the span's start.
+fn locate(source: &str, span: std::ops::Range<usize>, needle: &str) -> usize {
+    let end = span.end.min(source.len());
+    source[span.start..end]
+        .find(needle)
+        .map_or(span.start, |p| span.start + p)
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn is_step_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+name = "t"
+description = "d"
+[vars.wait]
+default = 5
+timer = true
+[[steps]]
+id = "rm"
+title = "Remove"
+[steps.action]
+kind = "remove"
+paths = ["/Library/x", "{home}/Library/y"]
+"#;
+
+    #[test]
+    fn parses_a_valid_playbook() {
+        let p = Playbook::parse(OK, "t.toml").unwrap();
+        assert_eq!(p.steps.len(), 1);
+        assert!(p.steps[0].reversible);
+        assert_eq!(p.vars["wait"].default, "5");
+    }
+
+    fn err(src: &str) -> String {
+        Playbook::parse(src, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let e = err(&OK.replace("paths =", "pathz ="));
+        assert!(
+            e.starts_with("t.toml:10:") || e.starts_with("t.toml:11:"),
+            "{e}"
+        );
+        assert!(e.contains("pathz"), "{e}");
+        let e = err(&OK.replace("kind = \"remove\"", "kind = \"explode\""));
+        assert!(e.contains("explode"), "{e}");
+        let e = err(&OK.replace("/Library/x", "Library/x"));
+        assert!(e.starts_with("t.toml:12:"), "{e}");
+        let e = err(&OK.replace("/Library/x", "/Library/../etc"));
+        assert!(e.contains(".."), "{e}");
+        let e = err(&OK.replace("/Library/x", "/Library/{nope}"));
+        assert!(
+            e.contains("undefined variable `{nope}`") && e.starts_with("t.toml:12:"),
+            "{e}"
+        );
+        let dup = format!("{OK}\n[[steps]]\nid = \"rm\"\ntitle = \"again\"\n[steps.action]\nkind = \"remove\"\npaths = [\"/a\"]\n");
+        let e = err(&dup);
+        assert!(
+            e.contains("duplicate step id") && e.starts_with("t.toml:15:"),
+            "{e}"
+        );
+        let e = err(&OK.replace("title = \"Remove\"", "title = \"Remove\"\nsurprise = 1"));
+        assert!(e.contains("surprise"), "{e}");
+        assert!(err("not [toml").starts_with("t.toml:1:"));
+    }
+}
