@@ -700,19 +700,60 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
         .filter(|a| !a.restored)
         .cloned()
         .collect();
+    let mut keychains_done: Vec<crate::keychain::KeychainLocation> = Vec::new();
     for (i, a) in applied.iter().rev().enumerate() {
         fault::point(&format!("rollback-after:{i}"));
-        let result: Result<String> = match &a.undo {
+        let results: Vec<(String, u64, Result<String>)> = match &a.undo {
             Undo::Restore { target, qname, .. } => {
-                action::remove::undo(&ctx.device, &run_dir, target, qname)
-                    .map(|o| format!("{o}: {target}"))
+                vec![(
+                    a.step.clone(),
+                    a.n,
+                    action::remove::undo(&ctx.device, &run_dir, target, qname)
+                        .map(|o| format!("{o}: {target}")),
+                )]
             }
-            Undo::AddKeychainItem {
-                location,
-                item,
-                export,
-            } => action::keychain_undo(ctx, &run_dir, location, item, export),
-            Undo::RemoveCreated { target } => remove_created(ctx, target),
+            Undo::AddKeychainItem { location, .. } => {
+                if keychains_done.contains(location) {
+                    continue;
+                }
+                keychains_done.push(location.clone());
+                // Every pending item of this keychain at once (copies of one identity count).
+                let group: Vec<_> = applied
+                    .iter()
+                    .rev()
+                    .filter_map(|b| match &b.undo {
+                        Undo::AddKeychainItem {
+                            location: l,
+                            item,
+                            export,
+                        } if l == location => {
+                            Some((b.step.clone(), b.n, item.clone(), export.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let items: Vec<_> = group
+                    .iter()
+                    .map(|(_, _, i, e)| (i.clone(), e.clone()))
+                    .collect();
+                match action::keychain_undo(ctx, &run_dir, location, &items) {
+                    Ok(outcomes) => group
+                        .iter()
+                        .zip(outcomes)
+                        .map(|((s, n, _, _), o)| (s.clone(), *n, Ok(o)))
+                        .collect(),
+                    Err(e) => {
+                        let msg = format!("{e:#}");
+                        group
+                            .iter()
+                            .map(|(s, n, _, _)| (s.clone(), *n, Err(anyhow::anyhow!(msg.clone()))))
+                            .collect()
+                    }
+                }
+            }
+            Undo::RemoveCreated { target } => {
+                vec![(a.step.clone(), a.n, remove_created(ctx, target))]
+            }
             Undo::Irreversible { what, why } => {
                 report
                     .irreversible
@@ -720,25 +761,26 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
                 continue;
             }
         };
-        match result {
-            Ok(outcome) => {
-                runner.append(Record::Restored {
-                    step: a.step.clone(),
-                    n: a.n,
-                    outcome: outcome.clone(),
-                })?;
-                printer.step("restored", &a.step, &outcome);
-                if outcome.starts_with("already") {
-                    report.already_back.push(outcome);
-                } else {
-                    report.restored.push(outcome);
+        for (step, n, result) in results {
+            match result {
+                Ok(outcome) => {
+                    runner.append(Record::Restored {
+                        step: step.clone(),
+                        n,
+                        outcome: outcome.clone(),
+                    })?;
+                    printer.step("restored", &step, &outcome);
+                    if outcome.starts_with("already") {
+                        report.already_back.push(outcome);
+                    } else {
+                        report.restored.push(outcome);
+                    }
                 }
-            }
-            Err(e) => {
-                let msg = format!("{}: {e:#}", a.step);
-                printer.step("failed", &a.step, &format!("{e:#}"));
-                tracing::error!(run = %runner.run_id, step = %a.step, "rollback: {e:#}");
-                report.failures.push(msg);
+                Err(e) => {
+                    printer.step("failed", &step, &format!("{e:#}"));
+                    tracing::error!(run = %runner.run_id, %step, "rollback: {e:#}");
+                    report.failures.push(format!("{step}: {e:#}"));
+                }
             }
         }
     }

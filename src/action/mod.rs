@@ -6,6 +6,7 @@
 //! below (the compiler lists them).
 
 pub mod facts;
+pub mod keychain_purge;
 pub mod operator;
 pub mod remove;
 pub mod run;
@@ -29,6 +30,7 @@ pub enum ActionSpec {
     Remove(remove::Spec),
     Run(run::Spec),
     Operator(operator::Spec),
+    KeychainPurge(keychain_purge::Spec),
 }
 
 /// The `op` of a planned change, as `plan --json` names it.
@@ -159,6 +161,7 @@ impl ActionSpec {
             ActionSpec::Remove(_) => "remove",
             ActionSpec::Run(_) => "run",
             ActionSpec::Operator(_) => "operator",
+            ActionSpec::KeychainPurge(_) => "keychain-purge",
         }
     }
 
@@ -174,24 +177,27 @@ impl ActionSpec {
         match self {
             ActionSpec::Remove(s) => s.paths.clone(),
             ActionSpec::Run(s) => s.paths(),
-            ActionSpec::Facts(_) | ActionSpec::Operator(_) => Vec::new(),
+            ActionSpec::Facts(_) | ActionSpec::Operator(_) | ActionSpec::KeychainPurge(_) => {
+                Vec::new()
+            }
         }
     }
 
     pub fn validate(&self) -> Result<()> {
         match self {
             ActionSpec::Run(s) => s.validate(),
+            ActionSpec::KeychainPurge(s) => s.validate(),
             _ => Ok(()),
         }
     }
 
     pub fn reversible_by_default(&self) -> bool {
-        matches!(self, ActionSpec::Remove(_))
+        matches!(self, ActionSpec::Remove(_) | ActionSpec::KeychainPurge(_))
     }
 
     pub fn can_be_reversible(&self) -> bool {
         match self {
-            ActionSpec::Remove(_) => true,
+            ActionSpec::Remove(_) | ActionSpec::KeychainPurge(_) => true,
             ActionSpec::Run(_) => false,
             ActionSpec::Facts(_) | ActionSpec::Operator(_) => false,
         }
@@ -214,6 +220,7 @@ impl ActionSpec {
             ActionSpec::Remove(s) => s.plan(env),
             ActionSpec::Run(s) => s.plan(env),
             ActionSpec::Operator(s) => s.plan(env),
+            ActionSpec::KeychainPurge(s) => s.plan(env),
         }
     }
 
@@ -223,6 +230,7 @@ impl ActionSpec {
             ActionSpec::Remove(s) => s.apply(env, rec),
             ActionSpec::Run(s) => s.apply(env, rec),
             ActionSpec::Operator(s) => s.apply(env, rec),
+            ActionSpec::KeychainPurge(s) => s.apply(env, rec),
         }
     }
 }
@@ -308,39 +316,46 @@ pub fn keychain_undo_probe(
     location: &crate::keychain::KeychainLocation,
     item: &crate::keychain::KeychainItem,
 ) -> Result<bool> {
-    let kc = ctx.device.keychain(location)?;
+    let kc = keychain_purge::open(&ctx.device, location)?;
     Ok(kc.list()?.iter().any(|i| i.same_identity(item)))
 }
 
-/// Put an exported keychain item back (rollback).
+/// Put exported keychain items of one keychain back (rollback). Copies of one identity are
+/// restored together: only as many as are missing are added, so a rollback interrupted halfway
+/// can simply run again.
 pub fn keychain_undo(
     ctx: &crate::engine::Ctx,
     run_dir: &Path,
     location: &crate::keychain::KeychainLocation,
-    item: &crate::keychain::KeychainItem,
-    export: &str,
-) -> Result<String> {
-    let path = run_dir.join("keychain").join(format!("{export}.json"));
-    let bytes = std::fs::read(&path)
-        .with_context(|| format!("reading the exported item {}", path.display()))?;
-    let data: Vec<u8> =
-        serde_json::from_slice(&bytes).with_context(|| format!("decoding {}", path.display()))?;
-    let kc = ctx.device.keychain(location)?;
-    if kc.list()?.iter().any(|i| i.same_identity(item)) {
-        return Ok(format!(
-            "already back: {} in {}",
-            item.describe(),
-            location.describe()
-        ));
+    items: &[(crate::keychain::KeychainItem, String)],
+) -> Result<Vec<String>> {
+    let mut with_data = Vec::new();
+    for (item, export) in items {
+        let path = run_dir.join("keychain").join(format!("{export}.json"));
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("reading the exported item {}", path.display()))?;
+        let data: Vec<u8> = serde_json::from_slice(&bytes)
+            .with_context(|| format!("decoding {}", path.display()))?;
+        let mut i = item.clone();
+        i.data = Some(data);
+        with_data.push(i);
     }
-    let mut with_data = item.clone();
-    with_data.data = Some(data);
-    kc.add(&with_data)?;
-    Ok(format!(
-        "restored {} in {}",
-        item.describe(),
-        location.describe()
-    ))
+    let kc = keychain_purge::open(&ctx.device, location)?;
+    let outcomes = crate::keychain::purge::restore_all(kc.as_ref(), &with_data)?;
+    Ok(items
+        .iter()
+        .zip(outcomes)
+        .map(|((item, _), o)| match o {
+            crate::keychain::purge::RestoreOutcome::Added => {
+                format!("restored {} in {}", item.describe(), location.describe())
+            }
+            crate::keychain::purge::RestoreOutcome::AlreadyPresent => format!(
+                "already back: {} in {}",
+                item.describe(),
+                location.describe()
+            ),
+        })
+        .collect())
 }
 
 /// Cleanup when a run completes, fails or is rolled back (the restart LaunchDaemon removes itself).

@@ -6,6 +6,8 @@
 //! Secret data never leaves this module in a printable form: `KeychainItem`'s `Debug` and
 //! `Serialize` skip `data`, and exports go straight to 0600 files in the run's journal folder.
 
+pub mod helper;
+pub mod purge;
 pub mod rules;
 pub mod sandbox;
 

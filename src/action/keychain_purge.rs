@@ -1,0 +1,287 @@
+//! `keychain-purge`: delete the keychain items the rules select (article steps 6–8), in every
+//! local user's login keychain and/or the System keychain. Which items go is data in the playbook
+//! (`[[steps.action.remove]]` and `[[steps.action.keep]]` rules, see `keychain::rules`).
+//!
+//! On a Mac a login keychain is unlocked only in its user's session, so user keychains are
+//! reached through the keychain helper (`launchctl asuser UID sudo -u USER reenroll
+//! keychain-helper`); a sandbox device goes through the same helper and its fake `launchctl`.
+//! Extractable items are exported into the run's journal folder (0600) before they are deleted;
+//! private keys cannot be, so their deletion is irreversible. Every delete is verified by a
+//! re-query (`keychain::purge`). A user whose keychain cannot be reached (logged out, locked)
+//! pauses their part of the step instead of claiming success.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
+use crate::device::Device;
+use crate::journal::{Change, Undo};
+use crate::keychain::helper::{HelperKeychain, KeychainUnreachable};
+use crate::keychain::purge::{self, PurgeEvent};
+use crate::keychain::rules::{PurgeRules, Rule};
+use crate::keychain::{Keychain, KeychainItem, KeychainLocation};
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// `users` (every local user's login keychain), `console` (the console user's), `system`.
+    pub keychains: Vec<String>,
+    #[serde(default)]
+    pub remove: Vec<Rule>,
+    #[serde(default)]
+    pub keep: Vec<Rule>,
+}
+
+/// The keychain backend for a purge: user keychains through the helper in their session.
+pub fn open(device: &Device, location: &KeychainLocation) -> Result<Box<dyn Keychain>> {
+    match location {
+        KeychainLocation::User { .. } if use_helper(device) => {
+            let exe = std::env::current_exe()
+                .context("finding reenroll's own binary for the keychain helper")?;
+            Ok(Box::new(HelperKeychain::new(device, exe, location)?))
+        }
+        _ => device.keychain(location),
+    }
+}
+
+fn use_helper(device: &Device) -> bool {
+    // NOTE: a sandbox without a fake launchctl (a minimal test tree) is opened directly.
+    !device.is_sandbox() || device.has_program("/bin/launchctl")
+}
+
+impl Spec {
+    pub fn rules(&self) -> PurgeRules {
+        PurgeRules {
+            remove: self.remove.clone(),
+            keep: self.keep.clone(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for k in &self.keychains {
+            if !matches!(k.as_str(), "users" | "console" | "system") {
+                anyhow::bail!("unknown keychain `{k}` (use \"users\", \"console\" or \"system\")");
+            }
+        }
+        if self.keychains.is_empty() {
+            anyhow::bail!("`keychains` is empty: name \"users\", \"console\" and/or \"system\"");
+        }
+        self.rules().validate()
+    }
+
+    fn locations(&self, env: &Env, notes: &mut Vec<String>) -> Vec<KeychainLocation> {
+        let mut out = Vec::new();
+        for k in &self.keychains {
+            match k.as_str() {
+                "users" => match env.device.users() {
+                    Ok(us) => out.extend(us.into_iter().map(|u| KeychainLocation::User {
+                        name: u.name,
+                        uid: u.uid,
+                        home: u.home,
+                    })),
+                    Err(e) => notes.push(format!("could not list the local users: {e:#}")),
+                },
+                "console" => match env.device.console_user() {
+                    Ok(Some(u)) => out.push(KeychainLocation::User {
+                        home: u.home.clone().unwrap_or_default(),
+                        name: u.name,
+                        uid: u.uid,
+                    }),
+                    Ok(None) => notes.push("nobody is logged in at the console".into()),
+                    Err(e) => notes.push(format!("could not read the console user: {e:#}")),
+                },
+                _ => out.push(KeychainLocation::System),
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    pub fn plan(&self, env: &Env) -> Result<StepPlan> {
+        let mut plan = StepPlan::default();
+        let rules = self.rules();
+        if env.facts.get("psso_registered").and_then(|v| v.as_bool()) == Some(true) {
+            plan.notes.push(
+                "Platform SSO / Secure Enclave registration: its device key is not in the login keychain, so this purge cannot unregister the Mac; the user must remove the device in Company Portal".into(),
+            );
+        }
+        let mut notes = Vec::new();
+        for loc in self.locations(env, &mut notes) {
+            match open(env.device, &loc).and_then(|kc| purge::preview(kc.as_ref(), &rules)) {
+                Ok(items) => {
+                    if items.is_empty() {
+                        plan.already
+                            .push(format!("{}: nothing to delete", loc.describe()));
+                    }
+                    for p in items {
+                        let mut c = PlannedChange::new(
+                            Op::Delete,
+                            format!("{} in {}", p.item.describe(), loc.describe()),
+                            p.reversible && env.reversible,
+                        );
+                        c.reason = Some(if p.reversible {
+                            format!("rule: {}", p.rule)
+                        } else {
+                            format!(
+                                "rule: {}; cannot be exported, so it cannot be put back",
+                                p.rule
+                            )
+                        });
+                        plan.changes.push(c);
+                    }
+                }
+                Err(e) => plan
+                    .unseen
+                    .push(format!("{}: {}", loc.describe(), unreachable_text(&e))),
+            }
+        }
+        plan.notes.extend(notes);
+        Ok(plan)
+    }
+
+    pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
+        let rules = self.rules();
+        let mut notes = Vec::new();
+        let (mut deleted, mut irreversible, mut exceptions) = (0usize, 0usize, 0usize);
+        let mut unreachable = Vec::new();
+        let export_dir = rec.run_dir().join("keychain");
+        crate::journal::secure_dir(&export_dir)?;
+        for loc in self.locations(env, &mut notes) {
+            let kc = match open(env.device, &loc) {
+                Ok(kc) => kc,
+                Err(e) => {
+                    unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
+                    continue;
+                }
+            };
+            let planned = match purge::preview(kc.as_ref(), &rules) {
+                Ok(p) => p,
+                Err(e) => {
+                    unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
+                    continue;
+                }
+            };
+            // Write-ahead: the intent of every deletion that will not be exported first.
+            // (n, item, settled, export file name)
+            let mut pending: Vec<(u64, KeychainItem, bool, Option<String>)> = Vec::new();
+            for p in planned.iter().filter(|p| !p.reversible) {
+                let n = rec.intent(Change::Delete {
+                    location: loc.clone(),
+                    item: p.item.clone(),
+                    export: None,
+                })?;
+                pending.push((n, p.item.clone(), false, None));
+            }
+            let mut exports = std::fs::read_dir(&export_dir)
+                .map(|d| d.count())
+                .unwrap_or(0);
+            let report = {
+                let mut sink = |ev: PurgeEvent| -> Result<()> {
+                    match ev {
+                        PurgeEvent::Exported { item, .. } => {
+                            let mut bare = item;
+                            let data = bare.data.take().unwrap_or_default();
+                            exports += 1;
+                            let name = format!("{}-{exports}", env.step_id);
+                            let n = rec.intent(Change::Delete {
+                                location: loc.clone(),
+                                item: bare.clone(),
+                                export: Some(name.clone()),
+                            })?;
+                            crate::journal::write_private(
+                                &export_dir.join(format!("{name}.json")),
+                                &serde_json::to_vec(&data)?,
+                            )?;
+                            pending.push((n, bare, false, Some(name)));
+                        }
+                        PurgeEvent::Deleted { item, exported, .. } => {
+                            if let Some((n, _, settled, export)) =
+                                pending.iter_mut().find(|(_, i, settled, e)| {
+                                    !*settled && i.same_identity(&item) && e.is_some() == exported
+                                })
+                            {
+                                *settled = true;
+                                let undo = match export {
+                                    Some(export) => Undo::AddKeychainItem {
+                                        location: loc.clone(),
+                                        item: item.clone(),
+                                        export: export.clone(),
+                                    },
+                                    None => {
+                                        irreversible += 1;
+                                        Undo::Irreversible {
+                                            what: format!("{} in {}", item.describe(), loc.describe()),
+                                            why: "it could not be exported before deletion (a private key)".into(),
+                                        }
+                                    }
+                                };
+                                rec.applied(*n, undo)?;
+                            }
+                            deleted += 1;
+                        }
+                    }
+                    Ok(())
+                };
+                purge::purge(kc.as_ref(), &rules, &mut sink)
+            };
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => {
+                    unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
+                    continue;
+                }
+            };
+            for ex in report.exceptions {
+                let target = format!("{} in {}", ex.item.describe(), loc.describe());
+                let n = match pending
+                    .iter_mut()
+                    .find(|(_, i, settled, _)| !*settled && i.same_identity(&ex.item))
+                {
+                    Some((n, _, settled, _)) => {
+                        *settled = true;
+                        *n
+                    }
+                    None => rec.intent(Change::Delete {
+                        location: loc.clone(),
+                        item: ex.item.clone(),
+                        export: None,
+                    })?,
+                };
+                rec.failed(n, &target, &ex.reason, true)?;
+                exceptions += 1;
+            }
+            for (n, item, _, _) in pending.iter().filter(|(_, _, settled, _)| !settled) {
+                rec.failed(*n, &item.describe(), "not deleted (already gone)", false)?;
+            }
+        }
+        if !unreachable.is_empty() {
+            return Ok(Outcome::Pause {
+                reason: format!(
+                    "{deleted} item(s) deleted; these keychains could not be reached and wait for their users to log in: {}",
+                    unreachable.join("; ")
+                ),
+                until: None,
+            });
+        }
+        if deleted == 0 && exceptions == 0 {
+            return Ok(Outcome::AlreadyDone("no matching keychain items".into()));
+        }
+        let mut s = format!("{deleted} keychain item(s) deleted, each verified by a re-query");
+        if irreversible > 0 {
+            s.push_str(&format!(
+                " ({irreversible} could not be exported and cannot be put back)"
+            ));
+        }
+        if exceptions > 0 {
+            s.push_str(&format!(", {exceptions} exception(s)"));
+        }
+        Ok(Outcome::Done(s))
+    }
+}
+
+fn unreachable_text(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<KeychainUnreachable>() {
+        Some(u) => format!("cannot be reached: {}", u.0.reason),
+        None => format!("{e:#}"),
+    }
+}
