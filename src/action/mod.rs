@@ -6,10 +6,13 @@
 //! below (the compiler lists them).
 
 pub mod facts;
+pub mod gate;
 pub mod keychain_purge;
 pub mod operator;
+pub mod reboot;
 pub mod remove;
 pub mod run;
+pub mod wait_for;
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -31,6 +34,9 @@ pub enum ActionSpec {
     Run(run::Spec),
     Operator(operator::Spec),
     KeychainPurge(keychain_purge::Spec),
+    Reboot(reboot::Spec),
+    Gate(gate::Spec),
+    WaitFor(wait_for::Spec),
 }
 
 /// The `op` of a planned change, as `plan --json` names it.
@@ -162,6 +168,9 @@ impl ActionSpec {
             ActionSpec::Run(_) => "run",
             ActionSpec::Operator(_) => "operator",
             ActionSpec::KeychainPurge(_) => "keychain-purge",
+            ActionSpec::Reboot(_) => "reboot",
+            ActionSpec::Gate(_) => "gate",
+            ActionSpec::WaitFor(_) => "wait-for",
         }
     }
 
@@ -177,9 +186,12 @@ impl ActionSpec {
         match self {
             ActionSpec::Remove(s) => s.paths.clone(),
             ActionSpec::Run(s) => s.paths(),
-            ActionSpec::Facts(_) | ActionSpec::Operator(_) | ActionSpec::KeychainPurge(_) => {
-                Vec::new()
-            }
+            ActionSpec::WaitFor(s) => s.paths(),
+            ActionSpec::Facts(_)
+            | ActionSpec::Operator(_)
+            | ActionSpec::KeychainPurge(_)
+            | ActionSpec::Reboot(_)
+            | ActionSpec::Gate(_) => Vec::new(),
         }
     }
 
@@ -199,12 +211,22 @@ impl ActionSpec {
         match self {
             ActionSpec::Remove(_) | ActionSpec::KeychainPurge(_) => true,
             ActionSpec::Run(_) => false,
-            ActionSpec::Facts(_) | ActionSpec::Operator(_) => false,
+            ActionSpec::Facts(_)
+            | ActionSpec::Operator(_)
+            | ActionSpec::Reboot(_)
+            | ActionSpec::Gate(_)
+            | ActionSpec::WaitFor(_) => false,
         }
     }
 
     pub fn needs_root_by_default(&self) -> bool {
-        !matches!(self, ActionSpec::Operator(_) | ActionSpec::Facts(_))
+        !matches!(
+            self,
+            ActionSpec::Operator(_)
+                | ActionSpec::Facts(_)
+                | ActionSpec::Gate(_)
+                | ActionSpec::WaitFor(_)
+        )
     }
 
     /// The spec with `{variables}` and facts filled in (`{home}`/`{user}` stay for paths).
@@ -221,6 +243,9 @@ impl ActionSpec {
             ActionSpec::Run(s) => s.plan(env),
             ActionSpec::Operator(s) => s.plan(env),
             ActionSpec::KeychainPurge(s) => s.plan(env),
+            ActionSpec::Reboot(s) => s.plan(env),
+            ActionSpec::Gate(s) => s.plan(env),
+            ActionSpec::WaitFor(s) => s.plan(env),
         }
     }
 
@@ -231,6 +256,9 @@ impl ActionSpec {
             ActionSpec::Run(s) => s.apply(env, rec),
             ActionSpec::Operator(s) => s.apply(env, rec),
             ActionSpec::KeychainPurge(s) => s.apply(env, rec),
+            ActionSpec::Reboot(s) => s.apply(env, rec),
+            ActionSpec::Gate(s) => s.apply(env, rec),
+            ActionSpec::WaitFor(s) => s.apply(env, rec),
         }
     }
 }
@@ -360,9 +388,9 @@ pub fn keychain_undo(
 
 /// Cleanup when a run completes, fails or is rolled back (the restart LaunchDaemon removes itself).
 pub fn on_run_finished(
-    _ctx: &crate::engine::Ctx,
+    ctx: &crate::engine::Ctx,
     _run_dir: &Path,
     _view: &crate::journal::RunView,
 ) -> Result<()> {
-    Ok(())
+    reboot::remove_daemon(&ctx.device)
 }

@@ -1,0 +1,149 @@
+//! `gate`: hold the run until the listed steps are finished (server steps confirmed by an
+//! operator or done through the API), then until `settle_minutes` have passed since the last of
+//! them (the article asks for at least 30 minutes after the Intune records are deleted). The
+//! deadline follows from times kept in the journal, so the wait survives restarts and crashes;
+//! it shows a countdown on a terminal and is cut short only by a signal (the run pauses).
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Step ids that must be finished first.
+    pub after: Vec<String>,
+    /// Minutes to wait after the last of them finished.
+    pub settle_minutes: String,
+}
+
+impl Spec {
+    fn settle(&self) -> Result<Duration> {
+        let m: f64 = self.settle_minutes.trim().parse().with_context(|| {
+            format!(
+                "settle_minutes must be a number, not `{}`",
+                self.settle_minutes
+            )
+        })?;
+        Ok(Duration::from_secs_f64((m.max(0.0)) * 60.0))
+    }
+
+    pub fn plan(&self, _env: &Env) -> Result<StepPlan> {
+        let mut plan = StepPlan::default();
+        plan.changes.push(PlannedChange::new(
+            Op::Wait,
+            format!(
+                "wait until {} are confirmed, then {} minute(s)",
+                self.after.join(", "),
+                self.settle_minutes.trim()
+            ),
+            true,
+        ));
+        Ok(plan)
+    }
+
+    pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
+        let mut missing = Vec::new();
+        let mut last: Option<SystemTime> = None;
+        for id in &self.after {
+            let at = rec
+                .confirmed(id)
+                .or_else(|| rec.get_note(&format!("finished-at:{id}")));
+            match at.and_then(|t| humantime::parse_rfc3339(&t).ok()) {
+                Some(t) => last = Some(last.map_or(t, |l: SystemTime| l.max(t))),
+                None => missing.push(id.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(Outcome::Pause {
+                reason: format!(
+                    "waiting for the server steps: {} (do them, then `reenroll resume {}`)",
+                    missing.join(", "),
+                    missing
+                        .iter()
+                        .map(|m| format!("--confirm {m}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                until: None,
+            });
+        }
+        let deadline = last.unwrap_or(env.now) + self.settle()?;
+        let deadline_text = humantime::format_rfc3339_seconds(deadline).to_string();
+        if rec
+            .get_note(&format!("deadline:{}", env.step_id))
+            .as_deref()
+            != Some(deadline_text.as_str())
+        {
+            rec.note(&format!("deadline:{}", env.step_id), &deadline_text)?;
+        }
+        if let Some(reason) = countdown(deadline, rec)? {
+            return Ok(Outcome::Pause {
+                reason,
+                until: Some(deadline_text),
+            });
+        }
+        Ok(Outcome::Done(format!(
+            "{} confirmed; settled until {deadline_text}",
+            self.after.join(", ")
+        )))
+    }
+}
+
+/// Sleep until `deadline` with a countdown on a terminal. `Some(reason)`: cut short by a signal.
+pub fn countdown(deadline: SystemTime, rec: &dyn Recorder) -> Result<Option<String>> {
+    let Ok(left) = deadline.duration_since(SystemTime::now()) else {
+        return Ok(None);
+    };
+    if left.is_zero() {
+        return Ok(None);
+    }
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        let b = indicatif::ProgressBar::new(left.as_secs());
+        b.set_style(
+            indicatif::ProgressStyle::with_template("  waiting  {msg} [{bar:30}] {eta} left")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_message(format!(
+            "until {}",
+            humantime::format_rfc3339_seconds(deadline)
+        ));
+        Some(b)
+    } else {
+        println!(
+            "  waiting  until {} ({} left)",
+            humantime::format_rfc3339_seconds(deadline),
+            humantime::format_duration(Duration::from_secs(left.as_secs()))
+        );
+        None
+    };
+    loop {
+        let now = SystemTime::now();
+        let Ok(left) = deadline.duration_since(now) else {
+            break;
+        };
+        if left.is_zero() {
+            break;
+        }
+        if rec.cancelled() {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            return Ok(Some(format!(
+                "the wait until {} was interrupted; `reenroll resume` continues it",
+                humantime::format_rfc3339_seconds(deadline)
+            )));
+        }
+        if let Some(b) = &bar {
+            b.set_position(b.length().unwrap_or(0).saturating_sub(left.as_secs()));
+        }
+        std::thread::sleep(left.min(Duration::from_millis(500)));
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(None)
+}

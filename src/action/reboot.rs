@@ -1,0 +1,269 @@
+//! `reboot`: restart the Mac and carry on afterwards (article step 9).
+//!
+//! Before the restart: copy the running binary to `<state>/bin/reenroll` (a stable path the
+//! LaunchDaemon can run even if the admin's copy moves), write the LaunchDaemon
+//! `/Library/LaunchDaemons/com.github.reenroll.plist` (root:wheel 0644, `RunAtLoad`, written with
+//! the `plist` crate) whose program runs `reenroll resume RUN` for this run, record the boot
+//! session id, schedule the restart with `shutdown -r +N`, and pause (exit 3). After the restart
+//! the daemon resumes the run; this step sees a new boot session id and is done. The daemon
+//! removes itself when the run completes, fails or is rolled back (`launchctl bootout` last).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
+use crate::device::{Device, RunOpts};
+use crate::journal::{Change, Undo};
+
+pub const LABEL: &str = "com.github.reenroll";
+pub const DAEMON_PLIST: &str = "/Library/LaunchDaemons/com.github.reenroll.plist";
+/// How many times the daemon may start the same run before it gives up (a crash loop must not
+/// keep a Mac busy forever).
+pub const MAX_DAEMON_ATTEMPTS: u32 = 5;
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Minutes between scheduling and the restart (`shutdown -r +N`).
+    pub delay_minutes: String,
+}
+
+/// The LaunchDaemon property list (serde, written with the `plist` crate).
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct LaunchDaemon {
+    pub label: String,
+    pub program_arguments: Vec<String>,
+    pub run_at_load: bool,
+    pub standard_out_path: String,
+    pub standard_error_path: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment_variables: BTreeMap<String, String>,
+}
+
+/// Where a run's daemon and its binary live, and what it runs.
+pub struct DaemonSetup {
+    pub binary: PathBuf,
+    pub plist_host: PathBuf,
+    pub daemon: LaunchDaemon,
+}
+
+/// Copy reenroll to the state directory and describe the daemon that resumes `run_id`.
+pub fn prepare_daemon(device: &Device, state_dir: &Path, run_id: &str) -> Result<DaemonSetup> {
+    let bin_dir = state_dir.join("bin");
+    crate::journal::secure_dir(&bin_dir)?;
+    // NOTE: the daemon runs as root; the copy stays root-only inside the 0700 state directory.
+    let binary = bin_dir.join("reenroll");
+    let exe = std::env::current_exe().context("finding reenroll's own binary")?;
+    if exe != binary {
+        let tmp = bin_dir.join("reenroll.new");
+        std::fs::copy(&exe, &tmp)
+            .with_context(|| format!("copying {} to {}", exe.display(), tmp.display()))?;
+        std::fs::rename(&tmp, &binary)
+            .with_context(|| format!("installing {}", binary.display()))?;
+    }
+    let mut args = vec![binary.display().to_string()];
+    if device.is_sandbox() {
+        args.push("--root".into());
+        args.push(device.root().display().to_string());
+    }
+    args.push("--state-dir".into());
+    args.push(state_dir.display().to_string());
+    args.extend([
+        "resume".to_string(),
+        run_id.to_string(),
+        "--yes".into(),
+        "--from-daemon".into(),
+    ]);
+    let log = device
+        .host_path(crate::engine::LOG_FILE)?
+        .display()
+        .to_string();
+    Ok(DaemonSetup {
+        binary,
+        plist_host: device.host_path(DAEMON_PLIST)?,
+        daemon: LaunchDaemon {
+            label: LABEL.into(),
+            program_arguments: args,
+            run_at_load: true,
+            standard_out_path: log.clone(),
+            standard_error_path: log,
+            environment_variables: BTreeMap::new(),
+        },
+    })
+}
+
+/// Write the daemon's plist (root:wheel 0644 on a Mac) through the journal.
+pub fn install_daemon(setup: &DaemonSetup, rec: &mut dyn Recorder) -> Result<()> {
+    let n = rec.intent(Change::Other {
+        what: "install the LaunchDaemon".into(),
+        target: DAEMON_PLIST.into(),
+    })?;
+    if let Some(dir) = setup.plist_host.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = setup.plist_host.with_extension("plist.new");
+    plist::to_file_xml(&tmp, &setup.daemon)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
+    if nix::unistd::geteuid().is_root() {
+        // launchd refuses a daemon plist that is not owned by root:wheel.
+        nix::unistd::chown(
+            &tmp,
+            Some(nix::unistd::Uid::from_raw(0)),
+            Some(nix::unistd::Gid::from_raw(0)),
+        )
+        .with_context(|| format!("making {} root:wheel", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, &setup.plist_host)
+        .with_context(|| format!("installing {}", setup.plist_host.display()))?;
+    rec.applied(
+        n,
+        Undo::RemoveCreated {
+            target: DAEMON_PLIST.into(),
+        },
+    )
+}
+
+/// Remove the daemon when its run has finished: the plist first, `launchctl bootout` last
+/// (bootout kills the job, which may be this very process).
+pub fn remove_daemon(device: &Device) -> Result<()> {
+    let host = device.host_path(DAEMON_PLIST)?;
+    let installed = host.exists();
+    if installed {
+        let ours = plist::from_file::<_, LaunchDaemon>(&host)
+            .map(|d| d.label == LABEL)
+            .unwrap_or(false);
+        if !ours {
+            return Ok(());
+        }
+        std::fs::remove_file(&host).with_context(|| format!("removing {}", host.display()))?;
+        tracing::info!("removed the LaunchDaemon {DAEMON_PLIST}");
+        if crate::device::programs::may_execute(device) && device.has_program("/bin/launchctl") {
+            // NOTE: "Could not find service" when it was never loaded is fine.
+            let _ = device.run(
+                "/bin/launchctl",
+                &["bootout".into(), format!("system/{LABEL}")],
+                &RunOpts::default(),
+            );
+        }
+    }
+    Ok(())
+}
+
+impl Spec {
+    fn delay(&self) -> Result<u64> {
+        self.delay_minutes.trim().parse().with_context(|| {
+            format!(
+                "delay_minutes must be a whole number of minutes, not `{}`",
+                self.delay_minutes
+            )
+        })
+    }
+
+    pub fn plan(&self, env: &Env) -> Result<StepPlan> {
+        let mut plan = StepPlan::default();
+        let delay = self.delay()?;
+        plan.changes.push(PlannedChange::new(
+            Op::Reboot,
+            format!("restart the Mac in {delay} minute(s) (shutdown -r +{delay})"),
+            false,
+        ));
+        plan.changes.push(PlannedChange::new(Op::Run, format!("install {DAEMON_PLIST} to resume the run after the restart (removed when the run ends)"), true));
+        if !env.device.has_program("/sbin/shutdown") {
+            plan.notes
+                .push("/sbin/shutdown is not on the device".into());
+        }
+        Ok(plan)
+    }
+
+    pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
+        let key = format!("boot-before:{}", env.step_id);
+        let now_boot = env.device.boot_session()?;
+        if let Some(before) = rec.get_note(&key) {
+            if before != now_boot {
+                return Ok(Outcome::Done(format!(
+                    "the Mac restarted (boot session {before} -> {now_boot})"
+                )));
+            }
+            return Ok(Outcome::Pause {
+                reason: format!(
+                    "waiting for the restart scheduled at {} (the LaunchDaemon {LABEL} resumes the run afterwards)",
+                    rec.get_note(&format!("reboot-at:{}", env.step_id)).unwrap_or_default()
+                ),
+                until: None,
+            });
+        }
+        let delay = self.delay()?;
+        let state_dir = PathBuf::from(env.values.get("state_dir").cloned().unwrap_or_default());
+        let run_id = env.values.get("run_id").cloned().unwrap_or_default();
+        let setup = prepare_daemon(env.device, &state_dir, &run_id)?;
+        install_daemon(&setup, rec)?;
+        rec.note(&key, &now_boot)?;
+        let args = vec!["-r".to_string(), format!("+{delay}")];
+        let n = rec.intent(Change::Run {
+            program: "/sbin/shutdown".into(),
+            args: args.clone(),
+        })?;
+        let out = env
+            .device
+            .run("/sbin/shutdown", &args, &RunOpts::default())?;
+        if !out.success() {
+            rec.failed(
+                n,
+                "/sbin/shutdown",
+                &format!("exited {}: {}", out.status_text(), out.stderr.trim()),
+                false,
+            )?;
+            return Ok(Outcome::Failed(format!(
+                "`shutdown -r +{delay}` exited {}: {}",
+                out.status_text(),
+                out.stderr.trim()
+            )));
+        }
+        rec.applied(
+            n,
+            Undo::Irreversible {
+                what: format!("shutdown -r +{delay}"),
+                why: "a restart cannot be taken back".into(),
+            },
+        )?;
+        let at =
+            humantime::format_rfc3339_seconds(env.now + std::time::Duration::from_secs(delay * 60))
+                .to_string();
+        rec.note(&format!("reboot-at:{}", env.step_id), &at)?;
+        Ok(Outcome::Pause {
+            reason: format!("restart scheduled for {at} (in {delay} minute(s)); the LaunchDaemon {LABEL} resumes this run after it"),
+            until: Some(at),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_plist_round_trips_with_launchd_keys() {
+        let d = LaunchDaemon {
+            label: LABEL.into(),
+            program_arguments: vec!["/x/reenroll".into(), "resume".into()],
+            run_at_load: true,
+            standard_out_path: "/var/log/reenroll.log".into(),
+            standard_error_path: "/var/log/reenroll.log".into(),
+            environment_variables: BTreeMap::new(),
+        };
+        let mut buf = Vec::new();
+        plist::to_writer_xml(&mut buf, &d).unwrap();
+        let text = String::from_utf8(buf.clone()).unwrap();
+        assert!(
+            text.contains("<key>ProgramArguments</key>") && text.contains("<key>RunAtLoad</key>")
+        );
+        let back: LaunchDaemon = plist::from_bytes(&buf).unwrap();
+        assert_eq!(back, d);
+    }
+}
