@@ -1,0 +1,2 @@
+# An application's executable: opening it is only recorded.
+exit 0

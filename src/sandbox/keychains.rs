@@ -1,0 +1,202 @@
+//! The sandbox keychains' contents: what a Mac registered with Entra ID through Jamf holds, next
+//! to unrelated items a purge must keep.
+
+use anyhow::{Context, Result};
+
+use crate::device::Device;
+use crate::keychain::sandbox::SandboxKeychain;
+use crate::keychain::{ItemClass, Keychain, KeychainItem, KeychainLocation};
+
+pub const MS_ORGANIZATION_ACCESS: &str = "MS-Organization-Access";
+pub const WORKPLACE_JOIN_KEY: &str = "Microsoft Workplace Join Key";
+pub const SESSION_TRANSPORT_KEY: &str = "Microsoft Session Transport Key";
+
+/// Labels of the items that must survive a purge, in every user's keychain.
+pub const SURVIVOR_LABELS_USER: &[&str] = &["JAMF", "HomeNetwork", "Chrome Safe Storage"];
+/// Labels of the items that must survive a purge, in the System keychain.
+pub const SURVIVOR_LABELS_SYSTEM: &[&str] = &["com.apple.systemdefault"];
+
+fn item(class: ItemClass) -> KeychainItem {
+    KeychainItem {
+        class: Some(class),
+        extractable: true,
+        ..Default::default()
+    }
+}
+
+fn generic_account(account: &str, data: &str) -> KeychainItem {
+    KeychainItem {
+        account: Some(account.into()),
+        service: Some(account.into()),
+        data: Some(data.as_bytes().to_vec()),
+        ..item(ItemClass::GenericPassword)
+    }
+}
+
+fn labelled(class: ItemClass, label: &str, data: &[u8]) -> KeychainItem {
+    KeychainItem {
+        label: Some(label.into()),
+        service: Some(label.into()),
+        data: Some(data.to_vec()),
+        ..item(class)
+    }
+}
+
+fn key_pair(label: &str) -> [KeychainItem; 2] {
+    let public = KeychainItem {
+        label: Some(label.into()),
+        data: Some(fake_der(label, 0x30)),
+        ..item(ItemClass::PublicKey)
+    };
+    let private = KeychainItem {
+        class: Some(ItemClass::PrivateKey),
+        extractable: false,
+        data: Some(fake_der(label, 0x31)),
+        ..public.clone()
+    };
+    [public, private]
+}
+
+fn device_certificate(device_id: &str, issuer: &str) -> KeychainItem {
+    KeychainItem {
+        label: Some(device_id.into()),
+        issuer: Some(issuer.into()),
+        subject: Some(format!("CN={device_id}")),
+        data: Some(fake_der(device_id, 0x30)),
+        ..item(ItemClass::Certificate)
+    }
+}
+
+/// Bytes shaped like a DER SEQUENCE; nothing parses them, they only have to round-trip.
+fn fake_der(seed: &str, tag: u8) -> Vec<u8> {
+    let mut v = vec![tag, 0x82, 0x01, 0x0a];
+    v.extend_from_slice(seed.as_bytes());
+    v.resize(270, 0x5a);
+    v
+}
+
+/// What `user`'s login keychain holds. `device_ids` are the Entra device ids of its
+/// MS-Organization-Access certificates (empty for a Platform SSO registration, whose device
+/// identity lives in the Secure Enclave instead).
+pub fn user_items(
+    user: &str,
+    computer_name: &str,
+    tenant_id: &str,
+    device_ids: &[String],
+) -> Vec<KeychainItem> {
+    let mut items = vec![
+        generic_account(
+            "com.microsoft.workplacejoin.thumbprint",
+            "3C8F0A5B19E2D4C7A6F1B0E9D8C7B6A5F4E3D2C1",
+        ),
+        generic_account(
+            "com.microsoft.workplacejoin.registeredUserPrincipalName",
+            &format!("{user}@contoso.com"),
+        ),
+        generic_account("com.microsoft.workplacejoin.deviceName", computer_name),
+        generic_account("com.microsoft.workplacejoin.tenantId", tenant_id),
+        // Two with one account: a purge that deletes once per account leaves the second behind.
+        generic_account(
+            "com.microsoft.workplacejoin.devicePatchAttemptTimestamp",
+            "1709543700",
+        ),
+        generic_account(
+            "com.microsoft.workplacejoin.devicePatchAttemptTimestamp",
+            "1712221800",
+        ),
+    ];
+    for label in [
+        "com.microsoft.CompanyPortal",
+        "com.microsoft.CompanyPortalMac",
+        "com.microsoft.CompanyPortal.HockeySDK",
+        "enterpriseregistration.windows.net",
+        "com.microsoft.adalcache",
+        "https://device.login.microsoftonline.com/",
+        "com.jamf.management.jamfAAD",
+    ] {
+        items.push(labelled(ItemClass::GenericPassword, label, b"token"));
+    }
+    items.push(KeychainItem {
+        server: Some("device.login.microsoftonline.com".into()),
+        account: Some(format!("{user}@contoso.com")),
+        ..labelled(
+            ItemClass::InternetPassword,
+            "https://device.login.microsoftonline.com",
+            b"refresh-token",
+        )
+    });
+    if !device_ids.is_empty() {
+        items.extend(key_pair(WORKPLACE_JOIN_KEY));
+    }
+    items.extend(key_pair(SESSION_TRANSPORT_KEY));
+    for (i, id) in device_ids.iter().enumerate() {
+        // Older registrations wrote the issuer in lower case; match it case-insensitively.
+        let issuer = if i == 0 {
+            MS_ORGANIZATION_ACCESS.to_string()
+        } else {
+            MS_ORGANIZATION_ACCESS.to_ascii_lowercase()
+        };
+        items.push(device_certificate(id, &issuer));
+    }
+    items.push(KeychainItem {
+        label: Some("DeviceLogin.microsoft.com".into()),
+        issuer: Some("DeviceLogin.microsoft.com".into()),
+        subject: Some("CN=DeviceLogin.microsoft.com".into()),
+        data: Some(fake_der("DeviceLogin", 0x30)),
+        ..item(ItemClass::Certificate)
+    });
+    for pref in [
+        "https://enterpriseregistration.windows.net",
+        "https://enterpriseregistration.windows.net/",
+        "https://enterpriseregistration.windows.net (UBF8T346G9.com.microsoft.CompanyPortalMac)",
+    ] {
+        items.push(labelled(ItemClass::IdentityPreference, pref, b""));
+    }
+    // Survivors.
+    items.extend(key_pair("JAMF"));
+    items.push(KeychainItem {
+        server: Some("router.home.arpa".into()),
+        account: Some(user.into()),
+        ..labelled(ItemClass::InternetPassword, "HomeNetwork", b"correct horse")
+    });
+    items.push(KeychainItem {
+        account: Some("Chrome".into()),
+        ..labelled(
+            ItemClass::GenericPassword,
+            "Chrome Safe Storage",
+            b"c2FmZQ==",
+        )
+    });
+    items
+}
+
+/// What the System keychain holds: copies of the first user's device identity, and a survivor.
+pub fn system_items(device_id: Option<&str>) -> Vec<KeychainItem> {
+    let mut items = Vec::new();
+    if let Some(id) = device_id {
+        items.push(device_certificate(id, MS_ORGANIZATION_ACCESS));
+        items.push(key_pair(WORKPLACE_JOIN_KEY)[0].clone());
+    }
+    items.push(KeychainItem {
+        label: Some("com.apple.systemdefault".into()),
+        subject: Some("CN=com.apple.systemdefault".into()),
+        data: Some(fake_der("systemdefault", 0x30)),
+        ..item(ItemClass::Certificate)
+    });
+    items.push(KeychainItem {
+        extractable: false,
+        ..key_pair("com.apple.systemdefault")[1].clone()
+    });
+    items
+}
+
+/// Write the items into a sandbox keychain (through the same backend reenroll reads it with).
+pub fn fill(device: &Device, location: &KeychainLocation, items: &[KeychainItem]) -> Result<()> {
+    let kc = SandboxKeychain::open(device, location)
+        .with_context(|| format!("opening the sandbox {}", location.describe()))?;
+    for it in items {
+        kc.add(it)
+            .with_context(|| format!("adding {} to the {}", it.describe(), location.describe()))?;
+    }
+    Ok(())
+}
