@@ -1,0 +1,470 @@
+//! API credentials for the server steps: from a root-only TOML file or from environment
+//! variables, never from the command line (a Jamf policy's parameters are visible to every
+//! process on the Mac). Without credentials the server steps stay operator steps.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use super::secret::Secret;
+use crate::device::Device;
+
+/// Where the credentials file lives on the Mac (mode 0600, owned by root).
+pub const DEFAULT_CREDENTIALS_PATH: &str = "/Library/Application Support/reenroll/credentials.toml";
+
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+
+/// An environment variable reenroll reads, with what it is for.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// Every environment variable the server steps read. Documentation and `--help` are generated
+/// from this list, so it is the one place to add one.
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar {
+        name: "REENROLL_JAMF_URL",
+        description: "Jamf Pro server URL, e.g. https://example.jamfcloud.com",
+    },
+    EnvVar {
+        name: "REENROLL_JAMF_CLIENT_ID",
+        description: "Jamf Pro API client id (API Roles and Clients)",
+    },
+    EnvVar {
+        name: "REENROLL_JAMF_CLIENT_SECRET",
+        description: "Jamf Pro API client secret",
+    },
+    EnvVar {
+        name: "REENROLL_GRAPH_TENANT_ID",
+        description: "Microsoft Entra tenant id (GUID or primary domain)",
+    },
+    EnvVar {
+        name: "REENROLL_GRAPH_CLIENT_ID",
+        description: "Entra app registration (application) client id",
+    },
+    EnvVar {
+        name: "REENROLL_GRAPH_CLIENT_SECRET",
+        description: "Entra app registration client secret",
+    },
+    EnvVar {
+        name: "REENROLL_GRAPH_URL",
+        description: "Microsoft Graph base URL (default https://graph.microsoft.com; national clouds differ)",
+    },
+    EnvVar {
+        name: "REENROLL_LOGIN_URL",
+        description: "Entra login base URL (default https://login.microsoftonline.com; national clouds differ)",
+    },
+];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub jamf: Option<JamfCredentials>,
+    pub graph: Option<GraphCredentials>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JamfCredentials {
+    /// The Jamf Pro server, without a trailing `/`.
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphCredentials {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    #[serde(default = "default_graph_url")]
+    pub graph_url: String,
+    #[serde(default = "default_login_url")]
+    pub login_url: String,
+}
+
+fn default_graph_url() -> String {
+    DEFAULT_GRAPH_URL.into()
+}
+
+fn default_login_url() -> String {
+    DEFAULT_LOGIN_URL.into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFormat {
+    jamf: Option<JamfCredentials>,
+    graph: Option<GraphCredentials>,
+}
+
+impl Credentials {
+    pub fn is_empty(&self) -> bool {
+        self.jamf.is_none() && self.graph.is_none()
+    }
+
+    /// The credentials for a run on `device`: from the environment when any `REENROLL_*`
+    /// credential variable is set, else from the file at `DEFAULT_CREDENTIALS_PATH` (inside the
+    /// sandbox root under `--root`), else none.
+    pub fn load(device: &Device) -> Result<Credentials> {
+        Self::load_with(device, |name| std::env::var(name).ok())
+    }
+
+    /// `load` with another variable source than the process environment.
+    pub fn load_with(device: &Device, get: impl Fn(&str) -> Option<String>) -> Result<Credentials> {
+        let from_env = Self::from_vars(get)?;
+        if !from_env.is_empty() {
+            return Ok(from_env);
+        }
+        let path = device.host_path(DEFAULT_CREDENTIALS_PATH)?;
+        if path.symlink_metadata().is_err() {
+            return Ok(Credentials::default());
+        }
+        Self::from_file(&path)
+    }
+
+    /// Reads a credentials file, refusing one that others could read or change.
+    pub fn from_file(path: &Path) -> Result<Credentials> {
+        check_file_access(path)?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the credentials file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in the credentials file {}", path.display()))
+    }
+
+    /// Parses the file format. Errors give line and column and never quote the file: its
+    /// lines hold secrets.
+    pub fn parse(text: &str) -> Result<Credentials> {
+        let file: FileFormat = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let (line, col) = line_col(text, s.start);
+                    format!(" at line {line}, column {col}")
+                })
+                .unwrap_or_default();
+            anyhow::anyhow!("invalid credentials{at}: {}", e.message())
+        })?;
+        let creds = Credentials {
+            jamf: file.jamf,
+            graph: file.graph,
+        };
+        creds.validated()
+    }
+
+    /// From the process environment (see `ENV_VARS`).
+    pub fn from_env() -> Result<Credentials> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// From any variable source; `from_env` with the real environment.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Credentials> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let group = |names: &[&str]| -> Result<Option<Vec<String>>> {
+            let values: Vec<Option<String>> = names.iter().map(|n| get(n)).collect();
+            if values.iter().all(Option::is_none) {
+                return Ok(None);
+            }
+            let missing: Vec<&str> = names
+                .iter()
+                .zip(&values)
+                .filter(|(_, v)| v.is_none())
+                .map(|(n, _)| *n)
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "incomplete credentials in the environment: {} set but {} missing; set all of them or none",
+                    names
+                        .iter()
+                        .zip(&values)
+                        .filter(|(_, v)| v.is_some())
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    missing.join(", ")
+                );
+            }
+            Ok(Some(values.into_iter().flatten().collect()))
+        };
+        let jamf = group(&[
+            "REENROLL_JAMF_URL",
+            "REENROLL_JAMF_CLIENT_ID",
+            "REENROLL_JAMF_CLIENT_SECRET",
+        ])?
+        .map(|v| JamfCredentials {
+            url: v[0].clone(),
+            client_id: v[1].clone(),
+            client_secret: Secret::new(v[2].clone()),
+        });
+        let graph = group(&[
+            "REENROLL_GRAPH_TENANT_ID",
+            "REENROLL_GRAPH_CLIENT_ID",
+            "REENROLL_GRAPH_CLIENT_SECRET",
+        ])?
+        .map(|v| GraphCredentials {
+            tenant_id: v[0].clone(),
+            client_id: v[1].clone(),
+            client_secret: Secret::new(v[2].clone()),
+            graph_url: get("REENROLL_GRAPH_URL").unwrap_or_else(default_graph_url),
+            login_url: get("REENROLL_LOGIN_URL").unwrap_or_else(default_login_url),
+        });
+        if graph.is_none()
+            && (get("REENROLL_GRAPH_URL").is_some() || get("REENROLL_LOGIN_URL").is_some())
+        {
+            bail!("REENROLL_GRAPH_URL or REENROLL_LOGIN_URL is set without REENROLL_GRAPH_TENANT_ID, REENROLL_GRAPH_CLIENT_ID and REENROLL_GRAPH_CLIENT_SECRET");
+        }
+        Credentials { jamf, graph }.validated()
+    }
+
+    fn validated(mut self) -> Result<Credentials> {
+        if let Some(j) = &mut self.jamf {
+            j.url = check_url("the Jamf Pro URL", &j.url)?;
+            require("the Jamf Pro client_id", &j.client_id)?;
+            require("the Jamf Pro client_secret", j.client_secret.expose())?;
+        }
+        if let Some(g) = &mut self.graph {
+            g.graph_url = check_url("the Graph URL", &g.graph_url)?;
+            g.login_url = check_url("the login URL", &g.login_url)?;
+            require("the Graph tenant_id", &g.tenant_id)?;
+            require("the Graph client_id", &g.client_id)?;
+            require("the Graph client_secret", g.client_secret.expose())?;
+            if !g
+                .tenant_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+            {
+                bail!("the Graph tenant_id must be a tenant GUID or domain name");
+            }
+        }
+        Ok(self)
+    }
+}
+
+fn require(what: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        bail!("{what} is empty");
+    }
+    Ok(())
+}
+
+/// Accepts https URLs, and plain http only to this machine (the test server): a client secret
+/// must not cross a network in clear text.
+fn check_url(what: &str, url: &str) -> Result<String> {
+    let url = url.trim().trim_end_matches('/').to_string();
+    if let Some(rest) = url.strip_prefix("https://") {
+        if !rest.is_empty() {
+            return Ok(url);
+        }
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or("");
+        if matches!(host, "127.0.0.1" | "localhost") || rest.starts_with("[::1]") {
+            return Ok(url);
+        }
+        bail!(
+            "{what} {url} is not https; only https is allowed (http only to 127.0.0.1 for tests)"
+        );
+    }
+    bail!("{what} {url:?} is not an https URL");
+}
+
+/// Refuses a credentials file that is a symlink, is not a regular file, can be read or written
+/// by group or others, or belongs to another user than the one running reenroll (root on a Mac):
+/// whoever can change the file can point the secret at a server of their own.
+fn check_file_access(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = path
+        .symlink_metadata()
+        .with_context(|| format!("reading the credentials file {}", path.display()))?;
+    if meta.file_type().is_symlink() || !meta.is_file() {
+        bail!(
+            "the credentials file {} is not a regular file; replace it with a file (not a symlink)",
+            path.display()
+        );
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "the credentials file {} has mode {:04o}, which lets other users read it; run `sudo chmod 600 '{}'`",
+            path.display(),
+            mode,
+            path.display()
+        );
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        bail!(
+            "the credentials file {} belongs to uid {}, not to uid {} running reenroll; run `sudo chown root:wheel '{}'`",
+            path.display(),
+            meta.uid(),
+            me,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+
+    const FULL: &str = r#"
+[jamf]
+url = "https://example.jamfcloud.com/"
+client_id = "jamf-id"
+client_secret = "jamf-secret-value"
+
+[graph]
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "graph-id"
+client_secret = "graph-secret-value"
+"#;
+
+    fn write(dir: &Path, text: &str, mode: u32) -> std::path::PathBuf {
+        let p = dir.join("credentials.toml");
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Credentials::from_file(&write(dir.path(), FULL, 0o600)).unwrap();
+        let j = c.jamf.unwrap();
+        assert_eq!(j.url, "https://example.jamfcloud.com");
+        assert_eq!(j.client_secret.expose(), "jamf-secret-value");
+        let g = c.graph.unwrap();
+        assert_eq!(g.graph_url, DEFAULT_GRAPH_URL);
+        assert_eq!(g.login_url, DEFAULT_LOGIN_URL);
+    }
+
+    #[test]
+    fn refuses_a_file_others_can_read_and_says_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            let p = write(dir.path(), FULL, mode);
+            let err = format!("{:#}", Credentials::from_file(&p).unwrap_err());
+            assert!(err.contains(&format!("{mode:04o}")), "{err}");
+            assert!(err.contains("chmod 600"), "{err}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = write(dir.path(), FULL, 0o600);
+        let link = dir.path().join("link.toml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(Credentials::from_file(&link).is_err());
+    }
+
+    #[test]
+    fn each_part_is_optional() {
+        let c = Credentials::parse(
+            "[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\ngraph_url = \"https://graph.microsoft.us\"\n",
+        )
+        .unwrap();
+        assert!(c.jamf.is_none());
+        assert_eq!(c.graph.unwrap().graph_url, "https://graph.microsoft.us");
+        assert!(Credentials::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_file() {
+        let text = "[jamf]\nurl = \"https://j\"\nclient_id = \"id\"\nclient_secret = \"topsecret-1\"\npasword = \"topsecret-2\"\n";
+        let err = format!("{:#}", Credentials::parse(text).unwrap_err());
+        assert!(err.contains("line 5"), "{err}");
+        assert!(!err.contains("topsecret"), "{err}");
+        let err = format!(
+            "{:#}",
+            Credentials::parse("[jamf]\nclient_secret = \"topsecret-3\n").unwrap_err()
+        );
+        assert!(!err.contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        let ok =
+            "[jamf]\nurl = \"http://127.0.0.1:8080\"\nclient_id = \"i\"\nclient_secret = \"s\"\n";
+        assert!(Credentials::parse(ok).is_ok());
+        let bad = ok.replace("127.0.0.1:8080", "jamf.example.com");
+        let err = format!("{:#}", Credentials::parse(&bad).unwrap_err());
+        assert!(err.contains("not https"), "{err}");
+    }
+
+    #[test]
+    fn reads_environment_variables() {
+        let vars: HashMap<&str, &str> = [
+            ("REENROLL_JAMF_URL", "https://j.example.com"),
+            ("REENROLL_JAMF_CLIENT_ID", "id"),
+            ("REENROLL_JAMF_CLIENT_SECRET", "sec"),
+        ]
+        .into();
+        let c = Credentials::from_vars(|n| vars.get(n).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.jamf.unwrap().client_id, "id");
+        assert!(c.graph.is_none());
+        for name in vars.keys() {
+            assert!(ENV_VARS.iter().any(|v| v.name == *name));
+        }
+    }
+
+    #[test]
+    fn incomplete_environment_names_what_is_missing_not_values() {
+        let vars: HashMap<&str, &str> = [
+            ("REENROLL_GRAPH_TENANT_ID", "t"),
+            ("REENROLL_GRAPH_CLIENT_SECRET", "very-secret-value"),
+        ]
+        .into();
+        let err = Credentials::from_vars(|n| vars.get(n).map(|v| v.to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REENROLL_GRAPH_CLIENT_ID missing"), "{err}");
+        assert!(!err.contains("very-secret-value"), "{err}");
+    }
+
+    #[test]
+    fn load_uses_the_file_inside_the_sandbox_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::sandbox(dir.path()).unwrap();
+        let no_env = |_: &str| None;
+        assert!(Credentials::load_with(&device, no_env).unwrap().is_empty());
+        let path = device.host_path(DEFAULT_CREDENTIALS_PATH).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write(path.parent().unwrap(), FULL, 0o600);
+        assert!(Credentials::load_with(&device, no_env)
+            .unwrap()
+            .jamf
+            .is_some());
+        // The environment wins over the file.
+        let env = |n: &str| {
+            n.starts_with("REENROLL_GRAPH_")
+                .then(|| "value-1".to_string())
+                .filter(|_| !n.ends_with("_URL"))
+        };
+        let c = Credentials::load_with(&device, env).unwrap();
+        assert!(c.jamf.is_none() && c.graph.is_some());
+    }
+
+    #[test]
+    fn debug_output_has_no_secret() {
+        let c = Credentials::parse(FULL).unwrap();
+        let d = format!("{c:?}");
+        assert!(
+            !d.contains("jamf-secret-value") && !d.contains("graph-secret-value"),
+            "{d}"
+        );
+    }
+}
