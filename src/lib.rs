@@ -2,4 +2,5 @@
 //! registered with Microsoft Entra ID / Intune. See ARCHITECTURE.md for the flow through the code.
 
 pub mod device;
+pub mod diagnose;
 pub mod keychain;
