@@ -48,6 +48,7 @@ const STALE_EVIDENCE_DAYS: i64 = 30;
 /// Text of a log line shown as evidence is cut to this many characters.
 const MAX_EVIDENCE_TEXT: usize = 300;
 
+#[derive(Clone, Debug)]
 pub struct DiagnoseOptions {
     /// A Jamf Pro server log (`JAMFSoftwareServer.log`), a host path read as given.
     pub server_log: Option<PathBuf>,
