@@ -90,6 +90,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 &a.confirm,
                 &a.set,
                 a.force,
+                a.from_daemon,
                 &printer,
             )?;
             Ok(ended.exit_code())
@@ -149,7 +150,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 }
                 None => {
                     let dir = a.dir.ok_or_else(|| error::invalid("sandbox: give the folder to build the fake Mac in: `reenroll sandbox DIR`"))?;
-                    let mut opts = crate::sandbox::SandboxOptions::default();
+                    if a.symptom.as_deref() == Some("help") {
+                        for (name, what) in crate::diagnose::SYMPTOMS {
+                            println!("{name:<28} {what}");
+                        }
+                        return Ok(error::OK);
+                    }
+                    if let Some(sym) = &a.symptom {
+                        if !crate::diagnose::SYMPTOMS.iter().any(|(n, _)| n == sym) {
+                            return Err(error::invalid(format!(
+                                "--symptom {sym}: unknown (see `reenroll sandbox --symptom help`)"
+                            )));
+                        }
+                    }
+                    let mut opts = crate::sandbox::SandboxOptions {
+                        ade: a.ade,
+                        mdm_removal_disallowed: a.mdm_removal_disallowed,
+                        psso: a.psso,
+                        jss_offline: a.jss_offline,
+                        ..Default::default()
+                    };
                     if !a.users.is_empty() {
                         opts.users = a
                             .users
@@ -164,11 +184,29 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         format!("building a sandbox device in {}", dir.display())
                     })?;
                     println!("{summary}");
+                    if let Some(sym) = &a.symptom {
+                        crate::diagnose::plant_symptom(&dir, sym)?;
+                        println!("planted the evidence of `{sym}`");
+                    }
                 }
             }
             Ok(error::OK)
         }
         Command::Demo => crate::demo::run(),
+        Command::Diagnose { server_log, json } => {
+            let ctx = Ctx::new(&g)?;
+            let opts = crate::diagnose::DiagnoseOptions {
+                server_log,
+                now: std::time::SystemTime::now(),
+            };
+            let report = crate::diagnose::diagnose(&ctx.device, &opts)?;
+            if json {
+                Printer::new(true).json(&report);
+            } else {
+                print!("{}", report.render(80));
+            }
+            Ok(report.exit_code())
+        }
         Command::Purge { older_than, yes } => {
             let d = humantime::parse_duration(&older_than).map_err(|e| {
                 error::invalid(format!("--older-than {older_than}: {e} (e.g. 30d, 12h)"))
@@ -183,8 +221,35 @@ fn dispatch(cli: Cli) -> Result<i32> {
             printer.line(&format!("{n} run(s) purged"));
             Ok(error::OK)
         }
-        Command::KeychainHelper { .. } => Err(error::invalid(
-            "the keychain helper is not available in this build",
-        )),
+        Command::KeychainHelper {
+            user,
+            uid,
+            home,
+            system,
+        } => {
+            let ctx = Ctx::new(&g)?;
+            let location = if system {
+                crate::keychain::KeychainLocation::System
+            } else {
+                match (user, uid, home) {
+                    (Some(name), Some(uid), Some(home)) => {
+                        crate::keychain::KeychainLocation::User { name, uid, home }
+                    }
+                    _ => {
+                        return Err(error::invalid(
+                            "keychain-helper needs --user, --uid and --home (or --system)",
+                        ))
+                    }
+                }
+            };
+            let stdin = std::io::stdin();
+            crate::keychain::helper::serve_location(
+                &ctx.device,
+                &location,
+                stdin.lock(),
+                std::io::stdout(),
+            )?;
+            Ok(error::OK)
+        }
     }
 }

@@ -59,6 +59,14 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Walk through plan, run, status and rollback against a throwaway sandbox.
     Demo,
+    /// Read the device and say which documented problem and cause it shows, with evidence.
+    Diagnose {
+        /// A Jamf Pro server log to read for the server-side messages.
+        #[arg(long, value_name = "FILE")]
+        server_log: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete the quarantine of finished runs older than DURATION (e.g. 30d).
     Purge {
         #[arg(long, value_name = "DURATION")]
@@ -121,6 +129,9 @@ pub struct ResumeArgs {
     pub yes: bool,
     #[arg(long)]
     pub force: bool,
+    /// Set by the LaunchDaemon: counts attempts so a crash loop gives up.
+    #[arg(long, hide = true)]
+    pub from_daemon: bool,
 }
 
 #[derive(Args, Debug)]
@@ -154,6 +165,21 @@ pub struct SandboxArgs {
     /// Users to create (name or name:/home/path), comma-separated (default alice,bob).
     #[arg(long, value_delimiter = ',')]
     pub users: Vec<String>,
+    /// Enrolled through Automated Device Enrollment (ADE/DEP).
+    #[arg(long)]
+    pub ade: bool,
+    /// The MDM profile cannot be removed locally (macOS 11+ non-removable profile).
+    #[arg(long)]
+    pub mdm_removal_disallowed: bool,
+    /// Registered through Platform SSO (device key in the Secure Enclave).
+    #[arg(long)]
+    pub psso: bool,
+    /// The Jamf Pro server does not answer.
+    #[arg(long)]
+    pub jss_offline: bool,
+    /// Plant the evidence of one documented problem (see `reenroll sandbox --symptom help`).
+    #[arg(long, value_name = "NAME")]
+    pub symptom: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -206,10 +206,23 @@ pub fn resume(
     confirms: &[String],
     sets: &[String],
     force: bool,
+    from_daemon: bool,
     printer: &Printer,
 ) -> Result<Ended> {
     let mut lock = take_lock(ctx)?;
     let (view, state, records) = find_run(ctx, id, |s| s.resumable(), "resume")?;
+    if from_daemon && !state.resumable() {
+        // A daemon left behind by a run that has ended: remove it and stop quietly.
+        crate::action::reboot::remove_daemon(&ctx.device)?;
+        printer.line(&format!(
+            "run {} is {}; the LaunchDaemon removed itself",
+            view.id,
+            state.as_str()
+        ));
+        return Ok(Ended::Completed {
+            exceptions: Vec::new(),
+        });
+    }
     if !state.resumable() {
         return Err(error::refused(format!(
             "run {} is {}: there is nothing to resume",
@@ -438,6 +451,10 @@ impl Runner<'_> {
             self.printer.begin(&step.id, &step.title);
             let mut values = engine::values_with_facts(&self.vars, &facts);
             values.insert("run_id".into(), self.run_id.clone());
+            values.insert(
+                "state_dir".into(),
+                self.ctx.state.path.display().to_string(),
+            );
             for (k, v) in &self.options {
                 values.insert(k.clone(), v.clone());
             }

@@ -40,6 +40,17 @@ pub struct Spec {
     pub best_effort: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_minutes: Option<String>,
+    /// With `as_user`: how long to wait for someone to log in before pausing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_user_minutes: Option<String>,
+    /// Check `verify`/`done_when` right after the program (false when the result comes later,
+    /// e.g. a user approving enrollment, and a `wait-for` step follows).
+    #[serde(default = "yes")]
+    pub check_after: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A read-only check of the device.
@@ -234,7 +245,7 @@ impl Spec {
             return self.after_unverified(env, rec);
         }
         let (program, args) = match self.as_user {
-            Some(_) => match env.device.console_user()? {
+            Some(_) => match self.wait_for_console_user(env, rec)? {
                 Some(u) => as_console_user(&u, &self.program, &self.args),
                 None => {
                     return Ok(Outcome::Pause {
@@ -285,7 +296,12 @@ impl Spec {
             },
         )?;
         let tail = |s: &str| s.trim().lines().last().unwrap_or("").to_string();
-        if let Some(check) = self.verify.as_ref().or(self.done_when.as_ref()) {
+        let check = if self.check_after {
+            self.verify.as_ref().or(self.done_when.as_ref())
+        } else {
+            None
+        };
+        if let Some(check) = check {
             if check.holds(env).unwrap_or(false) {
                 return Ok(Outcome::Done(format!(
                     "ran `{}`; verified: {}",
@@ -330,6 +346,40 @@ impl Spec {
                 out.status_text(),
                 tail(&format!("{}\n{}", out.stdout, out.stderr))
             )))
+        }
+    }
+
+    /// The console user, waiting up to `wait_for_user_minutes` for one to log in.
+    fn wait_for_console_user(&self, env: &Env, rec: &dyn Recorder) -> Result<Option<ConsoleUser>> {
+        let minutes: f64 = match &self.wait_for_user_minutes {
+            Some(m) => m
+                .trim()
+                .parse()
+                .with_context(|| format!("wait_for_user_minutes must be a number, not `{m}`"))?,
+            None => 0.0,
+        };
+        let end = std::time::Instant::now() + Duration::from_secs_f64(minutes.max(0.0) * 60.0);
+        let mut told = false;
+        loop {
+            if let Some(u) = env.device.console_user()? {
+                return Ok(Some(u));
+            }
+            if std::time::Instant::now() >= end || rec.cancelled() {
+                return Ok(None);
+            }
+            if !told {
+                tracing::info!(
+                    step = env.step_id,
+                    "waiting up to {minutes} minute(s) for a user to log in"
+                );
+                told = true;
+            }
+            std::thread::sleep(
+                Duration::from_secs(5).min(
+                    end.saturating_duration_since(std::time::Instant::now())
+                        .max(Duration::from_millis(100)),
+                ),
+            );
         }
     }
 

@@ -20,6 +20,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     ("/usr/sbin/ioreg", include_str!("fakes/ioreg.sh")),
     ("/usr/bin/pkill", include_str!("fakes/no_process.sh")),
     ("/usr/bin/killall", include_str!("fakes/no_process.sh")),
+    ("/usr/bin/pgrep", include_str!("fakes/no_process.sh")),
     ("/usr/bin/app-sso", include_str!("fakes/app_sso.sh")),
 ];
 
