@@ -44,9 +44,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Plan(a) => {
             let pb = engine::load_playbook(a.playbook.as_deref())?;
-            let (vars, sources) = engine::resolve_vars(&pb, &a.set, "command line")?;
             let ctx = Ctx::new(&g)?;
-            let report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
+            let (vars, sources, notes) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
+            let mut report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
+            report.warnings.extend(notes);
             if a.json {
                 Printer::new(true).json(&report);
             } else {
@@ -56,8 +57,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Run(a) => {
             let pb = engine::load_playbook(a.playbook.as_deref())?;
-            let (vars, sources) = engine::resolve_vars(&pb, &a.set, "command line")?;
             let ctx = Ctx::new(&g)?;
+            let (vars, sources, _) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
             ctx.guard_changes()?;
             ctx.guard_root(&pb)?;
             let printer = Printer::new(false);
@@ -113,7 +114,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status(a) => {
             let ctx = Ctx::new(&g)?;
             let report = executor::status(&ctx, a.run.as_deref())?;
-            if a.json {
+            if a.jamf_ea {
+                println!("{}", report::jamf_extension_attribute(&report));
+            } else if a.json {
                 Printer::new(true).json(&report);
             } else {
                 print!("{}", report::render_status(&report));
@@ -193,6 +196,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(error::OK)
         }
         Command::Demo => crate::demo::run(),
+        Command::JamfPolicy { params } => jamf_policy(&g, &params),
         Command::Diagnose { server_log, json } => {
             let ctx = Ctx::new(&g)?;
             let opts = crate::diagnose::DiagnoseOptions {
@@ -249,6 +253,84 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 stdin.lock(),
                 std::io::stdout(),
             )?;
+            Ok(error::OK)
+        }
+    }
+}
+
+/// A Jamf Pro policy: validate, journal, hand the work to the LaunchDaemon, exit 0 within
+/// seconds ("remediation scheduled"). rollback and status run right here.
+fn jamf_policy(g: &crate::cli::Global, params: &[String]) -> Result<i32> {
+    use crate::jamf_policy::{parse, PolicyAction};
+    let req = parse(params)?;
+    let ctx = Ctx::new(g)?;
+    let printer = Printer::new(false);
+    tracing::info!(computer = %req.computer_name, user = %req.user, action = ?req.action, "jamf policy");
+    match req.action {
+        PolicyAction::Status => {
+            let report = executor::status(&ctx, None)?;
+            print!("{}", report::render_status(&report));
+            Ok(error::OK)
+        }
+        PolicyAction::Rollback => {
+            ctx.guard_changes()?;
+            let report = executor::rollback(&ctx, None, &printer)?;
+            Ok(if report.failures.is_empty() {
+                error::OK
+            } else {
+                error::FAILED
+            })
+        }
+        PolicyAction::Resume => {
+            ctx.guard_changes()?;
+            let run_id = executor::confirm_and_hand_off(&ctx, &req.confirm, &printer)?;
+            crate::action::reboot::bootstrap_daemon(&ctx.device)?;
+            printer.line(&format!(
+                "remediation resumed: run {run_id} continues in the LaunchDaemon {}",
+                crate::action::reboot::LABEL
+            ));
+            printer.line(&format!(
+                "follow it in {} or with `reenroll status`",
+                LOG_FILE
+            ));
+            Ok(error::OK)
+        }
+        PolicyAction::Run => {
+            let pb = engine::load_playbook(req.playbook.as_deref())?;
+            let jamf_sets: Vec<(String, String)> = req
+                .vars
+                .iter()
+                .map(|(_, k, v)| (k.clone(), v.clone()))
+                .collect();
+            let (vars, sources, _) = engine::resolve_vars(&ctx.device, &pb, &[], &jamf_sets)
+                .map_err(|e| {
+                    // Name the parameter number the admin must fix.
+                    let msg = format!("{e:#}");
+                    match req
+                        .vars
+                        .iter()
+                        .find(|(_, k, _)| msg.contains(&format!("`{k}`")))
+                    {
+                        Some((n, _, _)) => error::invalid(format!("parameter {n}: {msg}")),
+                        None => e,
+                    }
+                })?;
+            ctx.guard_changes()?;
+            ctx.guard_root(&pb)?;
+            let name = pb.name.clone();
+            let steps = pb.steps.len();
+            let run_id =
+                executor::schedule(&ctx, pb, vars.clone(), sources, BTreeMap::new(), &printer)?;
+            crate::action::reboot::bootstrap_daemon(&ctx.device)?;
+            printer.line(&format!(
+                "remediation scheduled: run {run_id} of playbook {name} ({steps} steps)"
+            ));
+            printer.line(&format!("  carried out by the LaunchDaemon {} (it survives the restart and removes itself at the end)", crate::action::reboot::LABEL));
+            for (k, v) in &vars {
+                printer.line(&format!("  {k} = {v:?}"));
+            }
+            printer.line(&format!("  follow it in {LOG_FILE}, with `reenroll status`, or the extension attribute (`reenroll status --jamf-ea`)"));
+            printer.line("  server steps: confirm them with a second policy: action=resume confirm=STEP_ID[,STEP_ID]");
             Ok(error::OK)
         }
     }

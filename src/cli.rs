@@ -54,6 +54,15 @@ pub enum Command {
         #[command(subcommand)]
         cmd: Option<PlaybooksCmd>,
     },
+    /// Run from a Jamf Pro policy script: `reenroll jamf-policy "$@"` ($4..$11 are key=value).
+    #[command(
+        after_help = "Parameters 4-11, each key=value: playbook=NAME, action=run|resume|rollback|status, confirm=STEP[,STEP], or any playbook variable (intune_settle_minutes=45). Empty ones are ignored."
+    )]
+    JamfPolicy {
+        /// $1 target volume, $2 computer name, $3 user name, $4..$11 key=value parameters.
+        #[arg(allow_hyphen_values = true, num_args = 0..)]
+        params: Vec<String>,
+    },
     /// Build a throwaway fake Mac under DIR for tests and demos (`sandbox boot DIR` simulates a restart).
     #[command(args_conflicts_with_subcommands = true)]
     Sandbox(SandboxArgs),
@@ -148,6 +157,9 @@ pub struct StatusArgs {
     pub run: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Print a Jamf Pro extension attribute for the newest run: <result>STATE STEP DATE</result>.
+    #[arg(long, conflicts_with = "json")]
+    pub jamf_ea: bool,
 }
 
 #[derive(Subcommand, Debug)]

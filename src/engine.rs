@@ -90,48 +90,43 @@ pub fn load_playbook(name_or_path: Option<&str>) -> Result<Playbook> {
 /// Where each variable's value came from, for `plan`.
 pub type Sources = BTreeMap<String, String>;
 
-/// The playbook's variables with `--set` applied. Unknown keys are an error (exit 2).
+/// The playbook's variables: managed preferences, then Jamf parameters, then `--set` over the
+/// defaults (see `settings`). Unknown keys on the command line or in Jamf parameters exit 2.
 pub fn resolve_vars(
+    device: &Device,
     pb: &Playbook,
-    sets: &[String],
-    source: &str,
-) -> Result<(BTreeMap<String, String>, Sources)> {
-    let mut values: BTreeMap<String, String> = pb
-        .vars
+    cli_sets: &[String],
+    jamf_sets: &[(String, String)],
+) -> Result<(BTreeMap<String, String>, Sources, Vec<String>)> {
+    use crate::settings::{self, Layer};
+    let managed = match settings::managed_preferences(device) {
+        Ok(m) => m,
+        Err(e) => return Err(error::invalid(format!("{e:#}"))),
+    };
+    let cli = cli_sets
         .iter()
-        .map(|(k, v)| (k.clone(), v.default.clone()))
-        .collect();
-    let mut sources: Sources = pb
-        .vars
-        .keys()
-        .map(|k| (k.clone(), "playbook default".to_string()))
-        .collect();
-    for s in sets {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| error::invalid(format!("--set {s}: expected KEY=VALUE")))?;
-        let k = k.trim();
-        if !pb.vars.contains_key(k) {
-            let known: Vec<&str> = pb.vars.keys().map(String::as_str).collect();
-            return Err(error::invalid(format!(
-                "--set {k}: playbook `{}` has no variable `{k}` (it has: {})",
-                pb.name,
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            )));
-        }
-        if pb.vars[k].timer && v.trim().parse::<f64>().is_err() {
-            return Err(error::invalid(format!(
-                "--set {k}={v}: `{k}` is a number of minutes"
-            )));
-        }
-        values.insert(k.to_string(), v.to_string());
-        sources.insert(k.to_string(), source.to_string());
-    }
-    Ok((values, sources))
+        .map(|s| settings::parse_set(s))
+        .collect::<Result<Vec<_>>>()?;
+    settings::resolve(
+        pb,
+        &[
+            Layer {
+                source: settings::SOURCE_MANAGED.into(),
+                values: managed,
+                strict: false,
+            },
+            Layer {
+                source: settings::SOURCE_JAMF.into(),
+                values: jamf_sets.to_vec(),
+                strict: true,
+            },
+            Layer {
+                source: settings::SOURCE_CLI.into(),
+                values: cli,
+                strict: true,
+            },
+        ],
+    )
 }
 
 /// Variables and facts as strings, for `{placeholder}` expansion.

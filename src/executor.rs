@@ -317,6 +317,33 @@ pub fn resume(
         })?;
         printer.line(&format!("recorded: the operator did `{c}`"));
     }
+    if from_daemon {
+        // Consecutive daemon starts that finished no step: a crash loop gives up after a few.
+        let finished = runner.view.steps.values().filter(|s| s.finished()).count();
+        let (mut attempts, before) = runner
+            .view
+            .notes
+            .get("daemon-attempts")
+            .and_then(|v| v.split_once('@'))
+            .and_then(|(a, f)| Some((a.parse::<u32>().ok()?, f.parse::<usize>().ok()?)))
+            .unwrap_or((0, finished));
+        attempts = if before == finished { attempts + 1 } else { 1 };
+        runner.append(Record::Note {
+            key: "daemon-attempts".into(),
+            value: format!("{attempts}@{finished}"),
+        })?;
+        if attempts > crate::action::reboot::MAX_DAEMON_ATTEMPTS {
+            crate::action::reboot::remove_daemon(&ctx.device)?;
+            return runner.pause(
+                None,
+                format!(
+                    "the LaunchDaemon started this run {attempts} times without finishing a step and removed itself; see /var/log/reenroll.log, then `reenroll resume {}` by hand",
+                    runner.run_id
+                ),
+                None,
+            );
+        }
+    }
     runner.reconcile()?;
     printer.line(&format!(
         "resuming run {} ({}) of {}",
@@ -844,6 +871,8 @@ pub struct RunStatus {
     pub playbook: String,
     pub state: String,
     pub started: String,
+    /// The time of the newest event in the journal.
+    pub updated: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -890,7 +919,24 @@ pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
                 summary: view.step_summaries.get(s).cloned().unwrap_or_default(),
             })
             .collect();
+        let updated = records
+            .iter()
+            .rev()
+            .find_map(|r| match r {
+                Record::StepStart { at, .. }
+                | Record::StepEnd { at, .. }
+                | Record::Paused { at, .. }
+                | Record::Confirmed { at, .. }
+                | Record::SkippedByAdmin { at, .. }
+                | Record::RunEnd { at, .. }
+                | Record::RollbackStart { at }
+                | Record::RollbackEnd { at, .. } => Some(at.clone()),
+                Record::Header { started, .. } => Some(started.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
         runs.push(RunStatus {
+            updated,
             id: view.id.clone(),
             playbook: view.playbook.clone(),
             state: state.as_str().to_string(),
@@ -957,3 +1003,149 @@ pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> R
 
 #[allow(dead_code)]
 fn _assert_action_spec_is_used(_: &ActionSpec) {}
+
+/// Create a run and hand it to the LaunchDaemon instead of executing it here (a Jamf policy:
+/// `jamf removeFramework` would kill the policy's own process, and a restart loses its log).
+/// Returns the run id; the caller starts the daemon once the lock is released.
+pub fn schedule(
+    ctx: &Ctx,
+    pb: Playbook,
+    vars: BTreeMap<String, String>,
+    sources: BTreeMap<String, String>,
+    options: BTreeMap<String, String>,
+    printer: &Printer,
+) -> Result<String> {
+    let mut lock = take_lock(ctx)?;
+    for (view, state, _) in all_runs(ctx)? {
+        if view.playbook == pb.name
+            && matches!(
+                state,
+                RunState::Paused | RunState::Interrupted | RunState::Running
+            )
+        {
+            return Err(error::refused(format!(
+                "run {} of `{}` is {}: resume it (action=resume) or roll it back (action=rollback)",
+                view.id,
+                pb.name,
+                state.as_str()
+            )));
+        }
+    }
+    let run_id = engine::new_run_id(&pb.name);
+    lock.set_holder(&run_id)?;
+    let run_dir = ctx.state.run_dir(&run_id);
+    let header = Record::Header {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        run_id: run_id.clone(),
+        playbook: pb.name.clone(),
+        origin: pb.origin.clone(),
+        source: pb.source.clone(),
+        vars: vars.clone(),
+        var_sources: sources,
+        root: ctx
+            .device
+            .is_sandbox()
+            .then(|| ctx.device.root().display().to_string()),
+        started: now_rfc3339(),
+        reenroll_version: env!("CARGO_PKG_VERSION").into(),
+        options: options.clone(),
+    };
+    let journal = Journal::create(&run_dir, &header)?;
+    let records = vec![header];
+    let view = RunView::from_records(&records);
+    let mut runner = Runner {
+        ctx,
+        pb,
+        run_id: run_id.clone(),
+        run_dir,
+        journal,
+        _lock: lock,
+        view,
+        records,
+        vars,
+        quarantine: None,
+        cancel: install_signal_flag(),
+        printer,
+        options,
+        current_step: "handoff".into(),
+    };
+    runner.hand_to_daemon()?;
+    Ok(run_id)
+}
+
+/// Record confirmations for the newest resumable run and hand it to the LaunchDaemon again.
+pub fn confirm_and_hand_off(ctx: &Ctx, confirms: &[String], printer: &Printer) -> Result<String> {
+    let mut lock = take_lock(ctx)?;
+    let (view, state, records) = find_run(ctx, None, |s| s.resumable(), "resume")?;
+    let Some(Record::Header {
+        source,
+        origin,
+        vars,
+        options,
+        ..
+    }) = records.first().cloned()
+    else {
+        anyhow::bail!("run {} has no header", view.id);
+    };
+    let pb = Playbook::parse(&source, &origin)?;
+    for c in confirms {
+        if pb.step(c).is_none() {
+            return Err(error::invalid(format!(
+                "confirm={c}: run {} has no step `{c}`",
+                view.id
+            )));
+        }
+    }
+    lock.set_holder(&view.id)?;
+    let run_dir = ctx.state.run_dir(&view.id);
+    let journal = Journal::reopen(&run_dir)?;
+    let run_id = view.id.clone();
+    let mut runner = Runner {
+        ctx,
+        pb,
+        run_id: run_id.clone(),
+        run_dir,
+        journal,
+        _lock: lock,
+        view,
+        records,
+        vars,
+        quarantine: None,
+        cancel: install_signal_flag(),
+        printer,
+        options,
+        current_step: "handoff".into(),
+    };
+    for c in confirms {
+        runner.append(Record::Confirmed {
+            step: c.clone(),
+            at: now_rfc3339(),
+        })?;
+        printer.line(&format!("recorded: the operator did `{c}`"));
+    }
+    let _ = state;
+    runner.hand_to_daemon()?;
+    Ok(run_id)
+}
+
+impl Runner<'_> {
+    fn hand_to_daemon(&mut self) -> Result<()> {
+        let setup = crate::action::reboot::prepare_daemon(
+            &self.ctx.device,
+            &self.ctx.state.path,
+            &self.run_id,
+        )?;
+        crate::action::reboot::install_daemon(&setup, self)?;
+        self.append(Record::Paused {
+            step: None,
+            reason: format!(
+                "handed to the LaunchDaemon {}; follow it in {} or with `reenroll status`",
+                crate::action::reboot::LABEL,
+                crate::engine::LOG_FILE
+            ),
+            at: now_rfc3339(),
+            until: None,
+        })
+    }
+}

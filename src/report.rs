@@ -241,3 +241,38 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
     }
     s
 }
+
+/// `<result>STATE STEP DATE</result>` for the newest run, `<result>none</result>` without one.
+pub fn jamf_extension_attribute(r: &crate::executor::StatusReport) -> String {
+    let Some(run) = r.runs.last() else {
+        return "<result>none</result>".to_string();
+    };
+    let step = run
+        .paused_at_step
+        .clone()
+        .or_else(|| {
+            run.steps
+                .iter()
+                .find(|s| matches!(s.state.as_str(), "failed" | "running" | "waiting"))
+                .map(|s| s.id.clone())
+        })
+        .or_else(|| {
+            (run.state == "paused" || run.state == "interrupted")
+                .then(|| {
+                    run.steps
+                        .iter()
+                        .find(|s| s.state == "pending")
+                        .map(|s| s.id.clone())
+                })
+                .flatten()
+        })
+        .or_else(|| {
+            run.steps
+                .iter()
+                .rev()
+                .find(|s| s.state != "pending")
+                .map(|s| s.id.clone())
+        })
+        .unwrap_or_else(|| "-".to_string());
+    format!("<result>{} {} {}</result>", run.state, step, run.updated)
+}

@@ -267,3 +267,37 @@ mod tests {
         assert_eq!(back, d);
     }
 }
+
+/// Load and start the daemon now (`launchctl bootstrap system PLIST`), retrying the known
+/// transient failures.
+pub fn bootstrap_daemon(device: &Device) -> Result<()> {
+    let plist = DAEMON_PLIST.to_string();
+    let mut last = String::new();
+    for attempt in 1..=4 {
+        let out = device.run(
+            "/bin/launchctl",
+            &["bootstrap".into(), "system".into(), plist.clone()],
+            &RunOpts::default(),
+        )?;
+        if out.success() {
+            return Ok(());
+        }
+        last = format!("{} {}", out.stdout.trim(), out.stderr.trim())
+            .trim()
+            .to_string();
+        // NOTE: "Bootstrap failed: 5: Input/output error" usually means a job with this label
+        // is still loaded (an earlier run's daemon): boot it out and try again. 37 ("Operation
+        // already in progress") clears by itself.
+        if matches!(out.code, Some(5) | Some(37)) || last.contains("Bootstrap failed: 5") {
+            let _ = device.run(
+                "/bin/launchctl",
+                &["bootout".into(), format!("system/{LABEL}")],
+                &RunOpts::default(),
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500 * attempt));
+            continue;
+        }
+        break;
+    }
+    anyhow::bail!("`launchctl bootstrap system {plist}` failed: {last}")
+}
