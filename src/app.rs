@@ -53,17 +53,61 @@ fn dispatch(cli: Cli) -> Result<i32> {
             } else {
                 print!("{}", report::render_plan(&report));
             }
+            if let Some(out) = &a.out {
+                let fp = crate::planfile::save(out, &report, &pb, &vars, &sources)?;
+                if !a.json {
+                    println!("saved to {} (fingerprint {}); execute exactly this plan with `reenroll run --plan {}`", out.display(), &fp[..16], out.display());
+                }
+            }
             Ok(error::OK)
         }
         Command::Run(a) => {
-            let pb = engine::load_playbook(a.playbook.as_deref())?;
             let ctx = Ctx::new(&g)?;
-            let (vars, sources, _) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
+            if a.step && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return Err(error::invalid("--step asks before each step, but standard input is not a terminal: run it in a terminal, or use --yes for an unattended run"));
+            }
+            let (pb, vars, sources, saved) = match &a.plan {
+                Some(file) => {
+                    if !a.set.is_empty() {
+                        return Err(error::invalid("--plan runs the saved plan with its saved variables; --set cannot change them"));
+                    }
+                    let saved = crate::planfile::load(file)
+                        .map_err(|e| error::invalid(format!("{e:#}")))?;
+                    let pb = crate::playbook::Playbook::parse(&saved.source, &saved.origin)?;
+                    (
+                        pb,
+                        saved.vars.clone(),
+                        saved.var_sources.clone(),
+                        Some((file.clone(), saved)),
+                    )
+                }
+                None => {
+                    let pb = engine::load_playbook(a.playbook.as_deref())?;
+                    let (vars, sources, _) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
+                    (pb, vars, sources, None)
+                }
+            };
             ctx.guard_changes()?;
             ctx.guard_root(&pb)?;
             let printer = Printer::new(false);
-            if !a.yes {
-                let report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
+            let report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
+            if let Some((file, saved)) = &saved {
+                if let Some(diff) = crate::planfile::difference(
+                    &saved.observed,
+                    &crate::planfile::observed(&report),
+                ) {
+                    return Err(error::refused(format!(
+                        "the device no longer matches the plan in {}: {diff}. Plan again and review it",
+                        file.display()
+                    )));
+                }
+                printer.line(&format!(
+                    "the device still matches the plan in {} (fingerprint {})",
+                    file.display(),
+                    &saved.fingerprint[..16]
+                ));
+            }
+            if !a.yes && !a.step {
                 print!("{}", report::render_plan(&report));
                 if !engine::confirm(&format!(
                     "Run playbook `{}` on {}?",
@@ -78,11 +122,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             if a.force {
                 options.insert("force".to_string(), "true".to_string());
             }
-            let ended = executor::run(&ctx, pb, vars, sources, options, &printer)?;
+            let ended = executor::run(&ctx, pb, vars, sources, options, a.step, &printer)?;
             Ok(ended.exit_code())
         }
         Command::Resume(a) => {
             let ctx = Ctx::new(&g)?;
+            if a.step && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return Err(error::invalid("--step needs a terminal on standard input"));
+            }
             ctx.guard_changes()?;
             let printer = Printer::new(false);
             let ended = executor::resume(
@@ -92,6 +139,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 &a.set,
                 a.force,
                 a.from_daemon,
+                a.step,
                 &printer,
             )?;
             Ok(ended.exit_code())

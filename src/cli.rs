@@ -107,6 +107,9 @@ pub struct PlanArgs {
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Also save the plan, with a fingerprint of what it observed, for `run --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -121,6 +124,12 @@ pub struct RunArgs {
     /// Go on even when the Jamf Pro server does not answer.
     #[arg(long)]
     pub force: bool,
+    /// Walk through it step by step: show each step's plan, then ask (do it, skip, details, stop).
+    #[arg(long, conflicts_with = "yes")]
+    pub step: bool,
+    /// Execute exactly the plan saved by `plan --out FILE`; refuse if the device no longer matches it.
+    #[arg(long, value_name = "FILE", conflicts_with = "playbook")]
+    pub plan: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +147,9 @@ pub struct ResumeArgs {
     pub yes: bool,
     #[arg(long)]
     pub force: bool,
+    /// Step by step, asking before each step (needs a terminal).
+    #[arg(long)]
+    pub step: bool,
     /// Set by the LaunchDaemon: counts attempts so a crash loop gives up.
     #[arg(long, hide = true)]
     pub from_daemon: bool,

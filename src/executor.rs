@@ -62,6 +62,8 @@ pub struct Runner<'a> {
     printer: &'a Printer,
     options: BTreeMap<String, String>,
     current_step: String,
+    /// `run --step`: ask before each step.
+    pub interactive: bool,
 }
 
 fn install_signal_flag() -> Arc<AtomicBool> {
@@ -107,6 +109,7 @@ pub fn run(
     vars: BTreeMap<String, String>,
     sources: BTreeMap<String, String>,
     options: BTreeMap<String, String>,
+    interactive: bool,
     printer: &Printer,
 ) -> Result<Ended> {
     let mut lock = take_lock(ctx)?;
@@ -167,7 +170,9 @@ pub fn run(
         printer,
         options,
         current_step: String::new(),
+        interactive: false,
     };
+    runner.interactive = interactive;
     runner.execute()
 }
 
@@ -207,6 +212,7 @@ pub fn resume(
     sets: &[String],
     force: bool,
     from_daemon: bool,
+    interactive: bool,
     printer: &Printer,
 ) -> Result<Ended> {
     let mut lock = take_lock(ctx)?;
@@ -301,6 +307,7 @@ pub fn resume(
         printer,
         options,
         current_step: String::new(),
+        interactive: false,
     };
     for (k, v) in new_sets {
         runner.append(Record::Note {
@@ -352,10 +359,20 @@ pub fn resume(
         runner.pb.name
     ));
     tracing::info!(run = %runner.run_id, "run resumed");
+    runner.interactive = interactive;
     runner.execute()
 }
 
 impl Runner<'_> {
+    pub fn device(&self) -> &crate::device::Device {
+        &self.ctx.device
+    }
+
+    /// Append a record from outside the executor (the interactive prompts).
+    pub fn record(&mut self, r: Record) -> Result<()> {
+        self.append(r)
+    }
+
     fn append(&mut self, r: Record) -> Result<()> {
         self.journal.append(&r)?;
         // One definition of the state machine: re-derive the view from every record.
@@ -469,13 +486,6 @@ impl Runner<'_> {
                 self.printer.step("skipped", &step.id, &reason);
                 continue;
             }
-            self.append(Record::StepStart {
-                step: step.id.clone(),
-                at: now_rfc3339(),
-            })?;
-            self.current_step = step.id.clone();
-            tracing::info!(run = %self.run_id, step = %step.id, "step started");
-            self.printer.begin(&step.id, &step.title);
             let mut values = engine::values_with_facts(&self.vars, &facts);
             values.insert("run_id".into(), self.run_id.clone());
             values.insert(
@@ -485,6 +495,37 @@ impl Runner<'_> {
             for (k, v) in &self.options {
                 values.insert(k.clone(), v.clone());
             }
+            if self.interactive {
+                match crate::interactive::ask(self, step, &values, &facts)? {
+                    crate::interactive::Choice::Do => {}
+                    crate::interactive::Choice::Skip => {
+                        self.append(Record::SkippedByAdmin {
+                            step: step.id.clone(),
+                            at: now_rfc3339(),
+                        })?;
+                        self.printer
+                            .step("skipped", &step.id, "skipped by the admin");
+                        continue;
+                    }
+                    crate::interactive::Choice::Stop => {
+                        return self.pause(
+                            Some(step.id.clone()),
+                            format!(
+                                "stopped by the admin before `{}`; `reenroll resume` continues",
+                                step.id
+                            ),
+                            None,
+                        );
+                    }
+                }
+            }
+            self.append(Record::StepStart {
+                step: step.id.clone(),
+                at: now_rfc3339(),
+            })?;
+            self.current_step = step.id.clone();
+            tracing::info!(run = %self.run_id, step = %step.id, "step started");
+            self.printer.begin(&step.id, &step.title);
             let outcome = match step.action.expand(&values) {
                 Ok(spec) => {
                     let env = Env {
@@ -726,6 +767,7 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
         printer,
         options: BTreeMap::new(),
         current_step: String::new(),
+        interactive: false,
     };
     runner.reconcile()?;
     runner.append(Record::RollbackStart { at: now_rfc3339() })?;
@@ -1069,6 +1111,7 @@ pub fn schedule(
         printer,
         options,
         current_step: "handoff".into(),
+        interactive: false,
     };
     runner.hand_to_daemon()?;
     Ok(run_id)
@@ -1116,6 +1159,7 @@ pub fn confirm_and_hand_off(ctx: &Ctx, confirms: &[String], printer: &Printer) -
         printer,
         options,
         current_step: "handoff".into(),
+        interactive: false,
     };
     for c in confirms {
         runner.append(Record::Confirmed {

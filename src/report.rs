@@ -276,3 +276,50 @@ pub fn jamf_extension_attribute(r: &crate::executor::StatusReport) -> String {
         .unwrap_or_else(|| "-".to_string());
     format!("<result>{} {} {}</result>", run.state, step, run.updated)
 }
+
+/// A step's plan lines (for `run --step`), at most `max` changes.
+pub fn render_step_lines(p: &crate::action::StepPlan, max: usize) -> String {
+    let mut s = String::new();
+    for c in p.changes.iter().take(max) {
+        let size = c
+            .bytes
+            .map(|b| format!(" ({})", human_bytes(b)))
+            .unwrap_or_default();
+        let rev = if c.reversible
+            || matches!(
+                c.op,
+                crate::action::Op::Refuse | crate::action::Op::Operator | crate::action::Op::Wait
+            ) {
+            ""
+        } else {
+            " [cannot be undone]"
+        };
+        s.push_str(&format!(
+            "   {:<8} {}{size}{rev}\n",
+            c.op.as_str(),
+            c.target.lines().next().unwrap_or("")
+        ));
+        if let Some(r) = &c.reason {
+            s.push_str(&format!("            ({r})\n"));
+        }
+    }
+    if p.changes.len() > max {
+        s.push_str(&format!(
+            "   … and {} more ([d] shows all)\n",
+            p.changes.len() - max
+        ));
+    }
+    if p.changes.is_empty() {
+        s.push_str("   nothing to change\n");
+    }
+    for a in p.already.iter().take(max.min(3)) {
+        s.push_str(&format!("   already: {a}\n"));
+    }
+    for u in &p.unseen {
+        s.push_str(&format!("   could not see: {u}\n"));
+    }
+    for n in &p.notes {
+        s.push_str(&format!("   note: {n}\n"));
+    }
+    s
+}

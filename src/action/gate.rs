@@ -71,6 +71,12 @@ impl Spec {
                 until: None,
             });
         }
+        if let Some(at) = rec.get_note(&format!("settle-cut:{}", env.step_id)) {
+            return Ok(Outcome::Done(format!(
+                "{} confirmed; the admin cut the settle wait short at {at}",
+                self.after.join(", ")
+            )));
+        }
         let deadline = last.unwrap_or(env.now) + self.settle()?;
         let deadline_text = humantime::format_rfc3339_seconds(deadline).to_string();
         if rec
