@@ -132,16 +132,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             ctx.guard_changes()?;
             let printer = Printer::new(false);
-            let ended = executor::resume(
-                &ctx,
-                a.run.as_deref(),
-                &a.confirm,
-                &a.set,
-                a.force,
-                a.from_daemon,
-                a.step,
-                &printer,
-            )?;
+            let opts = executor::ResumeOptions {
+                confirms: a.confirm.clone(),
+                sets: a.set.clone(),
+                force: a.force,
+                from_daemon: a.from_daemon,
+                interactive: a.step,
+            };
+            let ended = executor::resume(&ctx, a.run.as_deref(), &opts, &printer)?;
             Ok(ended.exit_code())
         }
         Command::Rollback(a) => {

@@ -97,7 +97,7 @@ pub fn resolve_vars(
     pb: &Playbook,
     cli_sets: &[String],
     jamf_sets: &[(String, String)],
-) -> Result<(BTreeMap<String, String>, Sources, Vec<String>)> {
+) -> Result<crate::settings::Resolved> {
     use crate::settings::{self, Layer};
     let managed = match settings::managed_preferences(device) {
         Ok(m) => m,

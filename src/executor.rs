@@ -205,16 +205,30 @@ pub fn find_run(
 }
 
 /// Continue a paused, interrupted or failed run.
+/// What `resume` was asked to do besides continuing.
+#[derive(Default)]
+pub struct ResumeOptions {
+    pub confirms: Vec<String>,
+    pub sets: Vec<String>,
+    pub force: bool,
+    pub from_daemon: bool,
+    pub interactive: bool,
+}
+
 pub fn resume(
     ctx: &Ctx,
     id: Option<&str>,
-    confirms: &[String],
-    sets: &[String],
-    force: bool,
-    from_daemon: bool,
-    interactive: bool,
+    opts: &ResumeOptions,
     printer: &Printer,
 ) -> Result<Ended> {
+    let ResumeOptions {
+        confirms,
+        sets,
+        force,
+        from_daemon,
+        interactive,
+    } = opts;
+    let (force, from_daemon, interactive) = (*force, *from_daemon, *interactive);
     let mut lock = take_lock(ctx)?;
     let (view, state, records) = find_run(ctx, id, |s| s.resumable(), "resume")?;
     if from_daemon && !state.resumable() {

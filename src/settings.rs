@@ -62,15 +62,15 @@ pub fn managed_preferences(device: &Device) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Apply the layers (lowest precedence first) over the playbook's defaults.
-pub fn resolve(
-    pb: &Playbook,
-    layers: &[Layer],
-) -> Result<(
+/// Resolved variables, where each came from, and notes about ignored keys.
+pub type Resolved = (
     BTreeMap<String, String>,
     BTreeMap<String, String>,
     Vec<String>,
-)> {
+);
+
+/// Apply the layers (lowest precedence first) over the playbook's defaults.
+pub fn resolve(pb: &Playbook, layers: &[Layer]) -> Result<Resolved> {
     let mut values: BTreeMap<String, String> = pb
         .vars
         .iter()
