@@ -243,31 +243,6 @@ impl Spec {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn daemon_plist_round_trips_with_launchd_keys() {
-        let d = LaunchDaemon {
-            label: LABEL.into(),
-            program_arguments: vec!["/x/reenroll".into(), "resume".into()],
-            run_at_load: true,
-            standard_out_path: "/var/log/reenroll.log".into(),
-            standard_error_path: "/var/log/reenroll.log".into(),
-            environment_variables: BTreeMap::new(),
-        };
-        let mut buf = Vec::new();
-        plist::to_writer_xml(&mut buf, &d).unwrap();
-        let text = String::from_utf8(buf.clone()).unwrap();
-        assert!(
-            text.contains("<key>ProgramArguments</key>") && text.contains("<key>RunAtLoad</key>")
-        );
-        let back: LaunchDaemon = plist::from_bytes(&buf).unwrap();
-        assert_eq!(back, d);
-    }
-}
-
 /// Load and start the daemon now (`launchctl bootstrap system PLIST`), retrying the known
 /// transient failures.
 pub fn bootstrap_daemon(device: &Device) -> Result<()> {
@@ -300,4 +275,29 @@ pub fn bootstrap_daemon(device: &Device) -> Result<()> {
         break;
     }
     anyhow::bail!("`launchctl bootstrap system {plist}` failed: {last}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_plist_round_trips_with_launchd_keys() {
+        let d = LaunchDaemon {
+            label: LABEL.into(),
+            program_arguments: vec!["/x/reenroll".into(), "resume".into()],
+            run_at_load: true,
+            standard_out_path: "/var/log/reenroll.log".into(),
+            standard_error_path: "/var/log/reenroll.log".into(),
+            environment_variables: BTreeMap::new(),
+        };
+        let mut buf = Vec::new();
+        plist::to_writer_xml(&mut buf, &d).unwrap();
+        let text = String::from_utf8(buf.clone()).unwrap();
+        assert!(
+            text.contains("<key>ProgramArguments</key>") && text.contains("<key>RunAtLoad</key>")
+        );
+        let back: LaunchDaemon = plist::from_bytes(&buf).unwrap();
+        assert_eq!(back, d);
+    }
 }
