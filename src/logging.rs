@@ -1,6 +1,7 @@
 //! tracing to stderr (`-v`, `-q`) and, for commands that change a device, to the log file
 //! (`/var/log/reenroll.log`, inside `--root` for a sandbox): plain text, one line per event with
-//! the time, the run id and the step id as fields. Secrets are never passed to tracing.
+//! the time, the run id and the step id as fields; on macOS also to the unified log (subsystem
+//! `com.github.reenroll`). Secrets are never passed to tracing.
 
 use std::path::Path;
 
