@@ -39,6 +39,28 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
+/// The command tree the completion scripts are generated from: the clap definitions the binary
+/// parses with (so they never drift), minus what `--help` hides. clap_complete offers hidden
+/// subcommands and arguments too (clap-rs/clap#1335) and clap cannot remove either, so the tree
+/// is re-assembled from the visible parts; only the names, abouts and arguments matter to it.
+fn completion_command() -> clap::Command {
+    fn visible(c: &clap::Command) -> clap::Command {
+        let mut out = clap::Command::new(c.get_name().to_string())
+            .args(c.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+            .subcommands(
+                c.get_subcommands()
+                    .filter(|s| !s.is_hide_set())
+                    .map(visible),
+            );
+        if let Some(about) = c.get_about() {
+            out = out.about(about.clone());
+        }
+        out
+    }
+    // The same version string `#[command(version)]` gives the parser.
+    visible(&<Cli as clap::CommandFactory>::command()).version(env!("CARGO_PKG_VERSION"))
+}
+
 fn dispatch(cli: Cli) -> Result<i32> {
     let g = cli.global.clone();
     match cli.command {
@@ -274,26 +296,4 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(error::OK)
         }
     }
-}
-
-/// The command tree the completion scripts are generated from: the clap definitions the binary
-/// parses with (so they never drift), minus what `--help` hides. clap_complete offers hidden
-/// subcommands and arguments too (clap-rs/clap#1335) and clap cannot remove either, so the tree
-/// is re-assembled from the visible parts; only the names, abouts and arguments matter to it.
-fn completion_command() -> clap::Command {
-    fn visible(c: &clap::Command) -> clap::Command {
-        let mut out = clap::Command::new(c.get_name().to_string())
-            .args(c.get_arguments().filter(|a| !a.is_hide_set()).cloned())
-            .subcommands(
-                c.get_subcommands()
-                    .filter(|s| !s.is_hide_set())
-                    .map(visible),
-            );
-        if let Some(about) = c.get_about() {
-            out = out.about(about.clone());
-        }
-        out
-    }
-    // The same version string `#[command(version)]` gives the parser.
-    visible(&<Cli as clap::CommandFactory>::command()).version(env!("CARGO_PKG_VERSION"))
 }
