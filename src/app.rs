@@ -39,6 +39,28 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
+/// The command tree the completion scripts are generated from: the clap definitions the binary
+/// parses with (so they never drift), minus what `--help` hides. clap_complete offers hidden
+/// subcommands and arguments too (clap-rs/clap#1335) and clap cannot remove either, so the tree
+/// is re-assembled from the visible parts; only the names, abouts and arguments matter to it.
+fn completion_command() -> clap::Command {
+    fn visible(c: &clap::Command) -> clap::Command {
+        let mut out = clap::Command::new(c.get_name().to_string())
+            .args(c.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+            .subcommands(
+                c.get_subcommands()
+                    .filter(|s| !s.is_hide_set())
+                    .map(visible),
+            );
+        if let Some(about) = c.get_about() {
+            out = out.about(about.clone());
+        }
+        out
+    }
+    // The same version string `#[command(version)]` gives the parser.
+    visible(&<Cli as clap::CommandFactory>::command()).version(env!("CARGO_PKG_VERSION"))
+}
+
 fn dispatch(cli: Cli) -> Result<i32> {
     let g = cli.global.clone();
     match cli.command {
@@ -299,6 +321,28 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 stdin.lock(),
                 std::io::stdout(),
             )?;
+            Ok(error::OK)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = completion_command();
+            clap_complete::generate(shell, &mut cmd, "reenroll", &mut std::io::stdout());
+            Ok(error::OK)
+        }
+        Command::Man { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match dir {
+                // reenroll.1 lists its subcommands as reenroll-plan(1) and so on: the package
+                // installs those pages too, so the references resolve.
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                    clap_mangen::generate_to(cmd, &dir)
+                        .with_context(|| format!("writing man pages into {}", dir.display()))?;
+                }
+                None => clap_mangen::Man::new(cmd)
+                    .render(&mut std::io::stdout())
+                    .context("writing the man page to stdout")?,
+            }
             Ok(error::OK)
         }
     }

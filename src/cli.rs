@@ -95,6 +95,19 @@ pub enum Command {
         #[arg(long)]
         system: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, or write it and one page per subcommand into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Write reenroll.1 and reenroll-SUBCOMMAND.1 files here instead of printing reenroll.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
