@@ -172,6 +172,8 @@ fn the_whole_sequence_on_two_users_with_unusual_names() {
     .exit(0);
     let st = dev.last_run_status();
     assert_eq!(st["state"], "completed", "{st:#}");
+    // Journal, keychain exports and all: root-only.
+    dev.assert_private_state();
     assert_eq!(st["id"], id.as_str());
 
     // Every program, in the documented order.
@@ -448,4 +450,58 @@ fn the_playbook_removes_every_purge_path() {
             .stdout,
         CAUSE6
     );
+}
+
+#[test]
+fn a_crash_inside_the_keychain_purge_then_resume_or_rollback() {
+    let template = Sandbox::new().users(&["zoë"]).build();
+    let pb = template.playbook("keychains", &cause6_subset(&["purge-keychains"]));
+    let start = keychains(&template);
+    let reference = template.copy();
+    let id = reference.reenroll(&["run", &pb, "--yes"]).exit(0).run_id();
+    let end = keychains(&reference);
+    let ns: Vec<u64> = reference
+        .journal(&id)
+        .iter()
+        .filter(|r| r["type"] == "intent" && r["change"]["export"].is_string())
+        .map(|r| r["n"].as_u64().unwrap())
+        .collect();
+    assert!(ns.len() > 4, "too few exported deletions to crash between");
+    let n = ns[ns.len() / 2];
+
+    // Each crash point ends differently, to keep the keychain helper calls (one process per
+    // call) within the suite's budget: one is resumed, the other rolled back.
+    let point = format!("after-intent:purge-keychains#{n}");
+    let dev = template.copy();
+    dev.reenroll(&["run", &pb, "--yes"])
+        .fault(&format!("crash@{point}"))
+        .killed();
+    assert_ne!(
+        keychains(&dev),
+        start,
+        "{point}: nothing was deleted before the crash"
+    );
+    dev.reenroll(&["resume"]).exit(0);
+    assert_eq!(keychains(&dev), end, "crash at {point}, then resume");
+
+    // Rollback straight after a crash: every extractable item is back, once.
+    let point = format!("after-change:purge-keychains#{n}");
+    let dev = template.copy();
+    dev.reenroll(&["run", &pb, "--yes"])
+        .fault(&format!("crash@{point}"))
+        .killed();
+    let mid = keychains(&dev);
+    dev.reenroll(&["rollback", "--yes"]).exit(0);
+    let back = keychains(&dev);
+    for (mac, was) in &start {
+        let expected: Vec<Item> = was
+            .iter()
+            .filter(|i| extractable(i) || mid[mac].contains(i))
+            .cloned()
+            .collect();
+        assert_eq!(
+            back[mac], expected,
+            "crash at {point}, then rollback: {mac}"
+        );
+    }
 }

@@ -8,7 +8,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 use support::{under, Device, Sandbox, TreeHash};
@@ -542,36 +542,7 @@ fn journal_files_are_private() {
     let dev = device();
     let pb = dev.playbook("mini", MINI);
     dev.reenroll(&["run", &pb, "--yes"]).exit(0);
-    let state = dev.state_dir();
-    let mut checked = 0;
-    // The quarantine keeps the removed paths' own modes; everything reenroll writes is private.
-    for e in walk(&state, &|p| p.ends_with("quarantine")) {
-        let m = std::fs::symlink_metadata(&e).unwrap();
-        let mode = m.mode() & 0o777;
-        if m.is_dir() {
-            assert_eq!(mode, 0o700, "{}", e.display());
-        } else if m.is_file() && !e.starts_with(state.join("bin")) {
-            assert_eq!(mode, 0o600, "{}", e.display());
-        }
-        checked += 1;
-    }
-    assert!(checked >= 4, "nothing checked under {}", state.display());
-}
-
-fn walk(dir: &std::path::Path, skip: &dyn Fn(&std::path::Path) -> bool) -> Vec<std::path::PathBuf> {
-    let mut out = vec![dir.to_path_buf()];
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if skip(&p) {
-            continue;
-        }
-        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-            out.extend(walk(&p, skip));
-        } else {
-            out.push(p);
-        }
-    }
-    out
+    dev.assert_private_state();
 }
 
 #[test]

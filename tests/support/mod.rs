@@ -297,6 +297,43 @@ impl Device {
     }
 }
 
+impl Device {
+    /// reenroll's state is root-only: folders 0700 and files 0600. The quarantine keeps each
+    /// removed path's own mode and is not looked into; the copied binary in `bin/` must run.
+    #[track_caller]
+    pub fn assert_private_state(&self) {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            out.push(dir.to_path_buf());
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.ends_with("quarantine") {
+                    continue;
+                }
+                if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let state = self.state_dir();
+        let mut all = Vec::new();
+        walk(&state, &mut all);
+        let mut files = 0;
+        for p in &all {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            let mode = m.mode() & 0o777;
+            if m.is_dir() {
+                assert_eq!(mode, 0o700, "{:o} {}", mode, p.display());
+            } else if !p.starts_with(state.join("bin")) {
+                assert_eq!(mode, 0o600, "{:o} {}", mode, p.display());
+                files += 1;
+            }
+        }
+        assert!(files >= 2, "no journal under {}", state.display());
+    }
+}
+
 /// A `reenroll` invocation being put together.
 pub struct Cmd {
     args: Vec<OsString>,
