@@ -203,15 +203,24 @@ pub fn confirm(question: &str) -> Result<bool> {
 
 pub fn new_run_id(playbook: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
+    let now = std::time::SystemTime::now();
+    let stamp: String = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    let millis = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_millis()));
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
+    // The suffix orders runs started within the same second (milliseconds x 64, at most
+    // 0xf9ff) and keeps 6 random bits; `StateDir::run_ids` sorts on it.
     format!(
         "{}-{}-{}-{:04x}",
         &stamp[..8],
         &stamp[8..14],
         playbook,
-        h.finish() & 0xffff
+        (millis << 6) | (h.finish() & 0x3f)
     )
 }

@@ -29,7 +29,14 @@ impl RunLock {
             .open(path)
             .with_context(|| format!("opening the run lock {}", path.display()))?;
         match file.try_lock() {
-            Ok(()) => Ok(Acquired::Held(RunLock { file })),
+            Ok(()) => {
+                // A holder id still in the file was left by a process that died without
+                // releasing it (SIGKILL, power loss). Clear it: `all_runs`, called while we
+                // hold the lock, would otherwise take that dead run for a running one.
+                file.set_len(0)
+                    .with_context(|| format!("clearing the stale holder of {}", path.display()))?;
+                Ok(Acquired::Held(RunLock { file }))
+            }
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);

@@ -98,7 +98,18 @@ impl StateDir {
             .filter(|e| e.path().join(JOURNAL_FILE).exists())
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
-        ids.sort();
+        // Start second first, then the suffix (milliseconds within that second), so runs of
+        // different playbooks started in the same second still come oldest first.
+        ids.sort_by(|a, b| {
+            let key = |id: &str| {
+                (
+                    id.get(..15).unwrap_or(id).to_string(),
+                    id.rsplit('-').next().unwrap_or("").to_string(),
+                    id.to_string(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
         Ok(ids)
     }
 }
