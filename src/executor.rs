@@ -522,8 +522,9 @@ impl Runner<'_> {
                         continue;
                     }
                     crate::interactive::Choice::Stop => {
+                        // Not started: the step stays pending.
                         return self.pause(
-                            Some(step.id.clone()),
+                            None,
                             format!(
                                 "stopped by the admin before `{}`; `reenroll resume` continues",
                                 step.id

@@ -9,8 +9,17 @@ const BIN: &str = env!("CARGO_BIN_EXE_reenroll");
 fn sandbox(symptom: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("mac");
-    let out = Command::new(BIN).arg("sandbox").arg(&root).args(["--symptom", symptom]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("sandbox")
+        .arg(&root)
+        .args(["--symptom", symptom])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (dir, root)
 }
 
@@ -23,7 +32,12 @@ fn diagnose(root: &Path) -> (i32, serde_json::Value) {
         .arg(server_log)
         .output()
         .unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is one JSON document: {e}\n{}", String::from_utf8_lossy(&out.stdout)));
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON document: {e}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
     (out.status.code().unwrap(), json)
 }
 
@@ -31,10 +45,19 @@ fn diagnose(root: &Path) -> (i32, serde_json::Value) {
 fn a_healthy_device_yields_no_finding() {
     let (_d, root) = sandbox("healthy");
     let (code, report) = diagnose(&root);
-    assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report:#}");
+    assert_eq!(
+        report["findings"].as_array().unwrap().len(),
+        0,
+        "{report:#}"
+    );
     assert_eq!(code, 0);
     // the server-only problems are listed as not visible from the device
-    let ids: Vec<&str> = report["not_visible_from_device"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = report["not_visible_from_device"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
     for id in ["C1", "C2", "P6"] {
         assert!(ids.contains(&id), "{ids:?}");
     }
@@ -42,17 +65,29 @@ fn a_healthy_device_yields_no_finding() {
 
 #[test]
 fn every_planted_symptom_is_found_with_evidence_and_a_remedy() {
-    for (name, _) in reenroll::diagnose::SYMPTOMS.iter().filter(|(n, _)| !matches!(*n, "healthy" | "psso-registered")) {
+    for (name, _) in reenroll::diagnose::SYMPTOMS
+        .iter()
+        .filter(|(n, _)| !matches!(*n, "healthy" | "psso-registered"))
+    {
         let (_d, root) = sandbox(name);
         let (code, report) = diagnose(&root);
         let findings = report["findings"].as_array().unwrap();
         assert!(!findings.is_empty(), "{name}: no finding\n{report:#}");
         assert_eq!(code, 5, "{name}");
         for f in findings {
-            assert!(f["id"].as_str().unwrap().starts_with(['P', 'C']), "{name}: {f}");
-            assert!(!f["evidence"].as_array().unwrap().is_empty(), "{name}: a finding without evidence: {f}");
+            assert!(
+                f["id"].as_str().unwrap().starts_with(['P', 'C']),
+                "{name}: {f}"
+            );
+            assert!(
+                !f["evidence"].as_array().unwrap().is_empty(),
+                "{name}: a finding without evidence: {f}"
+            );
             let r = &f["remedy"];
-            assert!(!(r["playbook"].is_null() && r["server"].is_null() && r["manual"].is_null()), "{name}: no remedy: {f}");
+            assert!(
+                !(r["playbook"].is_null() && r["server"].is_null() && r["manual"].is_null()),
+                "{name}: no remedy: {f}"
+            );
         }
     }
 }
@@ -60,7 +95,12 @@ fn every_planted_symptom_is_found_with_evidence_and_a_remedy() {
 #[test]
 fn the_human_report_fits_80_columns() {
     let (_d, root) = sandbox("c6-duplicate-registration");
-    let out = Command::new(BIN).arg("--root").arg(&root).arg("diagnose").output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--root")
+        .arg(&root)
+        .arg("diagnose")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(5));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("C6"), "{text}");

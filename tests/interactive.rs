@@ -9,18 +9,39 @@ const BIN: &str = env!("CARGO_BIN_EXE_reenroll");
 fn sandbox() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("mac");
-    let out = Command::new(BIN).arg("sandbox").arg(&root).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("sandbox")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (dir, root)
 }
 
 fn status_json(root: &Path) -> serde_json::Value {
-    let out = Command::new(BIN).arg("--root").arg(root).args(["status", "--json"]).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--root")
+        .arg(root)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn step_state(status: &serde_json::Value, id: &str) -> String {
-    status["runs"][0]["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()["state"].as_str().unwrap().to_string()
+    status["runs"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn pty(root: &Path, args: &[&str]) -> rexpect::session::PtySession {
@@ -34,7 +55,7 @@ fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
     let (_dir, root) = sandbox();
     let mut p = pty(&root, &["run", "--step", "reregister"]);
     // preflight: details first, then do it
-    p.exp_string("── preflight").unwrap();
+    p.exp_string("preflight ").unwrap();
     p.exp_string("[q] stop here: ").unwrap();
     p.send_line("d").unwrap();
     p.exp_string("action: facts").unwrap();
@@ -42,19 +63,19 @@ fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
     p.send_line("y").unwrap();
     p.exp_string("done").unwrap();
     // the Platform SSO step does not apply; the quit steps: do them
-    p.exp_string("── quit-company-portal").unwrap();
+    p.exp_string("quit-company-portal ").unwrap();
     p.exp_string("[q] stop here: ").unwrap();
     p.send_line("y").unwrap();
-    p.exp_string("── quit-conditional-access").unwrap();
+    p.exp_string("quit-conditional-access ").unwrap();
     p.exp_string("[q] stop here: ").unwrap();
     p.send_line("y").unwrap();
     // the containers: skip them
-    p.exp_string("── purge-user-containers").unwrap();
+    p.exp_string("purge-user-containers ").unwrap();
     p.exp_string("[q] stop here: ").unwrap();
     p.send_line("s").unwrap();
     p.exp_string("skipped by the admin").unwrap();
     // jamfAAD clean: stop here
-    p.exp_string("── clean-jamfaad").unwrap();
+    p.exp_string("clean-jamfaad ").unwrap();
     p.exp_string("[q] stop here: ").unwrap();
     p.send_line("q").unwrap();
     p.exp_string("is paused").unwrap();
@@ -66,17 +87,26 @@ fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
     assert_eq!(step_state(&st, "purge-user-containers"), "skipped-by-admin");
     assert_eq!(step_state(&st, "clean-jamfaad"), "pending");
     // skipped: the containers are still there; nothing later ran
-    assert!(root.join("Users/alice/Library/Containers/com.microsoft.entrabroker.BrokerApp").exists());
-    assert!(root.join("Users/alice/Library/Preferences/com.jamf.management.jamfAAD.plist").exists());
+    assert!(root
+        .join("Users/alice/Library/Containers/com.microsoft.entrabroker.BrokerApp")
+        .exists());
+    assert!(root
+        .join("Users/alice/Library/Preferences/com.jamf.management.jamfAAD.plist")
+        .exists());
 
     // resume step by step: confirm the rest with y, the operator step too
     let mut p = pty(&root, &["resume", "--step"]);
-    for id in ["clean-jamfaad", "purge-system-files", "purge-user-files", "purge-keychains"] {
-        p.exp_string(&format!("── {id}")).unwrap();
+    for id in [
+        "clean-jamfaad",
+        "purge-system-files",
+        "purge-user-files",
+        "purge-keychains",
+    ] {
+        p.exp_string(&format!("{id} ")).unwrap();
         p.exp_string("[q] stop here: ").unwrap();
         p.send_line("y").unwrap();
     }
-    p.exp_string("── run-registration-policy").unwrap();
+    p.exp_string("run-registration-policy ").unwrap();
     p.exp_string("Has this been done?").unwrap();
     p.send_line("y").unwrap();
     p.exp_string("completed").unwrap();
@@ -85,8 +115,12 @@ fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
     assert_eq!(st["runs"][0]["state"], "completed");
     assert_eq!(step_state(&st, "purge-user-containers"), "skipped-by-admin");
     assert_eq!(step_state(&st, "run-registration-policy"), "done");
-    assert!(!root.join("Users/alice/Library/Preferences/com.jamf.management.jamfAAD.plist").exists());
-    assert!(root.join("Users/alice/Library/Containers/com.microsoft.entrabroker.BrokerApp").exists());
+    assert!(!root
+        .join("Users/alice/Library/Preferences/com.jamf.management.jamfAAD.plist")
+        .exists());
+    assert!(root
+        .join("Users/alice/Library/Containers/com.microsoft.entrabroker.BrokerApp")
+        .exists());
 }
 
 #[test]
@@ -121,7 +155,7 @@ settle_minutes = "{settle}"
     let mut p = pty(&root, &["run", "--step", pb.to_str().unwrap()]);
     p.exp_string("Has this been done?").unwrap();
     p.send_line("y").unwrap();
-    p.exp_string("── settle").unwrap();
+    p.exp_string("settle ").unwrap();
     p.exp_string("[q] stop here: ").unwrap();
     p.send_line("y").unwrap();
     p.exp_string("at least 30 minutes").unwrap();
