@@ -153,7 +153,13 @@ fn fixtures_hold_no_host_paths() {
     // slipped in (a developer's home, a worktree, a temp dir) would make them machine-specific.
     for dir in fixture_dirs() {
         let text = std::fs::read_to_string(dir.join(journal::JOURNAL_FILE)).unwrap();
-        for needle in ["/home/", "/work/", "/root/", "/private/var/", "/var/folders/"] {
+        for needle in [
+            "/home/",
+            "/work/",
+            "/root/",
+            "/private/var/",
+            "/var/folders/",
+        ] {
             assert!(
                 !text.contains(needle),
                 "{}: holds a host path ({needle}...)",
