@@ -163,7 +163,17 @@ impl Playbook {
         };
         let raw: RawPlaybook = toml::from_str(source).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
-            err_at(offset, e.message().trim().to_string())
+            let message = e.message().trim();
+            // toml leaves the message empty when it cannot say what it expected (a file cut
+            // off after `key =`, for one); an error must still say what is wrong.
+            let message = if !message.is_empty() {
+                message.to_string()
+            } else if offset >= source.trim_end().len() {
+                "invalid TOML: the file ends where a value or a closing bracket is expected".into()
+            } else {
+                "invalid TOML here".into()
+            };
+            err_at(offset, message)
         })?;
 
         let mut vars = BTreeMap::new();
@@ -375,5 +385,13 @@ paths = ["/Library/x", "{home}/Library/y"]
         let e = err(&OK.replace("title = \"Remove\"", "title = \"Remove\"\nsurprise = 1"));
         assert!(e.contains("surprise"), "{e}");
         assert!(err("not [toml").starts_with("t.toml:1:"));
+    }
+
+    #[test]
+    fn a_file_cut_off_after_an_equals_sign_still_says_what_is_wrong() {
+        // toml gives no message for this one; found by tests/prop_playbook.rs.
+        let e = err("name = \"t\"\ndescription =");
+        assert!(e.starts_with("t.toml:2:"), "{e}");
+        assert!(e.contains("file ends"), "{e}");
     }
 }
