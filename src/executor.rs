@@ -205,7 +205,7 @@ pub fn resume(
     id: Option<&str>,
     confirms: &[String],
     sets: &[String],
-    force: bool,
+    flags: BTreeMap<String, String>,
     from_daemon: bool,
     printer: &Printer,
 ) -> Result<Ended> {
@@ -276,9 +276,8 @@ pub fn resume(
     let run_dir = ctx.state.run_dir(&view.id);
     let journal = Journal::reopen(&run_dir)?;
     let mut options = options;
-    if force {
-        options.insert("force".into(), "true".into());
-    }
+    // Flags given to this resume (--force, --allow-multiple) hold for this invocation only.
+    options.extend(flags);
     for (k, v) in view
         .notes
         .iter()
