@@ -249,6 +249,10 @@ impl Spec {
                     "Jamf Pro has no computer with serial {}: no unmanage command can be sent",
                     target.serial
                 ),
+                System::Entra => format!(
+                    "no Entra device to delete for device id {}",
+                    target.entra_device_ids.join(", ")
+                ),
                 _ => format!("no record to delete for serial {}", target.serial),
             });
         }
