@@ -29,7 +29,14 @@ impl RunLock {
             .open(path)
             .with_context(|| format!("opening the run lock {}", path.display()))?;
         match file.try_lock() {
-            Ok(()) => Ok(Acquired::Held(RunLock { file })),
+            Ok(()) => {
+                // A run killed while holding the lock (crash, power loss) never ran Drop, so the
+                // file still names it; left there, `status`/`resume` in this process would see
+                // the lock held by that run and call it running instead of interrupted.
+                file.set_len(0)
+                    .with_context(|| format!("clearing the run lock {}", path.display()))?;
+                Ok(Acquired::Held(RunLock { file }))
+            }
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
