@@ -619,3 +619,40 @@ fn a_server_error_fails_the_step_naming_the_endpoint_and_the_error() {
     assert_eq!(f.step_state("delete-jamf-record"), "done");
     f.assert_no_secret();
 }
+
+#[test]
+fn a_crash_after_a_request_resumes_without_repeating_it() {
+    let f = Fixture::new(SandboxOptions::default(), true);
+    // Crash (SIGKILL) right after the first request of delete-jamf-record is journaled as done:
+    // the unmanage command. The change number depends on earlier steps, so name them all.
+    let crash: Vec<String> = (0..1000)
+        .map(|n| format!("crash@after-change:delete-jamf-record#{n}"))
+        .collect();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reenroll"));
+    cmd.arg("--root")
+        .arg(&f.root)
+        .args(["run", "--yes", "--set", "server_wait_minutes=0"]);
+    for v in reenroll::server::creds::ENV_VARS {
+        cmd.env_remove(v.name);
+    }
+    let out = cmd
+        .env("REENROLL_FAULT", crash.join(","))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("fault injection: crashing"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(f.server.model().unmanage_commands, ["42"]);
+    assert_eq!(f.server.model().computers.len(), 2, "not deleted yet");
+
+    let out = f.reenroll(&["resume"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(f.step_state("delete-jamf-record"), "done");
+    assert_eq!(f.server.model().unmanage_commands, ["42"], "sent once");
+    assert_eq!(f.server.model().computers.len(), 1);
+    f.assert_no_secret();
+}
