@@ -144,6 +144,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
             if a.force {
                 options.insert("force".to_string(), "true".to_string());
             }
+            if a.allow_multiple {
+                options.insert("allow_multiple".to_string(), "true".to_string());
+            }
             let ended = executor::run(&ctx, pb, vars, sources, options, a.step, &printer)?;
             Ok(ended.exit_code())
         }
@@ -154,10 +157,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             ctx.guard_changes()?;
             let printer = Printer::new(false);
+            let flags = [("force", a.force), ("allow_multiple", a.allow_multiple)]
+                .into_iter()
+                .filter(|(_, on)| *on)
+                .map(|(k, _)| (k.to_string(), "true".to_string()))
+                .collect();
             let opts = executor::ResumeOptions {
                 confirms: a.confirm.clone(),
                 sets: a.set.clone(),
-                force: a.force,
+                flags,
                 from_daemon: a.from_daemon,
                 interactive: a.step,
             };
@@ -279,6 +287,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(report.exit_code())
         }
+        Command::Server {
+            cmd: crate::cli::ServerCmd::Cleanup(a),
+        } => crate::server::command::cleanup(&Ctx::new(&g)?, &a),
         Command::Purge { older_than, yes } => {
             let d = humantime::parse_duration(&older_than).map_err(|e| {
                 error::invalid(format!("--older-than {older_than}: {e} (e.g. 30d, 12h)"))

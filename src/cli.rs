@@ -76,6 +76,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Server-side cleanup through the Jamf Pro API and Microsoft Graph.
+    Server {
+        #[command(subcommand)]
+        cmd: ServerCmd,
+    },
     /// Delete the quarantine of finished runs older than DURATION (e.g. 30d).
     Purge {
         #[arg(long, value_name = "DURATION")]
@@ -143,6 +148,10 @@ pub struct RunArgs {
     /// Execute exactly the plan saved by `plan --out FILE`; refuse if the device no longer matches it.
     #[arg(long, value_name = "FILE", conflicts_with = "playbook")]
     pub plan: Option<std::path::PathBuf>,
+    /// Server steps: act on every match where one is expected (several Jamf Pro computers with
+    /// the serial, several Entra devices with one device id); without it the run pauses there.
+    #[arg(long)]
+    pub allow_multiple: bool,
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +172,9 @@ pub struct ResumeArgs {
     /// Step by step, asking before each step (needs a terminal).
     #[arg(long)]
     pub step: bool,
+    /// Server steps: act on every match where one is expected (see `run --allow-multiple`).
+    #[arg(long)]
+    pub allow_multiple: bool,
     /// Set by the LaunchDaemon: counts attempts so a crash loop gives up.
     #[arg(long, hide = true)]
     pub from_daemon: bool,
@@ -223,4 +235,37 @@ pub struct SandboxArgs {
 pub enum SandboxCmd {
     /// Simulate a restart: new boot session id, then run RunAtLoad LaunchDaemons inside DIR.
     Boot { dir: Option<PathBuf> },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServerCmd {
+    /// Delete one Mac's Jamf Pro record, Entra device(s) and Intune records, e.g. from an admin's
+    /// workstation for a Mac too broken to run anything: plan (GET requests only), confirm, apply.
+    #[command(after_help = crate::server::command::credentials_help())]
+    Cleanup(ServerCleanupArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServerCleanupArgs {
+    /// The Mac's serial number.
+    #[arg(long)]
+    pub serial: String,
+    /// An Entra device id of the Mac (the CN of its MS-Organization-Access certificate; repeatable).
+    #[arg(long = "device-id", value_name = "ID")]
+    pub device_ids: Vec<String>,
+    /// The Mac's computer name, to warn when a Jamf Pro record carries another one.
+    #[arg(long, value_name = "NAME")]
+    pub computer_name: Option<String>,
+    /// Delete every match where one is expected (several Jamf Pro computers or Entra devices).
+    #[arg(long)]
+    pub allow_multiple: bool,
+    /// Delete Intune records of every management agent, not only those the Jamf partnership made.
+    #[arg(long)]
+    pub all_agents: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -210,7 +210,8 @@ pub fn find_run(
 pub struct ResumeOptions {
     pub confirms: Vec<String>,
     pub sets: Vec<String>,
-    pub force: bool,
+    /// Options for this invocation only (`force`, `allow_multiple`), as `key = "true"`.
+    pub flags: BTreeMap<String, String>,
     pub from_daemon: bool,
     pub interactive: bool,
 }
@@ -224,11 +225,11 @@ pub fn resume(
     let ResumeOptions {
         confirms,
         sets,
-        force,
+        flags,
         from_daemon,
         interactive,
     } = opts;
-    let (force, from_daemon, interactive) = (*force, *from_daemon, *interactive);
+    let (from_daemon, interactive) = (*from_daemon, *interactive);
     let mut lock = take_lock(ctx)?;
     let (view, state, records) = find_run(ctx, id, |s| s.resumable(), "resume")?;
     if from_daemon && !state.resumable() {
@@ -296,9 +297,8 @@ pub fn resume(
     let run_dir = ctx.state.run_dir(&view.id);
     let journal = Journal::reopen(&run_dir)?;
     let mut options = options;
-    if force {
-        options.insert("force".into(), "true".into());
-    }
+    // Flags given to this resume (--force, --allow-multiple) hold for this invocation only.
+    options.extend(flags.clone());
     for (k, v) in view
         .notes
         .iter()

@@ -142,6 +142,9 @@ pub fn plan(
                 totals.irreversible += 1;
             }
         }
+        if let Some(kind) = sp.acts_as {
+            ps.action = kind.to_string();
+        }
         ps.changes = sp.changes;
         ps.already = sp.already;
         ps.unseen = sp.unseen;

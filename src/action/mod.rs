@@ -12,6 +12,7 @@ pub mod operator;
 pub mod reboot;
 pub mod remove;
 pub mod run;
+pub mod server;
 pub mod wait_for;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ pub enum ActionSpec {
     Reboot(reboot::Spec),
     Gate(gate::Spec),
     WaitFor(wait_for::Spec),
+    Server(server::Spec),
 }
 
 /// The `op` of a planned change, as `plan --json` names it.
@@ -111,6 +113,10 @@ pub struct StepPlan {
     pub unseen: Vec<String>,
     /// Anything else the admin should know.
     pub notes: Vec<String>,
+    /// The kind the step acts as on this device, when not its own (a `server` step without
+    /// credentials is an `operator` step): `plan` shows this as the step's action.
+    #[serde(skip)]
+    pub acts_as: Option<&'static str>,
 }
 
 /// The facts read by the preflight step, kept in the journal.
@@ -171,6 +177,7 @@ impl ActionSpec {
             ActionSpec::Reboot(_) => "reboot",
             ActionSpec::Gate(_) => "gate",
             ActionSpec::WaitFor(_) => "wait-for",
+            ActionSpec::Server(_) => "server",
         }
     }
 
@@ -191,7 +198,8 @@ impl ActionSpec {
             | ActionSpec::Operator(_)
             | ActionSpec::KeychainPurge(_)
             | ActionSpec::Reboot(_)
-            | ActionSpec::Gate(_) => Vec::new(),
+            | ActionSpec::Gate(_)
+            | ActionSpec::Server(_) => Vec::new(),
         }
     }
 
@@ -199,6 +207,7 @@ impl ActionSpec {
         match self {
             ActionSpec::Run(s) => s.validate(),
             ActionSpec::KeychainPurge(s) => s.validate(),
+            ActionSpec::Server(s) => s.validate(),
             _ => Ok(()),
         }
     }
@@ -215,7 +224,8 @@ impl ActionSpec {
             | ActionSpec::Operator(_)
             | ActionSpec::Reboot(_)
             | ActionSpec::Gate(_)
-            | ActionSpec::WaitFor(_) => false,
+            | ActionSpec::WaitFor(_)
+            | ActionSpec::Server(_) => false,
         }
     }
 
@@ -246,6 +256,7 @@ impl ActionSpec {
             ActionSpec::Reboot(s) => s.plan(env),
             ActionSpec::Gate(s) => s.plan(env),
             ActionSpec::WaitFor(s) => s.plan(env),
+            ActionSpec::Server(s) => s.plan(env),
         }
     }
 
@@ -259,6 +270,7 @@ impl ActionSpec {
             ActionSpec::Reboot(s) => s.apply(env, rec),
             ActionSpec::Gate(s) => s.apply(env, rec),
             ActionSpec::WaitFor(s) => s.apply(env, rec),
+            ActionSpec::Server(s) => s.apply(env, rec),
         }
     }
 }
