@@ -298,23 +298,25 @@ fn a_non_removable_mdm_profile_pauses_for_the_operator() {
         dev.write(&format!("{home}/{LOCKED_MARKER}"), "");
     }
     let run = dev.reenroll(&["run", "--yes"]).exit(3);
+    // `jamf removeMdmProfile` ran (best effort); without Jamf Pro API credentials the next step
+    // asks an operator to send Remove MDM Profile from the server.
     run.stdout_contains(&dev.serial())
         .stdout_contains("Remove MDM Profile")
-        .stdout_contains("--confirm remove-mdm-profile");
+        .stdout_contains("--confirm unmanage-via-jamf-api");
     let st = dev.last_run_status();
-    assert_eq!(st["paused_at_step"], "remove-mdm-profile");
+    assert_eq!(st["paused_at_step"], "unmanage-via-jamf-api");
     assert_eq!(dev.step_states()["remove-framework"], "pending");
     // Still there: a plain resume waits again.
     dev.reenroll(&["resume"]).exit(3);
     assert_eq!(
         dev.last_run_status()["paused_at_step"],
-        "remove-mdm-profile"
+        "unmanage-via-jamf-api"
     );
 
-    dev.reenroll(&["resume", "--confirm", "remove-mdm-profile"])
+    dev.reenroll(&["resume", "--confirm", "unmanage-via-jamf-api"])
         .exit(3);
     let states = dev.step_states();
-    assert_eq!(states["remove-mdm-profile"], "done", "{states:?}");
+    assert_eq!(states["unmanage-via-jamf-api"], "done", "{states:?}");
     assert_eq!(states["remove-framework"], "done", "{states:?}");
     assert_eq!(dev.last_run_status()["paused_at_step"], "purge-keychains");
 }
