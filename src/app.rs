@@ -112,12 +112,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             ctx.guard_changes()?;
             ctx.guard_root(&pb)?;
             let printer = Printer::new(false);
-            let report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
-            if let Some((file, saved)) = &saved {
-                if let Some(diff) = crate::planfile::difference(
-                    &saved.observed,
-                    &crate::planfile::observed(&report),
-                ) {
+            // Planning walks every folder to size it: only when someone will look at it.
+            let needs_plan = saved.is_some() || (!a.yes && !a.step);
+            let report = if needs_plan {
+                Some(crate::plan::plan(&ctx, &pb, &vars, &sources)?)
+            } else {
+                None
+            };
+            if let (Some((file, saved)), Some(report)) = (&saved, &report) {
+                if let Some(diff) =
+                    crate::planfile::difference(&saved.observed, &crate::planfile::observed(report))
+                {
                     return Err(error::refused(format!(
                         "the device no longer matches the plan in {}: {diff}. Plan again and review it",
                         file.display()
@@ -129,8 +134,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     &saved.fingerprint[..16]
                 ));
             }
-            if !a.yes && !a.step {
-                print!("{}", report::render_plan(&report));
+            if let (false, false, Some(report)) = (a.yes, a.step, &report) {
+                print!("{}", report::render_plan(report));
                 if !engine::confirm(&format!(
                     "Run playbook `{}` on {}?",
                     pb.name,

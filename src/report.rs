@@ -65,6 +65,9 @@ impl Printer {
     }
 }
 
+/// Human output is readable at 80 columns.
+pub const WIDTH: usize = 80;
+
 pub fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b as f64;
@@ -85,7 +88,7 @@ pub fn render_plan(p: &PlanReport) -> String {
     let mut s = String::new();
     s.push_str(&format!("Plan: {} on {}\n", p.playbook, p.device));
     if let Some(first) = p.description.lines().next() {
-        s.push_str(&format!("  {first}\n"));
+        s.push_str(&wrap("  ", "  ", first, WIDTH));
     }
     if !p.facts.is_empty() {
         let f = |k: &str| {
@@ -102,10 +105,12 @@ pub fn render_plan(p: &PlanReport) -> String {
             f("computer_name"),
             f("console_user")
         ));
-        s.push_str(&format!(
-            "        Jamf Pro {}, Entra device id(s) {}\n",
-            f("jss_url"),
-            f("entra_device_ids")
+        s.push_str(&format!("        Jamf Pro {}\n", f("jss_url")));
+        s.push_str(&wrap(
+            "        Entra device id(s) ",
+            "          ",
+            &f("entra_device_ids"),
+            WIDTH,
         ));
         let b = |k: &str| p.facts.get(k).and_then(|v| v.as_bool());
         s.push_str(&format!(
@@ -125,13 +130,17 @@ pub fn render_plan(p: &PlanReport) -> String {
     for (i, st) in p.steps.iter().enumerate() {
         let mut tags = Vec::new();
         if st.needs_root {
-            tags.push("root");
+            tags.push("needs root");
         }
-        tags.push(if st.reversible {
-            "reversible"
-        } else {
-            "irreversible"
-        });
+        match st.action.as_str() {
+            "facts" => tags.push("read-only"),
+            "operator" | "gate" | "wait-for" => tags.push("changes nothing here"),
+            _ => tags.push(if st.reversible {
+                "can be undone"
+            } else {
+                "cannot be undone"
+            }),
+        }
         s.push_str(&format!(
             "{:>2}. {} [{}] {}\n",
             i + 1,
@@ -139,9 +148,9 @@ pub fn render_plan(p: &PlanReport) -> String {
             st.action,
             tags.join(", ")
         ));
-        s.push_str(&format!("    {}\n", st.title));
+        s.push_str(&wrap("    ", "    ", &st.title, WIDTH));
         if let Some(r) = &st.not_applicable {
-            s.push_str(&format!("    - {r}\n"));
+            s.push_str(&wrap("    - ", "      ", r, WIDTH));
             continue;
         }
         for c in &st.changes {
@@ -160,12 +169,29 @@ pub fn render_plan(p: &PlanReport) -> String {
                 " [cannot be undone]"
             };
             let target = c.target.lines().next().unwrap_or("");
-            s.push_str(&format!("    {:<8} {target}{size}{rev}\n", c.op.as_str()));
+            // A path breaks only after a '/', never at a space inside it.
+            let target = if target.starts_with('/') {
+                target.replace(' ', "\u{a0}")
+            } else {
+                target.to_string()
+            };
+            let line = wrap(
+                &format!("    {:<8} ", c.op.as_str()),
+                "             ",
+                &format!("{target}{size}{rev}"),
+                WIDTH,
+            );
+            s.push_str(&line.replace('\u{a0}', " "));
             for more in c.target.lines().skip(1) {
-                s.push_str(&format!("             {more}\n"));
+                s.push_str(&wrap("             ", "             ", more, WIDTH));
             }
             if let Some(r) = &c.reason {
-                s.push_str(&format!("             ({r})\n"));
+                s.push_str(&wrap(
+                    "             (",
+                    "              ",
+                    &format!("{r})"),
+                    WIDTH,
+                ));
             }
         }
         if st.changes.is_empty() && st.unseen.is_empty() {
@@ -174,7 +200,7 @@ pub fn render_plan(p: &PlanReport) -> String {
         if !st.already.is_empty() {
             if st.already.len() <= 3 {
                 for a in &st.already {
-                    s.push_str(&format!("    already: {a}\n"));
+                    s.push_str(&wrap("    already: ", "      ", a, WIDTH));
                 }
             } else {
                 s.push_str(&format!(
@@ -184,15 +210,15 @@ pub fn render_plan(p: &PlanReport) -> String {
             }
         }
         for u in &st.unseen {
-            s.push_str(&format!("    could not see: {u}\n"));
+            s.push_str(&wrap("    could not see: ", "      ", u, WIDTH));
         }
         for n in &st.notes {
-            s.push_str(&format!("    note: {n}\n"));
+            s.push_str(&wrap("    note: ", "      ", n, WIDTH));
         }
     }
     let t = &p.totals;
-    s.push_str(&format!(
-        "\nTotal: {} path(s) to remove ({}), {} refused, {} program(s) to run, {} keychain item(s) to delete, {} operator step(s); {} change(s) cannot be undone.\n",
+    let totals = format!(
+        "Total: {} path(s) to remove ({}), {} refused, {} program(s) to run, {} keychain item(s) to delete, {} operator step(s); {} change(s) cannot be undone.",
         t.remove,
         human_bytes(t.bytes),
         t.refuse,
@@ -200,9 +226,11 @@ pub fn render_plan(p: &PlanReport) -> String {
         t.delete,
         t.operator,
         t.irreversible
-    ));
+    );
+    s.push('\n');
+    s.push_str(&wrap("", "  ", &totals, WIDTH));
     for w in &p.warnings {
-        s.push_str(&format!("warning: {w}\n"));
+        s.push_str(&wrap("warning: ", "  ", w, WIDTH));
     }
     s
 }
@@ -322,4 +350,76 @@ pub fn render_step_lines(p: &crate::action::StepPlan, max: usize) -> String {
         s.push_str(&format!("   note: {n}\n"));
     }
     s
+}
+
+/// Wrap `text` to `width` columns: the first line after `first`, the others after `rest`.
+/// Breaks at spaces, or after a `/` in a long path, so a Mac path stays readable at 80 columns.
+pub fn wrap(first: &str, rest: &str, text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut prefix = first.to_string();
+    let mut line = String::new();
+    let room = |prefix: &str| width.saturating_sub(prefix.chars().count()).max(20);
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let sep = if line.is_empty() { 0 } else { 1 };
+            if line.chars().count() + sep + word.chars().count() <= room(&prefix) {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if line.is_empty() {
+                // A single word longer than the line: break it after a '/' if it has one.
+                let limit = room(&prefix);
+                let cut = word
+                    .char_indices()
+                    .take_while(|(i, _)| *i < limit)
+                    .filter(|(_, c)| *c == '/')
+                    .map(|(i, _)| i + 1)
+                    .last();
+                match cut {
+                    Some(c) if c > 1 => {
+                        out.push_str(&format!("{prefix}{}\n", &word[..c]));
+                        prefix = rest.to_string();
+                        word = word[c..].to_string();
+                        continue;
+                    }
+                    _ => {
+                        line = word.clone();
+                        break;
+                    }
+                }
+            }
+            out.push_str(&format!("{prefix}{line}\n"));
+            prefix = rest.to_string();
+            line.clear();
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push_str(&format!("{prefix}{line}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_80_columns_breaking_long_paths_after_a_slash() {
+        let text = "/Users/alice/Library/Application Support/com.microsoft.CompanyPortalMac.usercontext.info (301 B)";
+        let w = wrap("    remove   ", "             ", text, 80);
+        for l in w.lines() {
+            assert!(l.chars().count() <= 80, "{l}");
+        }
+        assert_eq!(
+            w.replace("\n             ", " ")
+                .replace('\n', "")
+                .split_whitespace()
+                .collect::<String>(),
+            format!("remove{}", text.split_whitespace().collect::<String>())
+        );
+    }
 }

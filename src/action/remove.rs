@@ -66,7 +66,7 @@ impl Spec {
         let targets = self.targets(env, &mut notes);
         let (mut removed, mut exceptions, mut errors) = (0usize, 0usize, Vec::new());
         for path in targets {
-            match fs::probe(env.device, &path) {
+            match fs::probe_shallow(env.device, &path) {
                 Ok(Probe::Absent) => continue,
                 Ok(Probe::Refused(reason)) => {
                     let n = rec.intent(Change::Remove {
@@ -146,7 +146,7 @@ pub fn undo(
     Ok(match fs::restore(env_device, target, &q, qname)? {
         Restored::Restored => "restored".into(),
         Restored::QuarantineMissing => {
-            if matches!(fs::probe(env_device, target)?, Probe::Present(_)) {
+            if matches!(fs::probe_shallow(env_device, target)?, Probe::Present(_)) {
                 "already back".into()
             } else {
                 anyhow::bail!(

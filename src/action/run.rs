@@ -97,14 +97,14 @@ impl Check {
         let mut notes = Vec::new();
         for t in &self.absent {
             for p in super::expand_path(env, t, &mut notes) {
-                if !matches!(fs::probe(env.device, &p)?, Probe::Absent) {
+                if !matches!(fs::probe_shallow(env.device, &p)?, Probe::Absent) {
                     return Ok(false);
                 }
             }
         }
         for t in &self.present {
             for p in super::expand_path(env, t, &mut notes) {
-                if !matches!(fs::probe(env.device, &p)?, Probe::Present(_)) {
+                if !matches!(fs::probe_shallow(env.device, &p)?, Probe::Present(_)) {
                     return Ok(false);
                 }
             }

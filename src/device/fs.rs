@@ -158,8 +158,19 @@ pub fn open_parent(device: &Device, mac_path: &str) -> Result<Parent> {
     Ok(Parent::Open(fd, OsString::from(*last)))
 }
 
-/// Look at a path without following symlinks and without changing anything.
+/// Look at a path without following symlinks and without changing anything, measuring a
+/// folder's size (for `plan`).
 pub fn probe(device: &Device, mac_path: &str) -> Result<Probe> {
+    probe_with(device, mac_path, true)
+}
+
+/// Like `probe`, but only the path itself (one `lstat`): what `run` needs before moving it, so
+/// removing a folder costs the same whatever it holds.
+pub fn probe_shallow(device: &Device, mac_path: &str) -> Result<Probe> {
+    probe_with(device, mac_path, false)
+}
+
+fn probe_with(device: &Device, mac_path: &str, measure: bool) -> Result<Probe> {
     let (dir, name) = match open_parent(device, mac_path)? {
         Parent::Missing => return Ok(Probe::Absent),
         Parent::Refused(r) => return Ok(Probe::Refused(r)),
@@ -171,7 +182,9 @@ pub fn probe(device: &Device, mac_path: &str) -> Result<Probe> {
         Err(e) => return Err(e).with_context(|| format!("looking at {mac_path}")),
     };
     let kind = kind_of(&st);
-    let (bytes, entries) = if kind == Kind::Dir {
+    let (bytes, entries) = if kind == Kind::Dir && !measure {
+        (0, 1)
+    } else if kind == Kind::Dir {
         measure_dir(&dir, &name).with_context(|| format!("measuring {mac_path}"))?
     } else {
         (
