@@ -15,7 +15,11 @@ pub fn main(cli: Cli) -> i32 {
     let g = &cli.global;
     let changes = matches!(
         cli.command,
-        Command::Run(_) | Command::Resume(_) | Command::Rollback(_) | Command::Purge { .. }
+        Command::Run(_)
+            | Command::Resume(_)
+            | Command::Rollback(_)
+            | Command::Purge { .. }
+            | Command::JamfPolicy { .. }
     );
     let log_file = if changes {
         match &g.root {

@@ -540,7 +540,11 @@ impl Runner<'_> {
             })?;
             self.current_step = step.id.clone();
             tracing::info!(run = %self.run_id, step = %step.id, "step started");
-            self.printer.begin(&step.id, &step.title);
+            let spin = !matches!(
+                step.action,
+                ActionSpec::Gate(_) | ActionSpec::WaitFor(_) | ActionSpec::Operator(_)
+            );
+            self.printer.begin(&step.id, &step.title, spin);
             let outcome = match step.action.expand(&values) {
                 Ok(spec) => {
                     let env = Env {
@@ -809,8 +813,13 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
                 vec![(
                     a.step.clone(),
                     a.n,
-                    action::remove::undo(&ctx.device, &run_dir, target, qname)
-                        .map(|o| format!("{o}: {target}")),
+                    action::remove::undo(&ctx.device, &run_dir, target, qname).map(|o| {
+                        if o == "restored" {
+                            target.clone()
+                        } else {
+                            format!("{o}: {target}")
+                        }
+                    }),
                 )]
             }
             Undo::AddKeychainItem { location, .. } => {

@@ -5,7 +5,9 @@
 //! `REENROLL_FAULT` holds comma-separated tokens:
 //! - `crash@POINT`: SIGKILL this process when it reaches POINT (`before-step:ID`,
 //!   `after-intent:ID#N`, `after-change:ID#N`, `after-step:ID`, `rollback-after:N`);
-//! - `exdev`: every rename into or out of quarantine fails with EXDEV, forcing copy + delete.
+//! - `exdev`: every rename into or out of quarantine fails with EXDEV, forcing copy + delete;
+//! - `eperm@MAC_PATH`: moving that path fails with EPERM, as a privacy-protected folder does
+//!   without Full Disk Access (root bypasses file permissions, so tests cannot cause it otherwise).
 
 #[cfg(feature = "fault-injection")]
 fn tokens() -> Vec<String> {
@@ -38,4 +40,18 @@ pub fn exdev() -> bool {
     return tokens().iter().any(|t| t == "exdev");
     #[cfg(not(feature = "fault-injection"))]
     false
+}
+
+/// Pretend that macOS refuses to let go of this path.
+#[inline]
+pub fn eperm(mac_path: &str) -> bool {
+    #[cfg(feature = "fault-injection")]
+    return tokens()
+        .iter()
+        .any(|t| t.strip_prefix("eperm@") == Some(mac_path));
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = mac_path;
+        false
+    }
 }

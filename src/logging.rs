@@ -37,8 +37,17 @@ pub fn init(verbose: u8, quiet: bool, log_file: Option<&Path>) {
                 .with_filter(EnvFilter::new("reenroll=info")),
         )
     });
+    // The unified log: `log show --predicate 'subsystem == "com.github.reenroll"'`.
+    #[cfg(target_os = "macos")]
+    let oslog = Some(
+        tracing_oslog::OsLogger::new(crate::settings::DOMAIN, "default")
+            .with_filter(EnvFilter::new("reenroll=info")),
+    );
+    #[cfg(not(target_os = "macos"))]
+    let oslog: Option<tracing_subscriber::layer::Identity> = None;
     let _ = tracing_subscriber::registry()
         .with(stderr)
         .with(file)
+        .with(oslog)
         .try_init();
 }

@@ -9,13 +9,18 @@ use crate::plan::PlanReport;
 pub struct Printer {
     json: bool,
     tty: bool,
+    /// The spinner of the step in progress (terminal only).
+    spinner: std::cell::RefCell<Option<indicatif::ProgressBar>>,
 }
 
 impl Printer {
     pub fn new(json: bool) -> Self {
+        // NO_COLOR: plain lines, as when stdout is not a terminal.
+        let no_color = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
         Printer {
             json,
-            tty: std::io::stdout().is_terminal(),
+            tty: std::io::stdout().is_terminal() && !no_color,
+            spinner: std::cell::RefCell::new(None),
         }
     }
 
@@ -24,19 +29,43 @@ impl Printer {
     }
 
     pub fn line(&self, s: &str) {
-        if !self.json {
+        if self.json {
+            return;
+        }
+        let print = || {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{s}");
+        };
+        match self.spinner.borrow().as_ref() {
+            Some(sp) => sp.suspend(print),
+            None => print(),
         }
     }
 
-    pub fn begin(&self, id: &str, title: &str) {
-        if self.is_tty() {
-            self.line(&format!("  ...      {id}: {title}"));
+    /// A step starts: on a terminal, a spinner with its title until `step` reports how it ended
+    /// (not for steps that draw their own countdown or wait for a person).
+    pub fn begin(&self, id: &str, title: &str, spin: bool) {
+        if !self.is_tty() || !spin {
+            return;
+        }
+        let sp = indicatif::ProgressBar::new_spinner();
+        sp.set_style(
+            indicatif::ProgressStyle::with_template("  {spinner} {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        sp.set_message(format!("{id}: {title}"));
+        sp.enable_steady_tick(std::time::Duration::from_millis(120));
+        *self.spinner.borrow_mut() = Some(sp);
+    }
+
+    fn end_spinner(&self) {
+        if let Some(sp) = self.spinner.borrow_mut().take() {
+            sp.finish_and_clear();
         }
     }
 
     pub fn step(&self, what: &str, id: &str, summary: &str) {
+        self.end_spinner();
         let first = summary.lines().next().unwrap_or("");
         let mark = if self.is_tty() {
             match what {
@@ -249,22 +278,33 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
         s.push_str("no runs yet\n");
     }
     for run in &r.runs {
+        s.push_str(&format!("{}  {}  {}\n", run.id, run.playbook, run.state));
         s.push_str(&format!(
-            "{}  {}  {}  (started {})\n",
-            run.id, run.playbook, run.state, run.started
+            "  started {}, last event {}\n",
+            run.started, run.updated
         ));
         if let Some(p) = &run.paused {
-            s.push_str(&format!("  paused: {}\n", p.lines().next().unwrap_or("")));
+            s.push_str(&wrap(
+                "  paused: ",
+                "    ",
+                p.lines().next().unwrap_or(""),
+                WIDTH,
+            ));
         }
         for st in &run.steps {
-            s.push_str(&format!("  {:<17} {}", st.state, st.id));
-            if !st.summary.is_empty() {
-                s.push_str(&format!(": {}", st.summary.lines().next().unwrap_or("")));
+            let head = format!("  {:<17}", st.state);
+            match st.summary.lines().next().filter(|l| !l.is_empty()) {
+                Some(summary) => s.push_str(&wrap(
+                    &format!("{head} "),
+                    &" ".repeat(head.len() + 3),
+                    &format!("{}: {summary}", st.id),
+                    WIDTH,
+                )),
+                None => s.push_str(&format!("{head} {}\n", st.id)),
             }
-            s.push('\n');
         }
         for e in &run.exceptions {
-            s.push_str(&format!("  exception: {e}\n"));
+            s.push_str(&wrap("  exception: ", "    ", e, WIDTH));
         }
     }
     s

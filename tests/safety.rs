@@ -384,3 +384,55 @@ fn a_paused_run_must_be_resumed_or_rolled_back_and_its_variables_stay_frozen() {
     // A completed run has nothing to resume.
     dev.reenroll(&["resume", &id]).exit(4);
 }
+
+#[test]
+fn a_protected_container_macos_will_not_let_go_of_is_an_exception_naming_the_pppc_profile() {
+    let dev = Sandbox::new().build();
+    let (user, home) = dev.users().into_iter().next().unwrap();
+    let container = format!("{home}/Library/Containers/com.microsoft.entrabroker.BrokerApp");
+    assert!(dev.exists(&container));
+    // plan says which removals need Full Disk Access
+    let plan = dev
+        .reenroll(&["plan", "--json", "reregister"])
+        .exit(0)
+        .json();
+    let change = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["changes"].as_array().unwrap().clone())
+        .find(|c| c["target"] == container.as_str())
+        .expect("the container is planned");
+    assert!(
+        change["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Full Disk Access"),
+        "{change}"
+    );
+    // Without Full Disk Access macOS answers EPERM even to root (injected here).
+    let run = dev
+        .reenroll(&["run", "--yes", "reregister"])
+        .fault(&format!("eperm@{container}"))
+        .run();
+    assert_eq!(
+        run.code,
+        Some(3),
+        "paused at the operator step, with the exception recorded\n{run}"
+    );
+    run.stdout_contains(&container)
+        .stdout_contains("com.github.reenroll");
+    assert!(
+        dev.exists(&container),
+        "{user}'s container is still there, never counted as removed"
+    );
+    dev.reenroll(&["resume", "--confirm", "run-registration-policy"])
+        .exit(6);
+    let st = dev.last_run_status();
+    let exceptions = st["exceptions"].to_string();
+    assert!(
+        exceptions.contains(&container) && exceptions.contains("not permitted"),
+        "{exceptions}"
+    );
+    assert!(exceptions.contains("Full Disk Access"), "{exceptions}");
+}

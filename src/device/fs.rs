@@ -265,7 +265,9 @@ pub fn quarantine(
         Ok(_) => {}
     }
     let qname = OsStr::new(qname);
-    let renamed = if crate::fault::exdev() {
+    let renamed = if crate::fault::eperm(mac_path) {
+        Err(Errno::EPERM)
+    } else if crate::fault::exdev() {
         Err(Errno::EXDEV)
     } else {
         renameat(Some(dir.as_raw_fd()), &*name, Some(qdir.as_raw_fd()), qname)
