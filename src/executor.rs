@@ -102,6 +102,134 @@ pub fn all_runs(ctx: &Ctx) -> Result<Vec<(RunView, RunState, Vec<Record>)>> {
     Ok(out)
 }
 
+/// Refuse a new run while another run of the same playbook is unfinished.
+fn refuse_if_unfinished(ctx: &Ctx, playbook: &str, hint: &str) -> Result<()> {
+    for (view, state, _) in all_runs(ctx)? {
+        if view.playbook == playbook
+            && matches!(
+                state,
+                RunState::Paused | RunState::Interrupted | RunState::Running
+            )
+        {
+            return Err(error::refused(format!(
+                "run {} of `{playbook}` is {}: {}",
+                view.id,
+                state.as_str(),
+                hint.replace("{id}", &view.id)
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Runner<'a> {
+    /// A new run: its id, its folder and its journal's header, under the lock.
+    fn create(
+        ctx: &'a Ctx,
+        mut lock: RunLock,
+        pb: Playbook,
+        vars: BTreeMap<String, String>,
+        sources: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        printer: &'a Printer,
+    ) -> Result<Runner<'a>> {
+        let run_id = engine::new_run_id(&pb.name);
+        lock.set_holder(&run_id)?;
+        let run_dir = ctx.state.run_dir(&run_id);
+        let header = Record::Header {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            run_id: run_id.clone(),
+            playbook: pb.name.clone(),
+            origin: pb.origin.clone(),
+            source: pb.source.clone(),
+            vars: vars.clone(),
+            var_sources: sources,
+            root: ctx
+                .device
+                .is_sandbox()
+                .then(|| ctx.device.root().display().to_string()),
+            started: now_rfc3339(),
+            reenroll_version: env!("CARGO_PKG_VERSION").into(),
+            options: options.clone(),
+        };
+        let journal = Journal::create(&run_dir, &header)?;
+        Ok(Self::assemble(
+            ctx,
+            lock,
+            pb,
+            run_id,
+            run_dir,
+            journal,
+            vec![header],
+            vars,
+            options,
+            printer,
+        ))
+    }
+
+    /// An existing run, its journal reopened for appending, under the lock.
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        ctx: &'a Ctx,
+        mut lock: RunLock,
+        pb: Playbook,
+        run_id: &str,
+        records: Vec<Record>,
+        vars: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        printer: &'a Printer,
+    ) -> Result<Runner<'a>> {
+        lock.set_holder(run_id)?;
+        let run_dir = ctx.state.run_dir(run_id);
+        let journal = Journal::reopen(&run_dir)?;
+        Ok(Self::assemble(
+            ctx,
+            lock,
+            pb,
+            run_id.to_string(),
+            run_dir,
+            journal,
+            records,
+            vars,
+            options,
+            printer,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        ctx: &'a Ctx,
+        lock: RunLock,
+        pb: Playbook,
+        run_id: String,
+        run_dir: PathBuf,
+        journal: Journal,
+        records: Vec<Record>,
+        vars: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        printer: &'a Printer,
+    ) -> Runner<'a> {
+        Runner {
+            ctx,
+            pb,
+            run_id,
+            run_dir,
+            journal,
+            _lock: lock,
+            view: RunView::from_records(&records),
+            records,
+            vars,
+            quarantine: None,
+            cancel: install_signal_flag(),
+            printer,
+            options,
+            current_step: String::new(),
+            interactive: false,
+        }
+    }
+}
+
 /// Start a new run of a playbook.
 pub fn run(
     ctx: &Ctx,
@@ -112,66 +240,20 @@ pub fn run(
     interactive: bool,
     printer: &Printer,
 ) -> Result<Ended> {
-    let mut lock = take_lock(ctx)?;
-    for (view, state, _) in all_runs(ctx)? {
-        if view.playbook == pb.name
-            && matches!(
-                state,
-                RunState::Paused | RunState::Interrupted | RunState::Running
-            )
-        {
-            return Err(error::refused(format!(
-                "run {} of `{}` is {}: continue it with `reenroll resume {}` or undo it with `reenroll rollback {}`",
-                view.id, pb.name, state.as_str(), view.id, view.id
-            )));
-        }
-    }
-    let run_id = engine::new_run_id(&pb.name);
-    lock.set_holder(&run_id)?;
-    let run_dir = ctx.state.run_dir(&run_id);
-    let header = Record::Header {
-        format: FORMAT_NAME.into(),
-        version: FORMAT_VERSION,
-        run_id: run_id.clone(),
-        playbook: pb.name.clone(),
-        origin: pb.origin.clone(),
-        source: pb.source.clone(),
-        vars: vars.clone(),
-        var_sources: sources,
-        root: ctx
-            .device
-            .is_sandbox()
-            .then(|| ctx.device.root().display().to_string()),
-        started: now_rfc3339(),
-        reenroll_version: env!("CARGO_PKG_VERSION").into(),
-        options: options.clone(),
-    };
-    let journal = Journal::create(&run_dir, &header)?;
-    tracing::info!(run = %run_id, playbook = %pb.name, "run started");
+    let lock = take_lock(ctx)?;
+    refuse_if_unfinished(
+        ctx,
+        &pb.name,
+        "continue it with `reenroll resume {id}` or undo it with `reenroll rollback {id}`",
+    )?;
+    let mut runner = Runner::create(ctx, lock, pb, vars, sources, options, printer)?;
+    tracing::info!(run = %runner.run_id, playbook = %runner.pb.name, "run started");
     printer.line(&format!(
-        "run {run_id}: playbook {} on {}",
-        pb.name,
+        "run {}: playbook {} on {}",
+        runner.run_id,
+        runner.pb.name,
         crate::plan::describe_device(ctx)
     ));
-    let records = vec![header];
-    let view = RunView::from_records(&records);
-    let mut runner = Runner {
-        ctx,
-        pb,
-        run_id,
-        run_dir,
-        journal,
-        _lock: lock,
-        view,
-        records,
-        vars,
-        quarantine: None,
-        cancel: install_signal_flag(),
-        printer,
-        options,
-        current_step: String::new(),
-        interactive: false,
-    };
     runner.interactive = interactive;
     runner.execute()
 }
@@ -230,7 +312,7 @@ pub fn resume(
         interactive,
     } = opts;
     let (from_daemon, interactive) = (*from_daemon, *interactive);
-    let mut lock = take_lock(ctx)?;
+    let lock = take_lock(ctx)?;
     let (view, state, records) = find_run(ctx, id, |s| s.resumable(), "resume")?;
     if from_daemon && !state.resumable() {
         // A daemon left behind by a run that has ended: remove it and stop quietly.
@@ -293,9 +375,6 @@ pub fn resume(
             None => return Err(error::invalid(format!("--set {k}: playbook `{}` has no variable `{k}`", pb.name))),
         }
     }
-    lock.set_holder(&view.id)?;
-    let run_dir = ctx.state.run_dir(&view.id);
-    let journal = Journal::reopen(&run_dir)?;
     let mut options = options;
     // Flags given to this resume (--force, --allow-multiple) hold for this invocation only.
     options.extend(flags.clone());
@@ -306,23 +385,7 @@ pub fn resume(
     {
         vars.insert(k, v);
     }
-    let mut runner = Runner {
-        ctx,
-        pb,
-        run_id: view.id.clone(),
-        run_dir,
-        journal,
-        _lock: lock,
-        view,
-        records,
-        vars,
-        quarantine: None,
-        cancel: install_signal_flag(),
-        printer,
-        options,
-        current_step: String::new(),
-        interactive: false,
-    };
+    let mut runner = Runner::open(ctx, lock, pb, &view.id, records, vars, options, printer)?;
     for (k, v) in new_sets {
         runner.append(Record::Note {
             key: format!("set:{k}"),
@@ -750,7 +813,7 @@ pub struct RollbackReport {
 
 /// Undo, newest first, every reversible change of a run.
 pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<RollbackReport> {
-    let mut lock = take_lock(ctx)?;
+    let lock = take_lock(ctx)?;
     let (view, state, records) = find_run(ctx, id, |s| s != RunState::RolledBack, "roll back")?;
     if state == RunState::Running {
         return Err(error::refused(format!(
@@ -758,7 +821,6 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
             view.id
         )));
     }
-    lock.set_holder(&view.id)?;
     let run_dir = ctx.state.run_dir(&view.id);
     let Some(Record::Header {
         source,
@@ -770,24 +832,16 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
         anyhow::bail!("run {} has no header", view.id);
     };
     let pb = Playbook::parse(&source, &origin)?;
-    let journal = Journal::reopen(&run_dir)?;
-    let mut runner = Runner {
+    let mut runner = Runner::open(
         ctx,
+        lock,
         pb,
-        run_id: view.id.clone(),
-        run_dir: run_dir.clone(),
-        journal,
-        _lock: lock,
-        view,
+        &view.id,
         records,
         vars,
-        quarantine: None,
-        cancel: install_signal_flag(),
+        BTreeMap::new(),
         printer,
-        options: BTreeMap::new(),
-        current_step: String::new(),
-        interactive: false,
-    };
+    )?;
     runner.reconcile()?;
     runner.append(Record::RollbackStart { at: now_rfc3339() })?;
     printer.line(&format!(
@@ -1067,8 +1121,6 @@ pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> R
     Ok(purged)
 }
 
-#[allow(dead_code)]
-fn _assert_action_spec_is_used(_: &ActionSpec) {}
 
 /// Create a run and hand it to the LaunchDaemon instead of executing it here (a Jamf policy:
 /// `jamf removeFramework` would kill the policy's own process, and a restart loses its log).
@@ -1081,70 +1133,23 @@ pub fn schedule(
     options: BTreeMap<String, String>,
     printer: &Printer,
 ) -> Result<String> {
-    let mut lock = take_lock(ctx)?;
-    for (view, state, _) in all_runs(ctx)? {
-        if view.playbook == pb.name
-            && matches!(
-                state,
-                RunState::Paused | RunState::Interrupted | RunState::Running
-            )
-        {
-            return Err(error::refused(format!(
-                "run {} of `{}` is {}: resume it (action=resume) or roll it back (action=rollback)",
-                view.id,
-                pb.name,
-                state.as_str()
-            )));
-        }
-    }
-    let run_id = engine::new_run_id(&pb.name);
-    lock.set_holder(&run_id)?;
-    let run_dir = ctx.state.run_dir(&run_id);
-    let header = Record::Header {
-        format: FORMAT_NAME.into(),
-        version: FORMAT_VERSION,
-        run_id: run_id.clone(),
-        playbook: pb.name.clone(),
-        origin: pb.origin.clone(),
-        source: pb.source.clone(),
-        vars: vars.clone(),
-        var_sources: sources,
-        root: ctx
-            .device
-            .is_sandbox()
-            .then(|| ctx.device.root().display().to_string()),
-        started: now_rfc3339(),
-        reenroll_version: env!("CARGO_PKG_VERSION").into(),
-        options: options.clone(),
-    };
-    let journal = Journal::create(&run_dir, &header)?;
-    let records = vec![header];
-    let view = RunView::from_records(&records);
-    let mut runner = Runner {
+    let lock = take_lock(ctx)?;
+    refuse_if_unfinished(
         ctx,
-        pb,
-        run_id: run_id.clone(),
-        run_dir,
-        journal,
-        _lock: lock,
-        view,
-        records,
-        vars,
-        quarantine: None,
-        cancel: install_signal_flag(),
-        printer,
-        options,
-        current_step: "handoff".into(),
-        interactive: false,
-    };
+        &pb.name,
+        "resume it (action=resume) or roll it back (action=rollback)",
+    )?;
+    let mut runner = Runner::create(ctx, lock, pb, vars, sources, options, printer)?;
+    tracing::info!(run = %runner.run_id, playbook = %runner.pb.name, "run scheduled for the LaunchDaemon");
+    runner.current_step = "handoff".into();
     runner.hand_to_daemon()?;
-    Ok(run_id)
+    Ok(runner.run_id.clone())
 }
 
 /// Record confirmations for the newest resumable run and hand it to the LaunchDaemon again.
 pub fn confirm_and_hand_off(ctx: &Ctx, confirms: &[String], printer: &Printer) -> Result<String> {
-    let mut lock = take_lock(ctx)?;
-    let (view, state, records) = find_run(ctx, None, |s| s.resumable(), "resume")?;
+    let lock = take_lock(ctx)?;
+    let (view, _, records) = find_run(ctx, None, |s| s.resumable(), "resume")?;
     let Some(Record::Header {
         source,
         origin,
@@ -1164,27 +1169,8 @@ pub fn confirm_and_hand_off(ctx: &Ctx, confirms: &[String], printer: &Printer) -
             )));
         }
     }
-    lock.set_holder(&view.id)?;
-    let run_dir = ctx.state.run_dir(&view.id);
-    let journal = Journal::reopen(&run_dir)?;
-    let run_id = view.id.clone();
-    let mut runner = Runner {
-        ctx,
-        pb,
-        run_id: run_id.clone(),
-        run_dir,
-        journal,
-        _lock: lock,
-        view,
-        records,
-        vars,
-        quarantine: None,
-        cancel: install_signal_flag(),
-        printer,
-        options,
-        current_step: "handoff".into(),
-        interactive: false,
-    };
+    let mut runner = Runner::open(ctx, lock, pb, &view.id, records, vars, options, printer)?;
+    runner.current_step = "handoff".into();
     for c in confirms {
         runner.append(Record::Confirmed {
             step: c.clone(),
@@ -1192,9 +1178,8 @@ pub fn confirm_and_hand_off(ctx: &Ctx, confirms: &[String], printer: &Printer) -
         })?;
         printer.line(&format!("recorded: the operator did `{c}`"));
     }
-    let _ = state;
     runner.hand_to_daemon()?;
-    Ok(run_id)
+    Ok(runner.run_id.clone())
 }
 
 impl Runner<'_> {
