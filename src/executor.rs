@@ -1121,7 +1121,6 @@ pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> R
     Ok(purged)
 }
 
-
 /// Create a run and hand it to the LaunchDaemon instead of executing it here (a Jamf policy:
 /// `jamf removeFramework` would kill the policy's own process, and a restart loses its log).
 /// Returns the run id; the caller starts the daemon once the lock is released.

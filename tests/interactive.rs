@@ -1,59 +1,25 @@
 //! `run --step` in a pseudo-terminal: an admin answers y, s, d and q at the prompts; the journal
 //! and the sandbox are checked after each.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_reenroll");
+use support::{Device, Sandbox, BIN};
 
-fn sandbox() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("mac");
-    let out = Command::new(BIN)
-        .arg("sandbox")
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (dir, root)
-}
-
-fn status_json(root: &Path) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn step_state(status: &serde_json::Value, id: &str) -> String {
-    status["runs"][0]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap()["state"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn pty(root: &Path, args: &[&str]) -> rexpect::session::PtySession {
+fn pty(dev: &Device, args: &[&str]) -> rexpect::session::PtySession {
     let mut cmd = Command::new(BIN);
-    cmd.arg("--root").arg(root).args(args).env("NO_COLOR", "1");
+    cmd.arg("--root")
+        .arg(dev.root())
+        .args(args)
+        .env("NO_COLOR", "1");
     rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
 }
 
 #[test]
 fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
-    let (_dir, root) = sandbox();
-    let mut p = pty(&root, &["run", "--step", "reregister"]);
+    let dev = Sandbox::new().build();
+    let mut p = pty(&dev, &["run", "--step", "reregister"]);
     // preflight: details first, then do it
     p.exp_string("preflight ").unwrap();
     p.exp_string("[q] stop here: ").unwrap();
@@ -81,21 +47,20 @@ fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
     p.exp_string("is paused").unwrap();
     p.exp_eof().unwrap();
 
-    let st = status_json(&root);
+    let st = dev.status();
     assert_eq!(st["runs"][0]["state"], "paused");
-    assert_eq!(step_state(&st, "preflight"), "done");
-    assert_eq!(step_state(&st, "purge-user-containers"), "skipped-by-admin");
-    assert_eq!(step_state(&st, "clean-jamfaad"), "pending");
+    assert_eq!(dev.step_states()["preflight"], "done");
+    assert_eq!(
+        dev.step_states()["purge-user-containers"],
+        "skipped-by-admin"
+    );
+    assert_eq!(dev.step_states()["clean-jamfaad"], "pending");
     // skipped: the containers are still there; nothing later ran
-    assert!(root
-        .join("Users/alice/Library/Containers/com.microsoft.entrabroker.BrokerApp")
-        .exists());
-    assert!(root
-        .join("Users/alice/Library/Preferences/com.jamf.management.jamfAAD.plist")
-        .exists());
+    assert!(dev.exists("/Users/alice/Library/Containers/com.microsoft.entrabroker.BrokerApp"));
+    assert!(dev.exists("/Users/alice/Library/Preferences/com.jamf.management.jamfAAD.plist"));
 
     // resume step by step: confirm the rest with y, the operator step too
-    let mut p = pty(&root, &["resume", "--step"]);
+    let mut p = pty(&dev, &["resume", "--step"]);
     for id in [
         "clean-jamfaad",
         "purge-system-files",
@@ -111,25 +76,23 @@ fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
     p.send_line("y").unwrap();
     p.exp_string("completed").unwrap();
     p.exp_eof().unwrap();
-    let st = status_json(&root);
+    let st = dev.status();
     assert_eq!(st["runs"][0]["state"], "completed");
-    assert_eq!(step_state(&st, "purge-user-containers"), "skipped-by-admin");
-    assert_eq!(step_state(&st, "run-registration-policy"), "done");
-    assert!(!root
-        .join("Users/alice/Library/Preferences/com.jamf.management.jamfAAD.plist")
-        .exists());
-    assert!(root
-        .join("Users/alice/Library/Containers/com.microsoft.entrabroker.BrokerApp")
-        .exists());
+    assert_eq!(
+        dev.step_states()["purge-user-containers"],
+        "skipped-by-admin"
+    );
+    assert_eq!(dev.step_states()["run-registration-policy"], "done");
+    assert!(!dev.exists("/Users/alice/Library/Preferences/com.jamf.management.jamfAAD.plist"));
+    assert!(dev.exists("/Users/alice/Library/Containers/com.microsoft.entrabroker.BrokerApp"));
 }
 
 #[test]
 fn the_settle_wait_is_cut_short_only_by_typing_the_confirmation() {
-    let (dir, root) = sandbox();
+    let dev = Sandbox::new().build();
     // A small playbook: an operator step and a gate after it with a long settle.
-    let pb = dir.path().join("gate.toml");
-    std::fs::write(
-        &pb,
+    let pb = dev.playbook(
+        "gate-test",
         r#"name = "gate-test"
 description = "d"
 [vars.settle]
@@ -150,9 +113,8 @@ kind = "gate"
 after = ["server"]
 settle_minutes = "{settle}"
 "#,
-    )
-    .unwrap();
-    let mut p = pty(&root, &["run", "--step", pb.to_str().unwrap()]);
+    );
+    let mut p = pty(&dev, &["run", "--step", &pb]);
     p.exp_string("Has this been done?").unwrap();
     p.send_line("y").unwrap();
     p.exp_string("settle ").unwrap();
@@ -172,19 +134,13 @@ settle_minutes = "{settle}"
     p.exp_string("cut the settle wait short").unwrap();
     p.exp_string("completed").unwrap();
     p.exp_eof().unwrap();
-    assert_eq!(status_json(&root)["runs"][0]["state"], "completed");
+    assert_eq!(dev.status()["runs"][0]["state"], "completed");
 }
 
 #[test]
 fn step_mode_without_a_terminal_exits_2() {
-    let (_dir, root) = sandbox();
-    let out = Command::new(BIN)
-        .arg("--root")
-        .arg(&root)
-        .args(["run", "--step", "reregister"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a terminal"));
+    let dev = Sandbox::new().build();
+    dev.reenroll(&["run", "--step", "reregister"])
+        .exit(2)
+        .stderr_contains("not a terminal");
 }

@@ -3,60 +3,32 @@
 //! would) does the work; a second policy confirms the server steps; the extension attribute
 //! follows along.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_reenroll");
+use support::{Device, Run, Sandbox};
 
-fn sandbox() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("mac");
-    let out = Command::new(BIN)
-        .arg("sandbox")
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (dir, root)
-}
+const DAEMON: &str = "/Library/LaunchDaemons/com.github.reenroll.plist";
 
-fn reenroll(root: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn policy(root: &Path, params: &[&str]) -> Output {
+fn policy(dev: &Device, params: &[&str]) -> Run {
     let mut all = vec!["jamf-policy", "/", "Alice's MacBook Pro", "alice"];
     all.extend_from_slice(params);
-    reenroll(root, &all)
+    dev.reenroll(&all).run()
 }
 
-fn ea(root: &Path) -> String {
-    String::from_utf8(reenroll(root, &["status", "--jamf-ea"]).stdout)
-        .unwrap()
+fn ea(dev: &Device) -> String {
+    dev.reenroll(&["status", "--jamf-ea"])
+        .exit(0)
+        .stdout
         .trim()
         .to_string()
 }
 
-fn command_log(root: &Path) -> String {
-    std::fs::read_to_string(root.join("var/log/sandbox-commands.log")).unwrap_or_default()
-}
-
 #[test]
 fn a_policy_schedules_the_run_and_the_daemon_carries_it_out() {
-    let (_dir, root) = sandbox();
-    assert_eq!(ea(&root), "<result>none</result>");
+    let dev = Sandbox::new().build();
+    assert_eq!(ea(&dev), "<result>none</result>");
     let out = policy(
-        &root,
+        &dev,
         &[
             "playbook=cause6",
             "",
@@ -68,122 +40,82 @@ fn a_policy_schedules_the_run_and_the_daemon_carries_it_out() {
             "",
         ],
     );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("remediation scheduled"), "{text}");
+    assert_eq!(out.code, Some(0), "{out}");
+    out.stdout_contains("remediation scheduled");
     // Nothing was done in the policy's process: the Jamf framework is still there.
-    assert!(root.join("usr/local/jamf/bin/jamf").exists());
-    assert!(root
-        .join("Library/LaunchDaemons/com.github.reenroll.plist")
-        .exists());
-    assert!(command_log(&root).contains(
-        "/bin/launchctl bootstrap system /Library/LaunchDaemons/com.github.reenroll.plist"
-    ));
+    assert!(dev.exists("/usr/local/jamf/bin/jamf"));
+    assert!(dev.exists(DAEMON));
+    assert!(dev
+        .command_log()
+        .iter()
+        .any(|l| l == &format!("/bin/launchctl bootstrap system {DAEMON}")));
     assert!(
-        ea(&root).starts_with("<result>paused preflight "),
+        ea(&dev).starts_with("<result>paused preflight "),
         "{}",
-        ea(&root)
+        ea(&dev)
     );
 
     // launchd starts the daemon: it runs until the restart.
-    let boot = Command::new(BIN)
-        .args(["sandbox", "boot"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(boot.status.success());
+    dev.boot().exit(0);
     assert!(
-        ea(&root).starts_with("<result>paused restart "),
+        ea(&dev).starts_with("<result>paused restart "),
         "{}",
-        ea(&root)
+        ea(&dev)
     );
     assert!(
-        !root.join("usr/local/jamf/bin/jamf").exists(),
+        !dev.exists("/usr/local/jamf/bin/jamf"),
         "the daemon removed the framework"
     );
     // the restart: the daemon resumes and waits for the server steps
-    Command::new(BIN)
-        .args(["sandbox", "boot"])
-        .arg(&root)
-        .output()
-        .unwrap();
+    dev.boot().exit(0);
     assert!(
-        ea(&root).starts_with("<result>paused wait-for-server-cleanup "),
+        ea(&dev).starts_with("<result>paused wait-for-server-cleanup "),
         "{}",
-        ea(&root)
+        ea(&dev)
     );
 
     // A second policy confirms the server steps and hands the run back to the daemon.
     let out = policy(
-        &root,
+        &dev,
         &[
             "action=resume",
             "confirm=delete-jamf-record,delete-entra-device",
             "confirm=delete-intune-records,run-registration-policy",
         ],
     );
+    assert_eq!(out.code, Some(0), "{out}");
+    dev.boot().exit(0);
+    assert!(ea(&dev).starts_with("<result>completed "), "{}", ea(&dev));
+    assert!(!dev.exists(DAEMON), "the daemon removed itself");
+    let log = dev.command_log();
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        log.last().map(String::as_str),
+        Some("/bin/launchctl bootout system/com.github.reenroll"),
+        "bootout last: {log:?}"
     );
-    Command::new(BIN)
-        .args(["sandbox", "boot"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(ea(&root).starts_with("<result>completed "), "{}", ea(&root));
-    assert!(
-        !root
-            .join("Library/LaunchDaemons/com.github.reenroll.plist")
-            .exists(),
-        "the daemon removed itself"
-    );
-    let log = command_log(&root);
-    assert!(
-        log.trim_end()
-            .ends_with("/bin/launchctl bootout system/com.github.reenroll"),
-        "bootout last:\n{log}"
-    );
-    // the daemon's log
-    let daemon_log = std::fs::read_to_string(root.join("var/log/reenroll.log")).unwrap();
-    assert!(daemon_log.contains("run completed"), "{daemon_log}");
+    assert!(dev.read("/var/log/reenroll.log").contains("run completed"));
 }
 
 #[test]
 fn bad_parameters_exit_2_naming_the_parameter() {
-    let (_dir, root) = sandbox();
-    let out = policy(&root, &["", "action=jump"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("parameter 5"));
-    let out = policy(&root, &["", "", "intune_settle=5"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("parameter 6") && err.contains("intune_settle"),
-        "{err}"
-    );
-    let out = policy(&root, &["nonsense"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("parameter 4"));
+    let dev = Sandbox::new().build();
+    policy(&dev, &["", "action=jump"]).stderr_contains("parameter 5");
+    let out = policy(&dev, &["", "", "intune_settle=5"]);
+    assert_eq!(out.code, Some(2));
+    out.stderr_contains("parameter 6")
+        .stderr_contains("intune_settle");
+    let out = policy(&dev, &["nonsense"]);
+    assert_eq!(out.code, Some(2));
+    out.stderr_contains("parameter 4");
+    assert_eq!(policy(&dev, &["", "action=jump"]).code, Some(2));
     // nothing was scheduled
-    assert!(!root
-        .join("Library/LaunchDaemons/com.github.reenroll.plist")
-        .exists());
-    assert_eq!(ea(&root), "<result>none</result>");
+    assert!(!dev.exists(DAEMON));
+    assert_eq!(ea(&dev), "<result>none</result>");
 }
 
 #[test]
 fn managed_preferences_sit_between_jamf_parameters_and_defaults() {
-    let (_dir, root) = sandbox();
-    let prefs = root.join("Library/Managed Preferences");
-    std::fs::create_dir_all(&prefs).unwrap();
+    let dev = Sandbox::new().build();
     let mut d = plist::Dictionary::new();
     d.insert(
         "intune_settle_minutes".into(),
@@ -193,14 +125,13 @@ fn managed_preferences_sit_between_jamf_parameters_and_defaults() {
         "reboot_delay_minutes".into(),
         plist::Value::Integer(3.into()),
     );
-    plist::Value::Dictionary(d)
-        .to_file_binary(prefs.join("com.github.reenroll.plist"))
-        .unwrap();
-    let out = reenroll(
-        &root,
-        &["plan", "--json", "--set", "reboot_delay_minutes=7"],
-    );
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let prefs = dev.path("/Library/Managed Preferences/com.github.reenroll.plist");
+    std::fs::create_dir_all(prefs.parent().unwrap()).unwrap();
+    plist::Value::Dictionary(d).to_file_binary(&prefs).unwrap();
+    let plan = dev
+        .reenroll(&["plan", "--json", "--set", "reboot_delay_minutes=7"])
+        .exit(0)
+        .json();
     assert_eq!(plan["vars"]["intune_settle_minutes"]["value"], "45");
     assert_eq!(
         plan["vars"]["intune_settle_minutes"]["source"],
@@ -216,18 +147,8 @@ fn managed_preferences_sit_between_jamf_parameters_and_defaults() {
         "playbook default"
     );
     // Jamf parameters beat the profile
-    let out = policy(&root, &["intune_settle_minutes=50"]);
-    assert_eq!(out.status.code(), Some(0));
-    let st: serde_json::Value =
-        serde_json::from_slice(&reenroll(&root, &["status", "--json"]).stdout).unwrap();
-    let id = st["runs"][0]["id"].as_str().unwrap();
-    let journal = std::fs::read_to_string(
-        root.join("Library/Application Support/reenroll/runs")
-            .join(id)
-            .join("journal.jsonl"),
-    )
-    .unwrap();
-    let header: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    assert_eq!(policy(&dev, &["intune_settle_minutes=50"]).code, Some(0));
+    let header = dev.journal(&dev.last_run()).remove(0);
     assert_eq!(header["vars"]["intune_settle_minutes"], "50");
     assert_eq!(
         header["var_sources"]["intune_settle_minutes"],

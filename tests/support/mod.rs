@@ -41,7 +41,7 @@ pub const STATE_DIR: &str = "/Library/Application Support/reenroll";
 #[derive(Default, Clone)]
 pub struct Sandbox {
     users: Vec<String>,
-    flags: Vec<&'static str>,
+    flags: Vec<String>,
 }
 
 impl Sandbox {
@@ -56,22 +56,29 @@ impl Sandbox {
     }
 
     pub fn ade(mut self) -> Self {
-        self.flags.push("--ade");
+        self.flags.push("--ade".into());
         self
     }
 
     pub fn mdm_removal_disallowed(mut self) -> Self {
-        self.flags.push("--mdm-removal-disallowed");
+        self.flags.push("--mdm-removal-disallowed".into());
         self
     }
 
     pub fn psso(mut self) -> Self {
-        self.flags.push("--psso");
+        self.flags.push("--psso".into());
         self
     }
 
     pub fn jss_offline(mut self) -> Self {
-        self.flags.push("--jss-offline");
+        self.flags.push("--jss-offline".into());
+        self
+    }
+
+    /// Plant the evidence of one documented problem (`sandbox --symptom NAME`).
+    pub fn symptom(mut self, name: &str) -> Self {
+        self.flags.push("--symptom".into());
+        self.flags.push(name.into());
         self
     }
 
