@@ -216,14 +216,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         println!("{name:<12} {}", pb.description.lines().next().unwrap_or(""));
                     }
                 }
-                Some(PlaybooksCmd::Show { name }) => match crate::playbook::embedded::get(&name) {
-                    Some(src) => print!("{src}"),
-                    None => {
-                        return Err(error::invalid(format!(
-                            "no embedded playbook `{name}` (see `reenroll playbooks`)"
-                        )))
-                    }
-                },
+                Some(PlaybooksCmd::Show { name }) => {
+                    // A name or a file, validated like everywhere a playbook is taken.
+                    let pb = engine::load_playbook(Some(&name))?;
+                    print!("{}", pb.source);
+                }
             }
             Ok(error::OK)
         }

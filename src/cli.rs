@@ -201,7 +201,7 @@ pub struct StatusArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum PlaybooksCmd {
-    /// Print a playbook's TOML.
+    /// Print a playbook's TOML (an embedded name, or a file, which is validated first).
     Show { name: String },
 }
 

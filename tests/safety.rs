@@ -436,3 +436,64 @@ fn a_protected_container_macos_will_not_let_go_of_is_an_exception_naming_the_ppp
     );
     assert!(exceptions.contains("Full Disk Access"), "{exceptions}");
 }
+
+const HOLD_THEN_PURGE: &str = r#"
+name = "hold-then-purge"
+description = "A step that takes a while, then a removal."
+
+[[steps]]
+id = "hold"
+title = "Wait until released"
+[steps.action]
+kind = "run"
+program = "/usr/local/bin/hold"
+done_when = { present = ["/usr/local/bin/hold.done"] }
+
+[[steps]]
+id = "purge-users"
+title = "Remove each user's preferences"
+[steps.action]
+kind = "remove"
+paths = ["{home}/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
+"#;
+
+#[test]
+fn sigterm_lets_the_current_step_finish_then_pauses_the_run() {
+    let dev = Sandbox::new().build();
+    dev.script(
+        "/usr/local/bin/hold",
+        r#"d=$(dirname "$0")
+trap ': >"$d/hold.signalled"' TERM INT
+: >"$d/hold.started"
+while [ ! -e "$d/hold.release" ]; do sleep 0.02; done
+: >"$d/hold.done""#,
+    );
+    let pb = dev.playbook("hold-then-purge", HOLD_THEN_PURGE);
+    let child = dev.reenroll(&["run", &pb, "--yes"]).spawn();
+    wait_for(&dev.path("/usr/local/bin/hold.started"));
+    // What a Ctrl-C or launchd's stop sends to reenroll (not to its own process group).
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    dev.write("/usr/local/bin/hold.release", "");
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "paused\n{stdout}");
+    assert!(stdout.contains("SIGTERM"), "{stdout}");
+    // The step in progress finished and was recorded; its program never saw the signal.
+    assert!(dev.exists("/usr/local/bin/hold.done"));
+    assert!(
+        !dev.exists("/usr/local/bin/hold.signalled"),
+        "the child got the signal"
+    );
+    let states = dev.step_states();
+    assert_eq!(states["hold"], "done", "{states:?}");
+    assert_eq!(states["purge-users"], "pending", "{states:?}");
+    assert_eq!(dev.last_run_status()["state"], "paused");
+    // and resume carries on
+    dev.reenroll(&["resume"]).exit(0);
+    assert_eq!(dev.step_states()["purge-users"], "done");
+}
