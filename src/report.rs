@@ -283,6 +283,34 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
             "  started {}, last event {}\n",
             run.started, run.updated
         ));
+        if !run.facts.is_empty() {
+            let f = |k: &str| {
+                run.facts
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            let facts = format!(
+                "serial {}, \"{}\", console user {}, Jamf Pro {}, Entra device id(s) {}",
+                f("serial"),
+                f("computer_name"),
+                f("console_user"),
+                f("jss_url"),
+                f("entra_device_ids")
+            );
+            s.push_str(&wrap("  facts: ", "    ", &facts, WIDTH));
+            if let Some(u) = run
+                .facts
+                .get("keychains_unreachable")
+                .and_then(|v| v.as_array())
+            {
+                for k in u.iter().filter_map(|v| v.as_str()) {
+                    s.push_str(&wrap("  keychain not reachable: ", "    ", k, WIDTH));
+                }
+            }
+        }
         if let Some(p) = &run.paused {
             s.push_str(&wrap(
                 "  paused: ",
