@@ -140,7 +140,7 @@ pub fn gather(env: &Env) -> Facts {
                 uid: u.uid,
                 home: u.home.clone(),
             };
-            match env.device.keychain(&loc).and_then(|kc| {
+            match crate::keychain::open(env.device, &loc).and_then(|kc| {
                 let items = kc.list()?;
                 let upn_item = items.iter().find(|i| {
                     i.class == Some(ItemClass::GenericPassword)

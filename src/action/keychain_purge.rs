@@ -10,13 +10,13 @@
 //! re-query (`keychain::purge`). A user whose keychain cannot be reached (logged out, locked)
 //! pauses their part of the step instead of claiming success.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
 use crate::device::Device;
 use crate::journal::{Change, Undo};
-use crate::keychain::helper::{HelperKeychain, KeychainUnreachable};
+use crate::keychain::helper::KeychainUnreachable;
 use crate::keychain::purge::{self, PurgeEvent};
 use crate::keychain::rules::{PurgeRules, Rule};
 use crate::keychain::{Keychain, KeychainItem, KeychainLocation};
@@ -32,21 +32,9 @@ pub struct Spec {
     pub keep: Vec<Rule>,
 }
 
-/// The keychain backend for a purge: user keychains through the helper in their session.
+/// The keychain backend for a purge (see `keychain::open`).
 pub fn open(device: &Device, location: &KeychainLocation) -> Result<Box<dyn Keychain>> {
-    match location {
-        KeychainLocation::User { .. } if use_helper(device) => {
-            let exe = std::env::current_exe()
-                .context("finding reenroll's own binary for the keychain helper")?;
-            Ok(Box::new(HelperKeychain::new(device, exe, location)?))
-        }
-        _ => device.keychain(location),
-    }
-}
-
-fn use_helper(device: &Device) -> bool {
-    // NOTE: a sandbox without a fake launchctl (a minimal test tree) is opened directly.
-    !device.is_sandbox() || device.has_program("/bin/launchctl")
+    crate::keychain::open(device, location)
 }
 
 impl Spec {

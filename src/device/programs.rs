@@ -121,3 +121,137 @@ fn lossy(bytes: Vec<u8>) -> String {
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
+
+/// A long-lived program that answers one line per request line over pipes (the keychain
+/// helper). Started like `run` (absolute Mac path, own process group); stderr is collected for
+/// error messages; closing its stdin (on drop) ends it.
+pub struct LineSession {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// What a session answered to one request.
+pub enum LineAnswer {
+    Line(String),
+    /// The program ended without answering: its status and what it said on stderr.
+    Closed {
+        status: String,
+        stderr: String,
+    },
+    TimedOut,
+}
+
+pub fn spawn_lines(device: &Device, program: &str, args: &[String]) -> Result<LineSession> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    if !may_execute(device) {
+        bail!(
+            "refusing to run `{program}`: this host is not a Mac and no sandbox device was given"
+        );
+    }
+    let host = device.host_path(program)?;
+    tracing::debug!(program, ?args, "starting a session");
+    let mut child = Command::new(&host)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("could not start `{program}` ({})", host.display()))?;
+    let stdout = child.stdout.take().context("the session's stdout")?;
+    let stderr_pipe = child.stderr.take().context("the session's stderr")?;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(l) = line else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&stderr);
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr_pipe), &mut text);
+        if let Ok(mut s) = sink.lock() {
+            s.push_str(&text);
+        }
+    });
+    Ok(LineSession {
+        stdin: child.stdin.take(),
+        child,
+        lines,
+        stderr,
+    })
+}
+
+impl LineSession {
+    /// Send one line (with its newline) and wait for the next non-empty answer line.
+    pub fn request(&mut self, line: &[u8], timeout: Duration) -> LineAnswer {
+        use std::io::Write;
+        let sent = match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(line).and_then(|_| stdin.flush()).is_ok(),
+            None => false,
+        };
+        if sent {
+            let deadline = Instant::now() + timeout;
+            loop {
+                match self
+                    .lines
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                {
+                    Ok(l) if l.trim().is_empty() => continue,
+                    Ok(l) => return LineAnswer::Line(l),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        self.kill();
+                        return LineAnswer::TimedOut;
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        // It ended: collect how.
+        self.stdin = None;
+        let status = match self.child.wait() {
+            Ok(s) => match s.code() {
+                Some(c) => format!("with status {c}"),
+                None => "killed by a signal".into(),
+            },
+            Err(e) => format!("(could not wait: {e})"),
+        };
+        std::thread::sleep(Duration::from_millis(20)); // let the stderr reader finish
+        let stderr = self
+            .stderr
+            .lock()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        LineAnswer::Closed { status, stderr }
+    }
+
+    fn kill(&mut self) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LineSession {
+    fn drop(&mut self) {
+        // End of input ends the helper's loop; give it a moment, then make sure.
+        self.stdin = None;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill();
+    }
+}

@@ -38,7 +38,7 @@ pub(super) fn check(ctx: &mut Ctx, users: &[LocalUser]) {
             uid: user.uid,
             home: user.home.clone(),
         };
-        match ctx.device.keychain(&location).and_then(|k| k.list()) {
+        match crate::keychain::open(ctx.device, &location).and_then(|k| k.list()) {
             Ok(items) => judge(ctx, &location.describe(), &items, psso_registered),
             Err(e) => ctx.could_not_read(
                 location.describe(),

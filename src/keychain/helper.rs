@@ -19,7 +19,8 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{Keychain, KeychainItem, KeychainLocation, Unreachable};
-use crate::device::{Device, RunOpts};
+use crate::device::programs::{self, LineAnswer, LineSession};
+use crate::device::Device;
 
 /// The hidden CLI subcommand that runs `serve_location`.
 pub const SUBCOMMAND: &str = "keychain-helper";
@@ -215,8 +216,9 @@ fn handle(kc: &dyn Keychain, request: Request) -> Response {
     }
 }
 
-/// The root side: a user's login keychain reached through the helper, one process per call.
-#[derive(Clone, Debug)]
+/// The root side: a user's login keychain reached through the helper. One helper process serves
+/// every call of this value (a purge lists, exports and deletes dozens of times), started at the
+/// first call and ended when the value is dropped.
 pub struct HelperKeychain {
     device: Device,
     binary: PathBuf,
@@ -224,6 +226,17 @@ pub struct HelperKeychain {
     uid: u32,
     home: String,
     timeout: Duration,
+    session: std::cell::RefCell<Option<LineSession>>,
+}
+
+impl fmt::Debug for HelperKeychain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HelperKeychain")
+            .field("user", &self.user)
+            .field("uid", &self.uid)
+            .field("binary", &self.binary)
+            .finish()
+    }
 }
 
 impl HelperKeychain {
@@ -244,6 +257,7 @@ impl HelperKeychain {
             uid: *uid,
             home: home.clone(),
             timeout: DEFAULT_TIMEOUT,
+            session: std::cell::RefCell::new(None),
         })
     }
 
@@ -289,76 +303,73 @@ impl HelperKeychain {
     fn call(&self, request: &Request) -> Result<Response> {
         let mut line = serde_json::to_vec(request).context("encoding a keychain request")?;
         line.push(b'\n');
-        let out = self
-            .device
-            .run(
-                LAUNCHCTL,
-                &self.launchctl_args(),
-                &RunOpts {
-                    stdin: Some(line),
-                    timeout: Some(self.timeout),
-                    ..Default::default()
-                },
-            )
-            .with_context(|| {
-                format!(
-                    "could not start the keychain helper for {} (`launchctl asuser {} sudo -u {} …`)",
-                    self.user, self.uid, self.user
-                )
-            })?;
-        if out.timed_out {
-            return Err(KeychainUnreachable(Unreachable {
-                location: self.location(),
-                reason: format!(
-                    "the keychain helper did not answer within {}s (a keychain prompt may be \
-                     waiting on {}'s screen)",
-                    self.timeout.as_secs(),
+        let mut slot = self.session.borrow_mut();
+        let session = match slot.as_mut() {
+            Some(s) => s,
+            None => slot.insert(
+                programs::spawn_lines(&self.device, LAUNCHCTL, &self.launchctl_args()).with_context(|| {
+                    format!(
+                        "could not start the keychain helper for {} (`launchctl asuser {} sudo -u {} …`)",
+                        self.user, self.uid, self.user
+                    )
+                })?,
+            ),
+        };
+        let text = match session.request(&line, self.timeout) {
+            LineAnswer::Line(text) => text,
+            LineAnswer::TimedOut => {
+                *slot = None;
+                return Err(KeychainUnreachable(Unreachable {
+                    location: self.location(),
+                    reason: format!(
+                        "the keychain helper did not answer within {}s (a keychain prompt may be \
+                         waiting on {}'s screen)",
+                        self.timeout.as_secs(),
+                        self.user
+                    ),
+                })
+                .into());
+            }
+            LineAnswer::Closed { status, stderr } => {
+                *slot = None;
+                bail!(
+                    "the keychain helper for {} gave no answer: `launchctl asuser {} sudo -u {} {} {}` \
+                     exited {} ({}). Check that {} has a login session and that the binary runs as \
+                     that user",
+                    self.user,
+                    self.uid,
+                    self.user,
+                    self.binary.display(),
+                    SUBCOMMAND,
+                    status,
+                    stderr,
                     self.user
-                ),
-            })
-            .into());
-        }
-        let response = out
-            .stdout
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .map(serde_json::from_str::<Response>);
-        match response {
-            Some(Ok(Response::Unreachable { error })) => Err(KeychainUnreachable(Unreachable {
+                )
+            }
+        };
+        match serde_json::from_str::<Response>(&text) {
+            Ok(Response::Unreachable { error }) => Err(KeychainUnreachable(Unreachable {
                 location: self.location(),
                 reason: error.unwrap_or_else(|| "no reason given".into()),
             })
             .into()),
-            Some(Ok(Response::Invalid { error })) => bail!(
+            Ok(Response::Invalid { error }) => bail!(
                 "the keychain helper for {} did not understand the request ({}); is the helper \
                  binary {} the same reenroll version?",
                 self.user,
                 error.unwrap_or_default(),
                 self.binary.display()
             ),
-            Some(Ok(r)) => Ok(r),
-            // NOTE: stdout may hold secret data; say how much came, never what.
-            Some(Err(e)) => bail!(
-                "the keychain helper for {} answered something unreadable ({} bytes, {e}); exit {}, \
-                 stderr: {}",
-                self.user,
-                out.stdout.len(),
-                out.status_text(),
-                out.stderr.trim()
-            ),
-            None => bail!(
-                "the keychain helper for {} gave no answer: `launchctl asuser {} sudo -u {} {} {}` \
-                 exited {} ({}). Check that {} has a login session and that the binary runs as \
-                 that user",
-                self.user,
-                self.uid,
-                self.user,
-                self.binary.display(),
-                SUBCOMMAND,
-                out.status_text(),
-                out.stderr.trim(),
-                self.user
-            ),
+            Ok(r) => Ok(r),
+            // NOTE: the answer may hold secret data; say how much came, never what.
+            Err(e) => {
+                *slot = None;
+                bail!(
+                    "the keychain helper for {} answered something unreadable ({} bytes, {e})",
+                    self.user,
+                    text.len()
+                )
+            }
         }
     }
 
@@ -570,7 +581,8 @@ mod tests {
     }
 
     /// A sandbox with fake `launchctl` and `sudo` (which exec their program as the real ones
-    /// would, logging their arguments one per line) and a fake helper that answers `answer`.
+    /// would, logging their arguments one per line) and a fake helper that reads one request
+    /// line and answers `answer`.
     fn fake_device(answer: &str, exit: i32) -> (tempfile::TempDir, Device, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
@@ -594,7 +606,7 @@ mod tests {
         write(
             &helper,
             &format!(
-                "#!/bin/sh\ncat > '{r}/request'\necho 'a message on stderr' >&2\nprintf '%s\\n' '{answer}'\nexit {exit}\n",
+                "#!/bin/sh\nIFS= read -r line\nprintf '%s\\n' \"$line\" > '{r}/request'\necho 'a message on stderr' >&2\nprintf '%s\\n' '{answer}'\nexit {exit}\n",
                 r = root.display()
             ),
         );

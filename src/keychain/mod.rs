@@ -172,3 +172,32 @@ pub trait Keychain {
     /// Put an item back (rollback). `item.data` holds what `export` returned.
     fn add(&self, item: &KeychainItem) -> Result<()>;
 }
+
+/// The keychain backend for reading or purging a location. A user's login keychain is unlocked
+/// only in that user's session, so when reenroll is not that user (root on a Mac; or a sandbox
+/// device with its fake `launchctl`, exercising the same path) it goes through the keychain
+/// helper in the user's session; otherwise, and for the System keychain, directly.
+pub fn open(
+    device: &crate::device::Device,
+    location: &KeychainLocation,
+) -> Result<Box<dyn Keychain>> {
+    match location {
+        KeychainLocation::User { uid, .. } if needs_helper(device, *uid) => {
+            let exe = std::env::current_exe().map_err(|e| {
+                anyhow::anyhow!("finding reenroll's own binary for the keychain helper: {e}")
+            })?;
+            Ok(Box::new(helper::HelperKeychain::new(
+                device, exe, location,
+            )?))
+        }
+        _ => device.keychain(location),
+    }
+}
+
+fn needs_helper(device: &crate::device::Device, uid: u32) -> bool {
+    if device.is_sandbox() {
+        // NOTE: a minimal sandbox without a fake launchctl (unit-test trees) is opened directly.
+        return device.has_program("/bin/launchctl");
+    }
+    nix::unistd::geteuid().as_raw() != uid
+}
