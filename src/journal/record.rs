@@ -187,6 +187,9 @@ pub fn check_header(r: &Record) -> Result<()> {
     if format != FORMAT_NAME {
         bail!("not a reenroll journal (format `{format}`)");
     }
+    if *version < READABLE_VERSIONS.iter().copied().min().unwrap_or(1) {
+        bail!("journal format version {version} was never written by reenroll; the file is damaged");
+    }
     if !READABLE_VERSIONS.contains(version) {
         bail!(
             "journal format version {version} is newer than this reenroll understands \
