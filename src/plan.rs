@@ -179,6 +179,11 @@ pub fn describe_device(ctx: &Ctx) -> String {
     if ctx.device.is_sandbox() {
         format!("sandbox device at {}", ctx.device.root().display())
     } else {
-        "this Mac".to_string()
+        if cfg!(target_os = "macos") {
+            "this Mac".to_string()
+        } else {
+            "this host, which is not a Mac (nothing can be read or run here; use --root DIR)"
+                .to_string()
+        }
     }
 }

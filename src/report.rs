@@ -115,7 +115,12 @@ pub fn human_bytes(b: u64) -> String {
 /// The human plan, readable at 80 columns.
 pub fn render_plan(p: &PlanReport) -> String {
     let mut s = String::new();
-    s.push_str(&format!("Plan: {} on {}\n", p.playbook, p.device));
+    s.push_str(&wrap(
+        "Plan: ",
+        "  ",
+        &format!("{} on {}", p.playbook, p.device),
+        WIDTH,
+    ));
     if let Some(first) = p.description.lines().next() {
         s.push_str(&wrap("  ", "  ", first, WIDTH));
     }

@@ -126,7 +126,9 @@ pub fn gather(env: &Env) -> Facts {
         let code = out.stdout.lines().next().unwrap_or("").trim().to_string();
         f.insert("psso_registered".into(), json!(code == "2"));
     } else {
-        f.insert("psso_registered".into(), json!(false));
+        // Unknown, not "no": without Jamf Conditional Access there is nothing to ask.
+        unreadable
+            .push("Platform SSO state: Jamf Conditional Access is not on the device".to_string());
     }
 
     // The Entra device id(s) and the registered UPN live in the users' keychains.

@@ -188,7 +188,9 @@ pub fn check_header(r: &Record) -> Result<()> {
         bail!("not a reenroll journal (format `{format}`)");
     }
     if *version < READABLE_VERSIONS.iter().copied().min().unwrap_or(1) {
-        bail!("journal format version {version} was never written by reenroll; the file is damaged");
+        bail!(
+            "journal format version {version} was never written by reenroll; the file is damaged"
+        );
     }
     if !READABLE_VERSIONS.contains(version) {
         bail!(
