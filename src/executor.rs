@@ -314,6 +314,16 @@ pub fn resume(
     let (from_daemon, interactive) = (*from_daemon, *interactive);
     let lock = take_lock(ctx)?;
     let (view, state, records) = find_run(ctx, id, |s| s.resumable(), "resume")?;
+    if view.rollback_started {
+        // A rollback that was interrupted must never be carried forward again.
+        if from_daemon {
+            crate::action::reboot::remove_daemon(&ctx.device)?;
+        }
+        return Err(error::refused(format!(
+            "run {} was being rolled back when it stopped: finish that with `reenroll rollback {}`; it cannot be resumed",
+            view.id, view.id
+        )));
+    }
     if from_daemon && !state.resumable() {
         // A daemon left behind by a run that has ended: remove it and stop quietly.
         crate::action::reboot::remove_daemon(&ctx.device)?;
@@ -402,30 +412,35 @@ pub fn resume(
         printer.line(&format!("recorded: the operator did `{c}`"));
     }
     if from_daemon {
-        // Consecutive daemon starts that finished no step: a crash loop gives up after a few.
-        let finished = runner.view.steps.values().filter(|s| s.finished()).count();
-        let (mut attempts, before) = runner
-            .view
-            .notes
-            .get("daemon-attempts")
-            .and_then(|v| v.split_once('@'))
-            .and_then(|(a, f)| Some((a.parse::<u32>().ok()?, f.parse::<usize>().ok()?)))
-            .unwrap_or((0, finished));
-        attempts = if before == finished { attempts + 1 } else { 1 };
+        // A crash loop: consecutive daemon starts that found the run interrupted (the previous
+        // start died). A start that finds it paused (a restart, an operator) resets the count.
+        let attempts = if state == RunState::Interrupted {
+            runner
+                .view
+                .notes
+                .get("daemon-crashes")
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(0)
+                + 1
+        } else {
+            0
+        };
         runner.append(Record::Note {
-            key: "daemon-attempts".into(),
-            value: format!("{attempts}@{finished}"),
+            key: "daemon-crashes".into(),
+            value: attempts.to_string(),
         })?;
-        if attempts > crate::action::reboot::MAX_DAEMON_ATTEMPTS {
-            crate::action::reboot::remove_daemon(&ctx.device)?;
-            return runner.pause(
+        if attempts >= crate::action::reboot::MAX_DAEMON_ATTEMPTS {
+            // Record why first: `bootout` in remove_daemon ends this very process on a Mac.
+            let ended = runner.pause(
                 None,
                 format!(
-                    "the LaunchDaemon started this run {attempts} times without finishing a step and removed itself; see /var/log/reenroll.log, then `reenroll resume {}` by hand",
+                    "the LaunchDaemon found this run interrupted {attempts} times in a row and removed itself; see /var/log/reenroll.log, then `reenroll resume {}` by hand",
                     runner.run_id
                 ),
                 None,
             );
+            crate::action::reboot::remove_daemon(&ctx.device)?;
+            return ended;
         }
     }
     runner.reconcile()?;
@@ -844,6 +859,7 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
     )?;
     runner.reconcile()?;
     runner.append(Record::RollbackStart { at: now_rfc3339() })?;
+    cancel_pending_restart(ctx, &runner.view, printer);
     printer.line(&format!(
         "rolling back run {} of {}",
         runner.run_id, runner.pb.name
@@ -971,7 +987,46 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
     Ok(report)
 }
 
+/// A restart the run scheduled that has not happened yet would interrupt the rollback: cancel it
+/// (a scheduled `shutdown` waits in the background; `killall shutdown` ends it), best effort.
+fn cancel_pending_restart(ctx: &Ctx, view: &RunView, printer: &Printer) {
+    let Ok(now) = ctx.device.boot_session() else {
+        return;
+    };
+    for (key, at) in view
+        .notes
+        .iter()
+        .filter(|(k, _)| k.starts_with("reboot-at:"))
+    {
+        let step = &key["reboot-at:".len()..];
+        if view.notes.get(&format!("boot-before:{step}")) != Some(&now) {
+            continue; // that restart already happened
+        }
+        let out = ctx.device.run(
+            "/usr/bin/killall",
+            &["shutdown".to_string()],
+            &crate::device::RunOpts::default(),
+        );
+        match out {
+            Ok(o) if o.success() => printer.line(&format!("cancelled the restart scheduled for {at}")),
+            _ => printer.line(&format!(
+                "the restart scheduled for {at} could not be cancelled (no `shutdown` process found); if it is still pending, cancel it with `sudo killall shutdown`"
+            )),
+        }
+    }
+}
+
 fn remove_created(ctx: &Ctx, target: &str) -> Result<String> {
+    if target == crate::action::reboot::DAEMON_PLIST {
+        // Our LaunchDaemon: unload it too (`launchctl bootout`), not just delete its file.
+        let existed = ctx.device.host_path(target)?.exists();
+        crate::action::reboot::remove_daemon(&ctx.device)?;
+        return Ok(if existed {
+            format!("removed {target} (and booted it out)")
+        } else {
+            format!("already gone: {target}")
+        });
+    }
     let host = ctx.device.host_path(target)?;
     match std::fs::remove_file(&host) {
         Ok(()) => Ok(format!("removed {target}")),
@@ -1091,10 +1146,8 @@ pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> R
     let cutoff = SystemTime::now() - older_than;
     let mut purged = 0;
     for (view, state, _) in all_runs(ctx)? {
-        if !matches!(
-            state,
-            RunState::Completed | RunState::RolledBack | RunState::Failed
-        ) {
+        // A failed run can still be resumed or rolled back: its quarantine stays.
+        if !matches!(state, RunState::Completed | RunState::RolledBack) {
             continue;
         }
         let ended = view
@@ -1105,11 +1158,21 @@ pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> R
         if ended.is_none_or(|t| t > cutoff) {
             continue;
         }
-        let qdir = ctx.state.run_dir(&view.id).join("quarantine");
-        if qdir.exists() {
-            let parent = fs::open_quarantine(&ctx.state.run_dir(&view.id))?;
-            fs::delete_tree(&parent, std::ffi::OsStr::new("quarantine"))
-                .with_context(|| format!("deleting {}", qdir.display()))?;
+        let run_dir = ctx.state.run_dir(&view.id);
+        let qdir = run_dir.join("quarantine");
+        let exports = run_dir.join("keychain");
+        if qdir.exists() || exports.exists() {
+            let parent = fs::open_quarantine(&run_dir)?;
+            // Removed files, and the exported keychain secrets kept for rollback.
+            for name in ["quarantine", "keychain"] {
+                fs::delete_tree(&parent, std::ffi::OsStr::new(name))
+                    .with_context(|| format!("deleting {}", run_dir.join(name).display()))?;
+            }
+            let mut journal = Journal::reopen(&run_dir)?;
+            journal.append(&Record::Note {
+                key: "purged".into(),
+                value: now_rfc3339(),
+            })?;
             printer.line(&format!(
                 "purged the quarantine of run {} ({})",
                 view.id,

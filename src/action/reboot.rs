@@ -20,8 +20,8 @@ use crate::journal::{Change, Undo};
 
 pub const LABEL: &str = "com.github.reenroll";
 pub const DAEMON_PLIST: &str = "/Library/LaunchDaemons/com.github.reenroll.plist";
-/// How many times the daemon may start the same run before it gives up (a crash loop must not
-/// keep a Mac busy forever).
+/// How many daemon starts in a row may find the run interrupted (the previous start died) before
+/// the daemon gives up: a crash loop must not keep a Mac busy forever.
 pub const MAX_DAEMON_ATTEMPTS: u32 = 5;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -184,12 +184,19 @@ impl Spec {
     pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
         let key = format!("boot-before:{}", env.step_id);
         let now_boot = env.device.boot_session()?;
+        // The restart counts as scheduled only once `shutdown` ran (`reboot-at` is noted after it):
+        // a crash or a failing `shutdown` before that schedules it again.
+        let scheduled = rec
+            .get_note(&format!("reboot-at:{}", env.step_id))
+            .is_some();
         if let Some(before) = rec.get_note(&key) {
             if before != now_boot {
                 return Ok(Outcome::Done(format!(
                     "the Mac restarted (boot session {before} -> {now_boot})"
                 )));
             }
+        }
+        if scheduled {
             return Ok(Outcome::Pause {
                 reason: format!(
                     "waiting for the restart scheduled at {} (the LaunchDaemon {LABEL} resumes the run afterwards)",
