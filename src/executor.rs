@@ -752,6 +752,10 @@ impl Runner<'_> {
 }
 
 impl Recorder for Runner<'_> {
+    fn next_change(&self) -> u64 {
+        self.view.next_n
+    }
+
     fn intent(&mut self, change: Change) -> Result<u64> {
         let n = self.view.next_n;
         let step = self.current_step.clone();

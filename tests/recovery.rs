@@ -141,3 +141,75 @@ args = ["-x", "nothing"]
     dev.reenroll(&["rollback", "--yes"]).exit(0);
     assert!(dev.exists("/Users/alice/Library/Preferences/com.microsoft.CompanyPortalMac.plist"));
 }
+
+const PURGE_TESTSVC: &str = r#"
+name = "purge-testsvc"
+description = "Delete the testsvc items."
+[[steps]]
+id = "purge-kc"
+title = "Delete the testsvc items"
+[steps.action]
+kind = "keychain-purge"
+keychains = ["users"]
+[[steps.action.remove]]
+name = "testsvc"
+any = { contains = "testsvc" }
+"#;
+
+/// Every `applied` record has its `intent` earlier in the journal.
+fn assert_write_ahead(journal: &[serde_json::Value]) {
+    let mut intents = std::collections::BTreeSet::new();
+    for r in journal {
+        let key = (r["step"].to_string(), r["n"].to_string());
+        match r["type"].as_str() {
+            Some("intent") => {
+                intents.insert(key);
+            }
+            Some("applied") => assert!(
+                intents.contains(&key),
+                "applied without an intent first: {r}"
+            ),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn every_keychain_delete_is_journaled_before_it_happens_copy_by_copy() {
+    let dev = Sandbox::new().build();
+    // Two copies of one identity: the first cannot be exported, the second can.
+    let kc = dev.path("/Users/alice/Library/Keychains/sandbox-keychain.plist");
+    let mut items = plist::Value::from_file(&kc).unwrap().into_array().unwrap();
+    for (data, extractable) in [(&b"COPY-A"[..], false), (&b"COPY-B-SECRET"[..], true)] {
+        let mut d = plist::Dictionary::new();
+        d.insert("class".into(), "generic-password".into());
+        d.insert("account".into(), "acct".into());
+        d.insert("service".into(), "testsvc".into());
+        d.insert("data".into(), plist::Value::Data(data.to_vec()));
+        d.insert("extractable".into(), extractable.into());
+        items.push(plist::Value::Dictionary(d));
+    }
+    plist::Value::Array(items).to_file_xml(&kc).unwrap();
+    let pb = dev.playbook("purge-testsvc", PURGE_TESTSVC);
+    let id = dev.reenroll(&["run", &pb, "--yes"]).exit(0).run_id();
+    let journal = dev.journal(&id);
+    assert_write_ahead(&journal);
+    let deletes = journal
+        .iter()
+        .filter(|r| r["type"] == "intent" && r["change"]["op"] == "delete")
+        .count();
+    assert_eq!(deletes, 2, "one intent per copy");
+    assert!(!dev
+        .read("/Users/alice/Library/Keychains/sandbox-keychain.plist")
+        .contains("testsvc"));
+    // Rollback puts back what could be exported, with its data; the other is listed.
+    dev.reenroll(&["rollback", "--yes"])
+        .exit(0)
+        .stdout_contains("cannot be undone");
+    let text = dev.read("/Users/alice/Library/Keychains/sandbox-keychain.plist");
+    assert_eq!(text.matches("testsvc").count(), 1, "{text}");
+    // The exported secret lives only in the run's 0600 files, never in the journal.
+    assert!(!serde_json::to_string(&dev.journal(&id))
+        .unwrap()
+        .contains("COPY-B-SECRET"));
+}

@@ -142,69 +142,87 @@ impl Spec {
                     continue;
                 }
             };
-            let planned = match purge::preview(kc.as_ref(), &rules) {
-                Ok(p) => p,
-                Err(e) => {
-                    unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
-                    continue;
-                }
-            };
-            // Write-ahead: the intent of every deletion that will not be exported first.
+            // Write-ahead: every delete call is announced by `Deleting`, journaled as an intent
+            // (with the name of its export file, written first) before the delete happens.
             // (n, item, settled, export file name)
             let mut pending: Vec<(u64, KeychainItem, bool, Option<String>)> = Vec::new();
-            for p in planned.iter().filter(|p| !p.reversible) {
-                let n = rec.intent(Change::Delete {
-                    location: loc.clone(),
-                    item: p.item.clone(),
-                    export: None,
-                })?;
-                pending.push((n, p.item.clone(), false, None));
-            }
-            let mut exports = std::fs::read_dir(&export_dir)
-                .map(|d| d.count())
-                .unwrap_or(0);
+            let mut staged: Option<Vec<u8>> = None;
             let report = {
                 let mut sink = |ev: PurgeEvent| -> Result<()> {
                     match ev {
-                        PurgeEvent::Exported { item, .. } => {
-                            let mut bare = item;
-                            let data = bare.data.take().unwrap_or_default();
-                            exports += 1;
-                            let name = format!("{}-{exports}", env.step_id);
-                            let n = rec.intent(Change::Delete {
-                                location: loc.clone(),
-                                item: bare.clone(),
-                                export: Some(name.clone()),
-                            })?;
-                            crate::journal::write_private(
-                                &export_dir.join(format!("{name}.json")),
-                                &serde_json::to_vec(&data)?,
-                            )?;
-                            pending.push((n, bare, false, Some(name)));
+                        PurgeEvent::Exported { mut item, .. } => {
+                            // Kept in memory until its delete is announced.
+                            staged = item.data.take();
                         }
-                        PurgeEvent::Deleted { item, exported, .. } => {
-                            if let Some((n, _, settled, export)) =
-                                pending.iter_mut().find(|(_, i, settled, e)| {
-                                    !*settled && i.same_identity(&item) && e.is_some() == exported
-                                })
+                        PurgeEvent::Deleting { item, exported, .. } => {
+                            let target = format!("{} in {}", item.describe(), loc.describe());
+                            // A delete that did not take: close its intent, keep its export.
+                            let mut export = None;
+                            if let Some((n, _, settled, e)) = pending
+                                .iter_mut()
+                                .find(|(_, i, settled, _)| !*settled && i.same_identity(&item))
                             {
                                 *settled = true;
-                                let undo = match export {
-                                    Some(export) => Undo::AddKeychainItem {
+                                export = e.clone();
+                                rec.failed(
+                                    *n,
+                                    &target,
+                                    "the delete reported success but the item stayed; trying again",
+                                    false,
+                                )?;
+                            }
+                            if export.is_none() && exported {
+                                if let Some(data) = staged.take() {
+                                    let name = format!("{}-{}", env.step_id, rec.next_change());
+                                    crate::journal::write_private(
+                                        &export_dir.join(format!("{name}.json")),
+                                        &serde_json::to_vec(&data)?,
+                                    )?;
+                                    export = Some(name);
+                                }
+                            }
+                            let n = rec.intent(Change::Delete {
+                                location: loc.clone(),
+                                item: item.clone(),
+                                export: export.clone(),
+                            })?;
+                            pending.push((n, item, false, export));
+                        }
+                        PurgeEvent::Deleted { item, .. } => {
+                            let found = pending
+                                .iter_mut()
+                                .find(|(_, i, settled, _)| !*settled && i.same_identity(&item))
+                                .map(|(n, _, settled, export)| {
+                                    *settled = true;
+                                    (*n, export.clone())
+                                });
+                            let (n, export) = match found {
+                                Some(f) => f,
+                                // The keychain removed another copy along with the one announced.
+                                None => (
+                                    rec.intent(Change::Delete {
                                         location: loc.clone(),
                                         item: item.clone(),
-                                        export: export.clone(),
-                                    },
-                                    None => {
-                                        irreversible += 1;
-                                        Undo::Irreversible {
-                                            what: format!("{} in {}", item.describe(), loc.describe()),
-                                            why: "it could not be exported before deletion (a private key)".into(),
-                                        }
+                                        export: None,
+                                    })?,
+                                    None,
+                                ),
+                            };
+                            let undo = match export {
+                                Some(export) => Undo::AddKeychainItem {
+                                    location: loc.clone(),
+                                    item: item.clone(),
+                                    export,
+                                },
+                                None => {
+                                    irreversible += 1;
+                                    Undo::Irreversible {
+                                        what: format!("{} in {}", item.describe(), loc.describe()),
+                                        why: "it could not be exported before deletion (a private key, or an item whose export would prompt)".into(),
                                     }
-                                };
-                                rec.applied(*n, undo)?;
-                            }
+                                }
+                            };
+                            rec.applied(n, undo)?;
                             deleted += 1;
                         }
                     }

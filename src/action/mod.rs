@@ -154,6 +154,8 @@ pub enum Outcome {
 pub trait Recorder {
     /// Record the intent durably; returns the change's number.
     fn intent(&mut self, change: Change) -> Result<u64>;
+    /// The number the next `intent` will get (to name a file before announcing its change).
+    fn next_change(&self) -> u64;
     fn applied(&mut self, n: u64, undo: Undo) -> Result<()>;
     fn failed(&mut self, n: u64, target: &str, error: &str, exception: bool) -> Result<()>;
     fn note(&mut self, key: &str, value: &str) -> Result<()>;

@@ -32,8 +32,17 @@ pub enum PurgeEvent {
     /// Sent before the delete. `item.data` holds the secret: write it to the journal (0600),
     /// never to a log. An error from the sink stops the purge before the delete.
     Exported { item: KeychainItem, rule: String },
+    /// Sent right before every delete call (write-ahead: the caller journals the intent here).
+    /// `exported` says whether this copy's `Exported` event came first. A delete that did not
+    /// take is followed by another `Deleting` for the same copy.
+    Deleting {
+        item: KeychainItem,
+        rule: String,
+        exported: bool,
+    },
     /// Sent once a re-query shows one copy fewer. `exported` says whether an `Exported` event
-    /// for this copy came first (false: the deletion cannot be undone).
+    /// for this copy came first (false: the deletion cannot be undone). A backend that removed
+    /// several copies at once sends one per copy, the later ones without a `Deleting` of their own.
     Deleted {
         item: KeychainItem,
         rule: String,
@@ -159,7 +168,9 @@ fn purge_identity(
     let mut exported = false;
     let mut export_pending = true;
     while remaining > 0 {
-        if export_pending && reversible(item) {
+        // Ask for every copy (not only when the first copy seen was extractable): copies of one
+        // identity can differ, and the backend says `None` for one it cannot export.
+        if export_pending && item.class != Some(ItemClass::PrivateKey) {
             match kc.export(item) {
                 Ok(Some(data)) => {
                     let mut with_data = item.clone();
@@ -181,6 +192,11 @@ fn purge_identity(
             }
             export_pending = false;
         }
+        sink(PurgeEvent::Deleting {
+            item: item.clone(),
+            rule: rule.to_string(),
+            exported,
+        })?;
         if let Err(e) = kc.delete(item) {
             report
                 .exceptions
@@ -400,11 +416,26 @@ label = { equals = "JAMF" }
             })
             .collect();
         assert_eq!(exported, vec![b"one".to_vec(), b"two".to_vec()]);
+        // Exported, then announced (write-ahead), then confirmed by a re-query.
         assert!(matches!(events[0], PurgeEvent::Exported { .. }));
         assert!(matches!(
             events[1],
+            PurgeEvent::Deleting { exported: true, .. }
+        ));
+        assert!(matches!(
+            events[2],
             PurgeEvent::Deleted { exported: true, .. }
         ));
+        // Every Deleted was announced by a Deleting first.
+        let announced = events
+            .iter()
+            .filter(|e| matches!(e, PurgeEvent::Deleting { .. }))
+            .count();
+        let deleted = events
+            .iter()
+            .filter(|e| matches!(e, PurgeEvent::Deleted { .. }))
+            .count();
+        assert_eq!(announced, deleted);
         assert!(matches!(
             events.last().unwrap(),
             PurgeEvent::Deleted {
@@ -530,9 +561,25 @@ label = { equals = "JAMF" }
         assert!(report.exceptions[0]
             .reason
             .contains("still in the keychain"));
-        // Exported once, not once per try.
-        assert_eq!(events.len(), 1);
+        // Exported once, not once per try; every try announced before it was made.
         assert!(matches!(events[0], PurgeEvent::Exported { .. }));
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, PurgeEvent::Exported { .. }))
+                .count(),
+            1
+        );
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, PurgeEvent::Deleting { .. }))
+                .count(),
+            STUCK_TRIES
+        );
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, PurgeEvent::Deleted { .. })));
     }
 
     #[test]
