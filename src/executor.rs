@@ -481,8 +481,8 @@ impl Runner<'_> {
                 Change::Remove { target, .. } => {
                     let qname = n.to_string();
                     let q = fs::open_quarantine(&self.run_dir.join("quarantine"))?;
-                    fs::discard_partial(&q, &qname)?;
-                    if fs::quarantine_has(&q, &qname) {
+                    // Finishes or undoes a move across volumes that a crash cut short.
+                    if fs::recover_move(&self.ctx.device, &target, &q, &qname)? {
                         tracing::info!(%target, "a removal interrupted by a crash had happened; recording it");
                         self.append(Record::Applied {
                             step,

@@ -213,3 +213,54 @@ fn every_keychain_delete_is_journaled_before_it_happens_copy_by_copy() {
         .unwrap()
         .contains("COPY-B-SECRET"));
 }
+
+const PURGE_PORTAL: &str = r#"
+name = "purge-portal"
+description = "Remove alice's Company Portal folder."
+[[steps]]
+id = "purge"
+title = "Remove the folder"
+[steps.action]
+kind = "remove"
+paths = ["/Users/alice/Library/Application Support/com.microsoft.CompanyPortalMac"]
+"#;
+
+const PORTAL: &str = "Users/alice/Library/Application Support/com.microsoft.CompanyPortalMac";
+
+#[test]
+fn a_crash_inside_a_move_across_volumes_loses_nothing() {
+    for point in ["move-staged:0", "move-copied:0"] {
+        let dev = Sandbox::new().build();
+        let before = dev.tree_hash();
+        let pb = dev.playbook("purge-portal", PURGE_PORTAL);
+        dev.reenroll(&["run", &pb, "--yes"])
+            .fault(&format!("exdev,crash@{point}"))
+            .killed();
+        // resume finishes (or redoes) the move; the folder is gone, nothing is left beside it
+        dev.reenroll(&["resume"]).fault("exdev").exit(0);
+        assert!(!dev.exists(&format!("/{PORTAL}")), "{point}");
+        let after = dev.tree_hash();
+        let diff = before.diff(&after);
+        assert!(
+            diff.added.is_empty(),
+            "{point}: leftovers beside the path:\n{diff}"
+        );
+        // and rollback brings back exactly what was there
+        dev.reenroll(&["rollback", "--yes"]).fault("exdev").exit(0);
+        before
+            .subtree(PORTAL)
+            .assert_same(&dev.tree_hash().subtree(PORTAL), point);
+    }
+}
+
+#[test]
+fn a_restore_across_volumes_never_touches_a_users_look_alike_file() {
+    let dev = Sandbox::new().build();
+    let lookalike = format!("/{PORTAL}.partial/doc.txt");
+    dev.write(&lookalike, "the user's own file");
+    let pb = dev.playbook("purge-portal", PURGE_PORTAL);
+    dev.reenroll(&["run", &pb, "--yes"]).fault("exdev").exit(0);
+    dev.reenroll(&["rollback", "--yes"]).fault("exdev").exit(0);
+    assert_eq!(dev.read(&lookalike), "the user's own file");
+    assert!(dev.exists(&format!("/{PORTAL}")));
+}

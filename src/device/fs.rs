@@ -264,20 +264,22 @@ pub fn quarantine(
         Err(e) => return Err(classify(e, mac_path, "looking at")),
         Ok(_) => {}
     }
-    let qname = OsStr::new(qname);
     let renamed = if crate::fault::eperm(mac_path) {
         Err(Errno::EPERM)
     } else if crate::fault::exdev() {
         Err(Errno::EXDEV)
     } else {
-        renameat(Some(dir.as_raw_fd()), &*name, Some(qdir.as_raw_fd()), qname)
+        renameat(
+            Some(dir.as_raw_fd()),
+            &*name,
+            Some(qdir.as_raw_fd()),
+            OsStr::new(qname),
+        )
     };
     match renamed {
         Ok(()) => Ok(Some(Moved::Renamed)),
         Err(Errno::EXDEV) => {
-            copy_then_delete(&dir, &name, qdir, qname).map_err(|e| {
-                FsError::Other(e.context(format!("moving {mac_path} to quarantine across volumes")))
-            })?;
+            move_across_volumes(&dir, &name, qdir, qname, mac_path)?;
             Ok(Some(Moved::Copied))
         }
         Err(e) => Err(classify(e, mac_path, "moving to quarantine")),
@@ -333,7 +335,7 @@ pub fn restore(device: &Device, mac_path: &str, qdir: &OwnedFd, qname: &str) -> 
     match renamed {
         Ok(()) => Ok(Restored::Restored),
         Err(Errno::EXDEV) => {
-            copy_then_delete(qdir, qname, &dir, &name)
+            restore_across_volumes(qdir, qname, &dir, &name)
                 .with_context(|| format!("restoring {mac_path} across volumes"))?;
             Ok(Restored::Restored)
         }
@@ -360,18 +362,116 @@ pub fn delete_tree(dir: &OwnedFd, name: &OsStr) -> Result<()> {
     Ok(())
 }
 
-fn copy_then_delete(src_dir: &OwnedFd, src: &OsStr, dst_dir: &OwnedFd, dst: &OsStr) -> Result<()> {
-    let mut partial = dst.to_os_string();
-    partial.push(".partial");
-    delete_tree(dst_dir, &partial)?;
-    copy_tree(src_dir, src, dst_dir, &partial)?;
-    renameat(
-        Some(dst_dir.as_raw_fd()),
-        &*partial,
-        Some(dst_dir.as_raw_fd()),
-        dst,
-    )?;
-    delete_tree(src_dir, src)
+/// The hidden name an original waits under, in its own folder, while it is copied to a
+/// quarantine on another volume.
+pub fn staged_name(qname: &str) -> OsString {
+    OsString::from(format!(".reenroll-moving-{qname}"))
+}
+
+fn restoring_name(qname: &OsStr) -> OsString {
+    let mut n = OsString::from(".reenroll-restoring-");
+    n.push(qname);
+    n
+}
+
+/// Move across volumes so that a failure or a crash at any point leaves either the original
+/// (at its path, or staged under a hidden name beside it: `recover_move` puts it back) or a
+/// complete copy in quarantine: 1. rename the original to its staged name (same folder, atomic);
+/// 2. copy it into `<qname>.partial` in the quarantine; 3. rename that to `<qname>`; 4. delete
+/// the staged original. A failure in 4 leaves leftovers beside the path, reported, but the move
+/// has happened and rollback restores the complete copy.
+fn move_across_volumes(
+    dir: &OwnedFd,
+    name: &OsStr,
+    qdir: &OwnedFd,
+    qname: &str,
+    mac_path: &str,
+) -> std::result::Result<(), FsError> {
+    let staged = staged_name(qname);
+    let partial = OsString::from(format!("{qname}.partial"));
+    renameat(Some(dir.as_raw_fd()), name, Some(dir.as_raw_fd()), &*staged)
+        .map_err(|e| classify(e, mac_path, "staging for a move across volumes"))?;
+    crate::fault::point(&format!("move-staged:{qname}"));
+    let copied = delete_tree(qdir, &partial)
+        .and_then(|_| copy_tree(dir, &staged, qdir, &partial))
+        .and_then(|_| {
+            Ok(renameat(
+                Some(qdir.as_raw_fd()),
+                &*partial,
+                Some(qdir.as_raw_fd()),
+                qname,
+            )?)
+        });
+    if let Err(e) = copied {
+        // Nothing moved: put the original back where it was.
+        let _ = delete_tree(qdir, &partial);
+        let back = renameat(Some(dir.as_raw_fd()), &*staged, Some(dir.as_raw_fd()), name);
+        let e = e.context(format!(
+            "copying {mac_path} to the quarantine on another volume"
+        ));
+        return Err(FsError::Other(match back {
+            Ok(()) => e,
+            Err(b) => e.context(format!(
+                "and putting it back failed ({b}); it waits beside its path as {}",
+                staged.to_string_lossy()
+            )),
+        }));
+    }
+    crate::fault::point(&format!("move-copied:{qname}"));
+    if let Err(e) = delete_tree(dir, &staged) {
+        tracing::warn!(
+            path = mac_path,
+            "moved to quarantine across volumes, but deleting the original left {} beside it: {e:#}",
+            staged.to_string_lossy()
+        );
+    }
+    Ok(())
+}
+
+/// After a crash in the middle of a move across volumes: `Ok(true)` if the move had completed
+/// (a complete copy is in quarantine; leftovers of the original are deleted), `Ok(false)` if not
+/// (the original is put back at its path and any partial copy discarded).
+pub fn recover_move(device: &Device, mac_path: &str, qdir: &OwnedFd, qname: &str) -> Result<bool> {
+    discard_partial(qdir, qname)?;
+    let complete = quarantine_has(qdir, qname);
+    let Parent::Open(dir, name) = open_parent(device, mac_path)? else {
+        return Ok(complete);
+    };
+    let staged = staged_name(qname);
+    if lstat_at(&dir, &staged).is_ok() {
+        if complete {
+            delete_tree(&dir, &staged)
+                .with_context(|| format!("deleting the staged original of {mac_path}"))?;
+        } else if lstat_at(&dir, &name).is_err() {
+            renameat(
+                Some(dir.as_raw_fd()),
+                &*staged,
+                Some(dir.as_raw_fd()),
+                &*name,
+            )
+            .with_context(|| format!("putting {mac_path} back after an interrupted move"))?;
+        }
+    }
+    Ok(complete)
+}
+
+/// Restore across volumes through a hidden name of reenroll's own beside the target (never a
+/// name a user's file could have), so nothing but our own leftovers is ever deleted there.
+fn restore_across_volumes(
+    qdir: &OwnedFd,
+    qname: &OsStr,
+    dir: &OwnedFd,
+    name: &OsStr,
+) -> Result<()> {
+    let tmp = restoring_name(qname);
+    delete_tree(dir, &tmp)?;
+    copy_tree(qdir, qname, dir, &tmp)?;
+    if lstat_at(dir, name).is_ok() {
+        delete_tree(dir, &tmp)?;
+        anyhow::bail!("something appeared at the path while it was being restored; both are kept");
+    }
+    renameat(Some(dir.as_raw_fd()), &*tmp, Some(dir.as_raw_fd()), name)?;
+    delete_tree(qdir, qname)
 }
 
 fn copy_tree(src_dir: &OwnedFd, src: &OsStr, dst_dir: &OwnedFd, dst: &OsStr) -> Result<()> {
@@ -538,7 +638,7 @@ mod tests {
             _ => panic!(),
         };
         let q = open_quarantine(&dir.path().join("q")).unwrap();
-        copy_then_delete(&pdir, &name, &q, OsStr::new("1")).unwrap();
+        move_across_volumes(&pdir, &name, &q, "1", "/Library/App").unwrap();
         assert!(!src.exists());
         let after = std::fs::symlink_metadata(dir.path().join("q/1/sub/f")).unwrap();
         assert_eq!(
