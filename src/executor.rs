@@ -510,6 +510,11 @@ impl Runner<'_> {
                 } => {
                     let back = crate::action::keychain_undo_probe(self.ctx, &location, &item);
                     match (back, export) {
+                        // The keychain cannot be reached now (nobody logged in after a restart):
+                        // leave the intent open; the next resume or rollback looks again.
+                        (Err(e), _) => {
+                            tracing::warn!(%step, n, "cannot tell whether an interrupted keychain delete happened yet: {e:#}");
+                        }
                         (Ok(false), Some(export)) => self.append(Record::Applied {
                             step,
                             n,
@@ -519,11 +524,21 @@ impl Runner<'_> {
                                 export,
                             },
                         })?,
-                        _ => self.append(Record::ChangeFailed {
+                        (Ok(false), None) => self.append(Record::Applied {
+                            step,
+                            n,
+                            undo: Undo::Irreversible {
+                                what: format!("{} in {}", item.describe(), location.describe()),
+                                why: "it could not be exported before deletion".into(),
+                            },
+                        })?,
+                        // NOTE: with several copies of one identity, a remaining copy reads as
+                        // "not deleted" here; the step's re-run deletes and journals it again.
+                        (Ok(true), _) => self.append(Record::ChangeFailed {
                             step,
                             n,
                             target: item.describe(),
-                            error: "interrupted; re-checked".into(),
+                            error: "interrupted before the delete; re-checked".into(),
                             exception: false,
                         })?,
                     }

@@ -70,11 +70,10 @@ impl Spec {
                     Err(e) => notes.push(format!("could not list the local users: {e:#}")),
                 },
                 "console" => match env.device.console_user() {
-                    Ok(Some(u)) => out.push(KeychainLocation::User {
-                        home: u.home.clone().unwrap_or_default(),
-                        name: u.name,
-                        uid: u.uid,
-                    }),
+                    Ok(Some(u)) => match u.home.clone() {
+                        Some(home) => out.push(KeychainLocation::User { home, name: u.name, uid: u.uid }),
+                        None => notes.push(format!("the console user {} has no local home folder: their keychain is skipped", u.name)),
+                    },
                     Ok(None) => notes.push("nobody is logged in at the console".into()),
                     Err(e) => notes.push(format!("could not read the console user: {e:#}")),
                 },

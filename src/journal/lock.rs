@@ -28,7 +28,19 @@ impl RunLock {
             .mode(0o600)
             .open(path)
             .with_context(|| format!("opening the run lock {}", path.display()))?;
-        match file.try_lock() {
+        // A reader (`status`, the extension attribute) may hold a shared lock for an instant:
+        // try for a moment before calling the lock busy.
+        let mut tries = 0;
+        let locked = loop {
+            match file.try_lock() {
+                Err(TryLockError::WouldBlock) if tries < 20 && !held_exclusively(path) => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other,
+            }
+        };
+        match locked {
             Ok(()) => {
                 // A holder id still in the file was left by a process that died without
                 // releasing it (SIGKILL, power loss). Clear it: `all_runs`, called while we
@@ -59,8 +71,9 @@ impl RunLock {
 
     /// Whether some process holds the lock right now (for telling `running` from `interrupted`).
     pub fn is_held(path: &Path) -> Option<String> {
-        let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
-        match file.try_lock() {
+        // A shared lock is enough to ask, and never stands in a writer's way for long.
+        let mut file = OpenOptions::new().read(true).open(path).ok()?;
+        match file.try_lock_shared() {
             Ok(()) => None,
             Err(_) => {
                 let mut holder = String::new();
@@ -68,6 +81,14 @@ impl RunLock {
                 Some(holder.trim().to_string())
             }
         }
+    }
+}
+
+/// Whether a writer (not a passing reader) holds the lock: a shared attempt fails only then.
+fn held_exclusively(path: &Path) -> bool {
+    match OpenOptions::new().read(true).open(path) {
+        Ok(f) => matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock)),
+        Err(_) => false,
     }
 }
 
