@@ -82,7 +82,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             if let Some(out) = &a.out {
                 let fp = crate::planfile::save(out, &report, &pb, &vars, &sources)?;
                 if !a.json {
-                    println!("saved to {} (fingerprint {}); execute exactly this plan with `reenroll run --plan {}`", out.display(), &fp[..16], out.display());
+                    println!("saved to {} (fingerprint {})", out.display(), &fp[..16]);
+                    println!("execute exactly this plan with `{}`", ctx.device.hint(&format!("run --plan {}", out.display())));
                 }
             }
             Ok(error::OK)
@@ -213,7 +214,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 None => {
                     for (name, src) in crate::playbook::embedded::EMBEDDED {
                         let pb = crate::playbook::Playbook::parse(src, name)?;
-                        println!("{name:<12} {}", pb.description.lines().next().unwrap_or(""));
+                        print!(
+                            "{}",
+                            report::wrap(&format!("{name:<12} "), "             ", pb.description.lines().next().unwrap_or(""), report::WIDTH)
+                        );
                     }
                 }
                 Some(PlaybooksCmd::Show { name }) => {
@@ -231,7 +235,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         error::invalid("sandbox boot: which sandbox? give DIR (or --root DIR)")
                     })?;
                     let report = crate::sandbox::boot(&dir)?;
-                    println!("{report}");
+                    Printer::new(false).line(&report.to_string());
                 }
                 None => {
                     let dir = a.dir.ok_or_else(|| error::invalid("sandbox: give the folder to build the fake Mac in: `reenroll sandbox DIR`"))?;
@@ -268,7 +272,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     let summary = crate::sandbox::create(&dir, &opts).with_context(|| {
                         format!("building a sandbox device in {}", dir.display())
                     })?;
-                    println!("{summary}");
+                    Printer::new(false).line(&summary.to_string());
                     if let Some(sym) = &a.symptom {
                         crate::diagnose::plant_symptom(&dir, sym)?;
                         println!("planted the evidence of `{sym}`");

@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand};
     long_about = "reenroll runs remediation playbooks (Microsoft's \"Cause 6\" re-registration fix and lighter ones) \
 through an idempotent step executor with a write-ahead journal: every change can be previewed (plan), \
 resumed after a crash or restart (resume) and, where the platform allows, undone (rollback).",
-    after_help = crate::error::EXIT_CODES_HELP
+    after_help = crate::error::EXIT_CODES_HELP,
+    max_term_width = 80
 )]
 pub struct Cli {
     #[command(flatten)]

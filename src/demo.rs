@@ -18,7 +18,9 @@ pub fn run() -> Result<i32> {
     let root = base.join("mac");
     let r = root.to_string_lossy().to_string();
     let step = |title: &str, text: &str, args: &[&str]| -> Result<i32> {
-        println!("\n=== {title}\n{text}\n$ reenroll {}", args.join(" "));
+        let text = text.replace('\n', " ");
+        print!("\n=== {title}\n{}", crate::report::wrap("", "", &text, crate::report::WIDTH));
+        println!("$ reenroll {}", args.join(" "));
         let status = std::process::Command::new(&exe)
             .args(args)
             .stdin(std::process::Stdio::null())

@@ -244,7 +244,11 @@ pub fn run(
     refuse_if_unfinished(
         ctx,
         &pb.name,
-        "continue it with `reenroll resume {id}` or undo it with `reenroll rollback {id}`",
+        &format!(
+            "continue it with `{}` or undo it with `{}`",
+            ctx.device.hint("resume {id}"),
+            ctx.device.hint("rollback {id}")
+        ),
     )?;
     let mut runner = Runner::create(ctx, lock, pb, vars, sources, options, printer)?;
     tracing::info!(run = %runner.run_id, playbook = %runner.pb.name, "run started");
@@ -701,8 +705,11 @@ impl Runner<'_> {
                     self.printer.step("failed", &step.id, &error);
                     tracing::error!(run = %self.run_id, step = %step.id, %error, "step failed");
                     self.printer.line(&format!(
-                        "run {} failed at `{}`. The journal is intact: fix the cause and `reenroll resume {}`, or `reenroll rollback {}`",
-                        self.run_id, step.id, self.run_id, self.run_id
+                        "run {} failed at `{}`. The journal is intact: fix the cause and `{}`, or `{}`",
+                        self.run_id,
+                        step.id,
+                        self.ctx.device.hint(&format!("resume {}", self.run_id)),
+                        self.ctx.device.hint(&format!("rollback {}", self.run_id))
                     ));
                     self.finish_hooks(RunState::Failed);
                     return Ok(Ended::Failed(error));
@@ -752,8 +759,9 @@ impl Runner<'_> {
         self.printer
             .step("paused", step.as_deref().unwrap_or("-"), &reason);
         self.printer.line(&format!(
-            "run {} is paused; `reenroll resume {}` continues it",
-            self.run_id, self.run_id
+            "run {} is paused; `{}` continues it",
+            self.run_id,
+            self.ctx.device.hint(&format!("resume {}", self.run_id))
         ));
         Ok(Ended::Paused(reason))
     }

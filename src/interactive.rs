@@ -52,10 +52,11 @@ pub fn ask(
     };
     let plan = spec.plan(&env).unwrap_or_default();
     println!();
-    println!("── {} — {}", step.id, step.title);
+    print!("{}", crate::report::wrap("── ", "   ", &format!("{} — {}", step.id, step.title), crate::report::WIDTH));
     print!("{}", crate::report::render_step_lines(&plan, 12));
     loop {
-        let operator = matches!(spec, ActionSpec::Operator(_));
+        // An operator step, or a server step without credentials (it acts as one).
+        let operator = plan.changes.iter().any(|c| c.op == crate::action::Op::Operator);
         let prompt = if operator {
             "   Has this been done? [y] yes, confirm it  [s] skip  [d] details  [q] stop here: "
         } else {

@@ -42,6 +42,11 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
             args.len()
         )));
     }
+    if args.len() < 3 {
+        return Err(error::invalid(
+            "jamf-policy takes the parameters a Jamf Pro policy passes ($1 target volume, $2 computer name, $3 user name, then $4..$11 key=value); it is meant for a policy script: `reenroll jamf-policy \"$@\"`. By hand, use `reenroll plan` / `reenroll run`",
+        ));
+    }
     let get = |i: usize| args.get(i - 1).cloned().unwrap_or_default();
     let volume = get(1);
     if !(volume.is_empty() || volume == "/") {
@@ -154,7 +159,9 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(r.confirm, vec!["delete-jamf-record", "delete-entra-device"]);
-        assert!(parse(&args(&[])).is_ok());
+        // Jamf always passes $1..$3: fewer is a person typing it, never a policy.
+        assert!(parse(&args(&[])).is_err());
+        assert!(parse(&args(&["/", "", ""])).is_ok());
     }
 
     #[test]

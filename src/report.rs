@@ -28,7 +28,7 @@ impl Printer {
         self.tty && !self.json
     }
 
-    pub fn line(&self, s: &str) {
+    fn print(&self, s: &str) {
         if self.json {
             return;
         }
@@ -53,7 +53,10 @@ impl Printer {
             indicatif::ProgressStyle::with_template("  {spinner} {elapsed:>4} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        sp.set_message(format!("{id}: {title}"));
+        // One line, or every redraw leaves a wrapped copy behind.
+        let msg = format!("{id}: {title}");
+        let msg = if msg.chars().count() > 66 { format!("{}…", msg.chars().take(65).collect::<String>()) } else { msg };
+        sp.set_message(msg);
         sp.enable_steady_tick(std::time::Duration::from_millis(120));
         *self.spinner.borrow_mut() = Some(sp);
     }
@@ -66,25 +69,40 @@ impl Printer {
 
     pub fn step(&self, what: &str, id: &str, summary: &str) {
         self.end_spinner();
+        const INDENT: &str = "           ";
+        let plain = format!("{what:<8}");
         let first = summary.lines().next().unwrap_or("");
-        let mark = if self.is_tty() {
-            match what {
-                "done" | "restored" => format!("\x1b[32m{what:<8}\x1b[0m"),
-                "failed" => format!("\x1b[31m{what:<8}\x1b[0m"),
-                "paused" | "waiting" => format!("\x1b[33m{what:<8}\x1b[0m"),
-                _ => format!("{what:<8}"),
-            }
-        } else {
-            format!("{what:<8}")
-        };
-        self.line(&format!("  {mark} {id}: {first}"));
+        let head = if id == "-" { first.to_string() } else { format!("{id}: {first}") };
+        let mut text = wrap(&format!("  {plain} "), INDENT, &head, WIDTH);
         for more in summary.lines().skip(1) {
-            self.line(&format!("           {more}"));
+            text.push_str(&wrap(INDENT, &format!("{INDENT}  "), more.trim_start(), WIDTH));
         }
+        if self.is_tty() {
+            let color = match what {
+                "done" | "restored" => "32",
+                "failed" => "31",
+                "paused" | "waiting" => "33",
+                _ => "",
+            };
+            if !color.is_empty() {
+                text = text.replacen(&plain, &format!("\x1b[{color}m{plain}\x1b[0m"), 1);
+            }
+        }
+        self.print(text.trim_end_matches('\n'));
     }
 
     pub fn detail(&self, s: &str) {
-        self.line(&format!("           {s}"));
+        self.print(wrap("           ", "             ", s, WIDTH).trim_end_matches('\n'));
+    }
+
+    /// A message line, wrapped at 80 columns.
+    pub fn line(&self, s: &str) {
+        let mut text = String::new();
+        for l in s.lines() {
+            let indent: String = l.chars().take_while(|c| *c == ' ').collect();
+            text.push_str(&wrap(&indent, &format!("{indent}  "), l.trim_start(), WIDTH));
+        }
+        self.print(text.trim_end_matches('\n'));
     }
 
     pub fn json<T: serde::Serialize>(&self, value: &T) {

@@ -60,13 +60,12 @@ impl Spec {
         if !missing.is_empty() {
             return Ok(Outcome::Pause {
                 reason: format!(
-                    "waiting for the server steps: {} (do them, then `reenroll resume {}`)",
+                    "waiting for the server steps: {} (do them, then `{}`)",
                     missing.join(", "),
-                    missing
-                        .iter()
-                        .map(|m| format!("--confirm {m}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    env.device.hint(&format!(
+                        "resume {}",
+                        missing.iter().map(|m| format!("--confirm {m}")).collect::<Vec<_>>().join(" ")
+                    ))
                 ),
                 until: None,
             });

@@ -59,6 +59,15 @@ impl Device {
         self.root.is_some()
     }
 
+    /// A reenroll command line to show the admin, with `--root DIR` when this is a sandbox, so
+    /// that copying it acts on the same device.
+    pub fn hint(&self, args: &str) -> String {
+        match &self.root {
+            Some(r) => format!("reenroll --root {} {args}", shell_word(&r.to_string_lossy())),
+            None => format!("reenroll {args}"),
+        }
+    }
+
     /// Where a Mac path lives on this host. The path must be absolute and free of `..`; it is
     /// joined lexically (symlinks are dealt with by `fs`, which never follows them).
     pub fn host_path(&self, mac_path: &str) -> Result<PathBuf> {
@@ -125,6 +134,14 @@ impl Device {
             );
         }
         Ok(id)
+    }
+}
+
+fn shell_word(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
