@@ -83,7 +83,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 let fp = crate::planfile::save(out, &report, &pb, &vars, &sources)?;
                 if !a.json {
                     println!("saved to {} (fingerprint {})", out.display(), &fp[..16]);
-                    println!("execute exactly this plan with `{}`", ctx.device.hint(&format!("run --plan {}", out.display())));
+                    println!(
+                        "execute exactly this plan with `{}`",
+                        ctx.device.hint(&format!("run --plan {}", out.display()))
+                    );
                 }
             }
             Ok(error::OK)
@@ -216,7 +219,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         let pb = crate::playbook::Playbook::parse(src, name)?;
                         print!(
                             "{}",
-                            report::wrap(&format!("{name:<12} "), "             ", pb.description.lines().next().unwrap_or(""), report::WIDTH)
+                            report::wrap(
+                                &format!("{name:<12} "),
+                                "             ",
+                                pb.description.lines().next().unwrap_or(""),
+                                report::WIDTH
+                            )
                         );
                     }
                 }

@@ -19,7 +19,10 @@ pub fn run() -> Result<i32> {
     let r = root.to_string_lossy().to_string();
     let step = |title: &str, text: &str, args: &[&str]| -> Result<i32> {
         let text = text.replace('\n', " ");
-        print!("\n=== {title}\n{}", crate::report::wrap("", "", &text, crate::report::WIDTH));
+        print!(
+            "\n=== {title}\n{}",
+            crate::report::wrap("", "", &text, crate::report::WIDTH)
+        );
         println!("$ reenroll {}", args.join(" "));
         let status = std::process::Command::new(&exe)
             .args(args)

@@ -52,11 +52,22 @@ pub fn ask(
     };
     let plan = spec.plan(&env).unwrap_or_default();
     println!();
-    print!("{}", crate::report::wrap("── ", "   ", &format!("{} — {}", step.id, step.title), crate::report::WIDTH));
+    print!(
+        "{}",
+        crate::report::wrap(
+            "── ",
+            "   ",
+            &format!("{} — {}", step.id, step.title),
+            crate::report::WIDTH
+        )
+    );
     print!("{}", crate::report::render_step_lines(&plan, 12));
     loop {
         // An operator step, or a server step without credentials (it acts as one).
-        let operator = plan.changes.iter().any(|c| c.op == crate::action::Op::Operator);
+        let operator = plan
+            .changes
+            .iter()
+            .any(|c| c.op == crate::action::Op::Operator);
         let prompt = if operator {
             "   Has this been done? [y] yes, confirm it  [s] skip  [d] details  [q] stop here: "
         } else {

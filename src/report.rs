@@ -55,7 +55,11 @@ impl Printer {
         );
         // One line, or every redraw leaves a wrapped copy behind.
         let msg = format!("{id}: {title}");
-        let msg = if msg.chars().count() > 66 { format!("{}…", msg.chars().take(65).collect::<String>()) } else { msg };
+        let msg = if msg.chars().count() > 66 {
+            format!("{}…", msg.chars().take(65).collect::<String>())
+        } else {
+            msg
+        };
         sp.set_message(msg);
         sp.enable_steady_tick(std::time::Duration::from_millis(120));
         *self.spinner.borrow_mut() = Some(sp);
@@ -72,10 +76,19 @@ impl Printer {
         const INDENT: &str = "           ";
         let plain = format!("{what:<8}");
         let first = summary.lines().next().unwrap_or("");
-        let head = if id == "-" { first.to_string() } else { format!("{id}: {first}") };
-        let mut text = wrap(&format!("  {plain} "), INDENT, &head, WIDTH);
+        let head = if id == "-" {
+            first.to_string()
+        } else {
+            format!("{id}: {first}")
+        };
+        let mut text = wrap_keep_words(&format!("  {plain} "), INDENT, &head, WIDTH);
         for more in summary.lines().skip(1) {
-            text.push_str(&wrap(INDENT, &format!("{INDENT}  "), more.trim_start(), WIDTH));
+            text.push_str(&wrap_keep_words(
+                INDENT,
+                &format!("{INDENT}  "),
+                more.trim_start(),
+                WIDTH,
+            ));
         }
         if self.is_tty() {
             let color = match what {
@@ -92,7 +105,9 @@ impl Printer {
     }
 
     pub fn detail(&self, s: &str) {
-        self.print(wrap("           ", "             ", s, WIDTH).trim_end_matches('\n'));
+        self.print(
+            wrap_keep_words("           ", "             ", s, WIDTH).trim_end_matches('\n'),
+        );
     }
 
     /// A message line, wrapped at 80 columns.
@@ -100,7 +115,12 @@ impl Printer {
         let mut text = String::new();
         for l in s.lines() {
             let indent: String = l.chars().take_while(|c| *c == ' ').collect();
-            text.push_str(&wrap(&indent, &format!("{indent}  "), l.trim_start(), WIDTH));
+            text.push_str(&wrap_keep_words(
+                &indent,
+                &format!("{indent}  "),
+                l.trim_start(),
+                WIDTH,
+            ));
         }
         self.print(text.trim_end_matches('\n'));
     }
@@ -446,6 +466,30 @@ pub fn render_step_lines(p: &crate::action::StepPlan, max: usize) -> String {
 /// Wrap `text` to `width` columns: the first line after `first`, the others after `rest`.
 /// Breaks at spaces, or after a `/` in a long path, so a Mac path stays readable at 80 columns.
 pub fn wrap(first: &str, rest: &str, text: &str, width: usize) -> String {
+    wrap_with(first, rest, text, width, true)
+}
+
+/// Like `wrap`, but a word longer than the line (a path) stays whole: for messages, where a
+/// path is more useful copied than folded.
+pub fn wrap_keep_words(first: &str, rest: &str, text: &str, width: usize) -> String {
+    wrap_with(first, rest, text, width, false)
+}
+
+fn wrap_with(first: &str, rest: &str, text: &str, width: usize, break_paths: bool) -> String {
+    // A `command in backquotes` is never broken, so it can be copied as it stands.
+    const KEEP: char = '\u{1f}';
+    let mut protected = String::with_capacity(text.len());
+    let mut inside = false;
+    for c in text.chars() {
+        if c == '`' {
+            inside = !inside;
+        }
+        protected.push(if inside && c == ' ' { KEEP } else { c });
+    }
+    wrap_words(first, rest, &protected, width, break_paths).replace(KEEP, " ")
+}
+
+fn wrap_words(first: &str, rest: &str, text: &str, width: usize, break_paths: bool) -> String {
     let mut out = String::new();
     let mut prefix = first.to_string();
     let mut line = String::new();
@@ -464,12 +508,15 @@ pub fn wrap(first: &str, rest: &str, text: &str, width: usize) -> String {
             if line.is_empty() {
                 // A single word longer than the line: break it after a '/' if it has one.
                 let limit = room(&prefix);
-                let cut = word
-                    .char_indices()
-                    .take_while(|(i, _)| *i < limit)
-                    .filter(|(_, c)| *c == '/')
-                    .map(|(i, _)| i + 1)
-                    .last();
+                let cut = if !break_paths {
+                    None
+                } else {
+                    word.char_indices()
+                        .take_while(|(i, _)| *i < limit)
+                        .filter(|(_, c)| *c == '/')
+                        .map(|(i, _)| i + 1)
+                        .last()
+                };
                 match cut {
                     Some(c) if c > 1 => {
                         out.push_str(&format!("{prefix}{}\n", &word[..c]));

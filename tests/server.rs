@@ -265,12 +265,17 @@ fn model_for(s: &Summary) -> Model {
     }
 }
 
+/// stdout and stderr, with the 80-column wrapping of human output undone (runs of white space
+/// become one space), so messages can be matched whole.
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 fn plan_json(f: &Fixture) -> Value {

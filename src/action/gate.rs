@@ -64,7 +64,11 @@ impl Spec {
                     missing.join(", "),
                     env.device.hint(&format!(
                         "resume {}",
-                        missing.iter().map(|m| format!("--confirm {m}")).collect::<Vec<_>>().join(" ")
+                        missing
+                            .iter()
+                            .map(|m| format!("--confirm {m}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     ))
                 ),
                 until: None,

@@ -43,9 +43,10 @@ impl Spec {
             return Ok(Outcome::Done(format!("confirmed by the operator at {at}")));
         }
         let reason = format!(
-            "waiting for an operator: {}\n  then: {}",
+            "waiting for an operator: {}\n  then: `{}`",
             self.instructions.trim(),
-            env.device.hint(&format!("resume --confirm {}", env.step_id))
+            env.device
+                .hint(&format!("resume --confirm {}", env.step_id))
         );
         Ok(if self.blocking {
             Outcome::Pause {

@@ -390,7 +390,7 @@ impl Spec {
         }
         Ok(Outcome::Pause {
             reason: format!(
-                "`{}` ran but the device does not show the result; an operator must act: {}\n  then: {} (or just resume once the device shows it)",
+                "`{}` ran but the device does not show the result; an operator must act: {}\n  then: `{}` (or just resume once the device shows it)",
                 self.command_line(),
                 instructions.trim(),
                 env.device.hint(&format!("resume --confirm {}", env.step_id))

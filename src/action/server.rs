@@ -447,9 +447,10 @@ impl Spec {
             }
         }
         let reason = format!(
-            "the unmanage command was sent at {sent} but the MDM profile is still installed (the Mac must be online to receive it); `reenroll resume` checks again. If it stays: {}\n  then: reenroll resume --confirm {}",
+            "the unmanage command was sent at {sent} but the MDM profile is still installed (the Mac must be online to receive it); `{}` checks again. If it stays: {}\n  then: `{}`",
+            env.device.hint("resume"),
             self.operator.trim(),
-            env.step_id
+            env.device.hint(&format!("resume --confirm {}", env.step_id))
         );
         Ok(self.not_yet(reason))
     }
@@ -574,12 +575,13 @@ impl Spec {
             }
             if start.elapsed() >= bound || !sleep_unless_cancelled(INTUNE_POLL, rec) {
                 return Ok(self.not_yet(format!(
-                    "Intune still lists {} record(s) of serial {} ({}); `reenroll resume` checks again. If they stay: {}\n  then: reenroll resume --confirm {}",
+                    "Intune still lists {} record(s) of serial {} ({}); `{}` checks again. If they stay: {}\n  then: `{}`",
                     w.remaining.len(),
                     target.serial,
                     w.remaining.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "),
+                    env.device.hint("resume"),
                     self.operator.trim(),
-                    env.step_id
+                    env.device.hint(&format!("resume --confirm {}", env.step_id))
                 )));
             }
         }

@@ -63,7 +63,10 @@ impl Device {
     /// that copying it acts on the same device.
     pub fn hint(&self, args: &str) -> String {
         match &self.root {
-            Some(r) => format!("reenroll --root {} {args}", shell_word(&r.to_string_lossy())),
+            Some(r) => format!(
+                "reenroll --root {} {args}",
+                shell_word(&r.to_string_lossy())
+            ),
             None => format!("reenroll {args}"),
         }
     }
@@ -138,7 +141,9 @@ impl Device {
 }
 
 fn shell_word(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

@@ -431,6 +431,17 @@ impl Cmd {
     }
 }
 
+/// Whether `text` holds `needle`, also when human output wrapped it at 80 columns (a line
+/// break and its indentation stand where the needle had a space or nothing).
+fn holds(text: &str, needle: &str) -> bool {
+    if text.contains(needle) {
+        return true;
+    }
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (t, n) = (squeeze(text), squeeze(needle));
+    t.contains(&n) || t.replace(' ', "").contains(&n.replace(' ', ""))
+}
+
 /// What a finished invocation printed and how it ended.
 pub struct Run {
     pub command: String,
@@ -459,13 +470,13 @@ impl Run {
 
     #[track_caller]
     pub fn stdout_contains(&self, s: &str) -> &Self {
-        assert!(self.stdout.contains(s), "stdout lacks {s:?}\n{self}");
+        assert!(holds(&self.stdout, s), "stdout lacks {s:?}\n{self}");
         self
     }
 
     #[track_caller]
     pub fn stderr_contains(&self, s: &str) -> &Self {
-        assert!(self.stderr.contains(s), "stderr lacks {s:?}\n{self}");
+        assert!(holds(&self.stderr, s), "stderr lacks {s:?}\n{self}");
         self
     }
 
@@ -473,7 +484,7 @@ impl Run {
     #[track_caller]
     pub fn says(&self, s: &str) -> &Self {
         assert!(
-            self.stdout.contains(s) || self.stderr.contains(s),
+            holds(&self.stdout, s) || holds(&self.stderr, s),
             "neither stdout nor stderr says {s:?}\n{self}"
         );
         self
