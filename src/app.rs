@@ -33,6 +33,18 @@ pub fn main(cli: Cli) -> i32 {
         None
     };
     crate::logging::init(g.verbose, g.quiet, log_file.as_deref());
+    if !changes {
+        // Read-only commands end quietly when their reader goes away (`reenroll plan | head`),
+        // as Unix tools do. Commands that change a device keep ignoring it: their output goes
+        // through the Printer, which never stops a step for a closed pipe.
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+        let _ = unsafe {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            )
+        };
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -293,6 +305,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::JamfPolicy { params } => jamf_policy(&g, &params),
         Command::Diagnose { server_log, json } => {
             let ctx = Ctx::new(&g)?;
+            if let Some(f) = &server_log {
+                if !f.is_file() {
+                    return Err(error::invalid(format!(
+                        "--server-log {}: no such file",
+                        f.display()
+                    )));
+                }
+            }
             let opts = crate::diagnose::DiagnoseOptions {
                 server_log,
                 now: std::time::SystemTime::now(),
@@ -310,7 +330,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         } => crate::server::command::cleanup(&Ctx::new(&g)?, &a),
         Command::Purge { older_than, yes } => {
             let d = humantime::parse_duration(&older_than).map_err(|e| {
-                error::invalid(format!("--older-than {older_than}: {e} (e.g. 30d, 12h)"))
+                let _ = e;
+                error::invalid(format!("--older-than {older_than}: not a duration; write a number and a unit, e.g. 30d, 12h or 90min"))
             })?;
             let ctx = Ctx::new(&g)?;
             ctx.guard_changes()?;

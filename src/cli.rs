@@ -84,9 +84,11 @@ pub enum Command {
     },
     /// Delete the quarantine of finished runs older than DURATION (e.g. 30d).
     Purge {
+        /// Only runs that ended longer ago than this (e.g. 30d, 12h, 90min).
         #[arg(long, value_name = "DURATION")]
         older_than: String,
-        #[arg(long)]
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
         yes: bool,
     },
     /// Internal: serve keychain requests in a user's session (JSON lines on stdin/stdout).

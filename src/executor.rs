@@ -666,6 +666,7 @@ impl Runner<'_> {
                         at,
                         summary: summary.clone(),
                     })?;
+                    tracing::info!(run = %self.run_id, step = %step.id, %summary, "step done");
                     self.printer.step("done", &step.id, &summary);
                 }
                 Outcome::AlreadyDone(summary) => {
@@ -675,6 +676,7 @@ impl Runner<'_> {
                         at,
                         summary: summary.clone(),
                     })?;
+                    tracing::info!(run = %self.run_id, step = %step.id, %summary, "step skipped: already in the wanted state");
                     self.printer.step("skipped", &step.id, &summary);
                 }
                 Outcome::Waiting(reason) => {
@@ -684,6 +686,7 @@ impl Runner<'_> {
                         at,
                         summary: reason.clone(),
                     })?;
+                    tracing::info!(run = %self.run_id, step = %step.id, %reason, "step waiting");
                     self.printer.step("waiting", &step.id, &reason);
                     waiting.push(step.id.clone());
                 }
@@ -755,7 +758,7 @@ impl Runner<'_> {
             at: now_rfc3339(),
             until,
         })?;
-        tracing::info!(run = %self.run_id, step = ?step, %reason, "run paused");
+        tracing::info!(run = %self.run_id, step = step.as_deref().unwrap_or("-"), %reason, "run paused");
         self.printer
             .step("paused", step.as_deref().unwrap_or("-"), &reason);
         self.printer.line(&format!(

@@ -413,6 +413,19 @@ pub fn jamf_extension_attribute(r: &crate::executor::StatusReport) -> String {
                 .map(|s| s.id.clone())
         })
         .unwrap_or_else(|| "-".to_string());
+    // Handed to the LaunchDaemon and not picked up yet: say so, with the step it starts from.
+    if run
+        .paused
+        .as_deref()
+        .is_some_and(|p| p.starts_with("handed to the LaunchDaemon"))
+    {
+        let next = run
+            .steps
+            .iter()
+            .find(|s| matches!(s.state.as_str(), "pending" | "waiting" | "failed"))
+            .map_or("-", |s| s.id.as_str());
+        return format!("<result>scheduled {next} {}</result>", run.updated);
+    }
     format!("<result>{} {} {}</result>", run.state, step, run.updated)
 }
 

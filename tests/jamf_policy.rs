@@ -50,7 +50,7 @@ fn a_policy_schedules_the_run_and_the_daemon_carries_it_out() {
         .iter()
         .any(|l| l == &format!("/bin/launchctl bootstrap system {DAEMON}")));
     assert!(
-        ea(&dev).starts_with("<result>paused preflight "),
+        ea(&dev).starts_with("<result>scheduled preflight "),
         "{}",
         ea(&dev)
     );

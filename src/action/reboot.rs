@@ -20,6 +20,9 @@ use crate::journal::{Change, Undo};
 
 pub const LABEL: &str = "com.github.reenroll";
 pub const DAEMON_PLIST: &str = "/Library/LaunchDaemons/com.github.reenroll.plist";
+/// The daemon's own output (the step lines a terminal would show), beside the log, which keeps
+/// one timestamped line per event.
+pub const DAEMON_OUTPUT: &str = "/var/log/reenroll-daemon.log";
 /// How many daemon starts in a row may find the run interrupted (the previous start died) before
 /// the daemon gives up: a crash loop must not keep a Mac busy forever.
 pub const MAX_DAEMON_ATTEMPTS: u32 = 5;
@@ -78,10 +81,7 @@ pub fn prepare_daemon(device: &Device, state_dir: &Path, run_id: &str) -> Result
         "--yes".into(),
         "--from-daemon".into(),
     ]);
-    let log = device
-        .host_path(crate::engine::LOG_FILE)?
-        .display()
-        .to_string();
+    let log = device.host_path(DAEMON_OUTPUT)?.display().to_string();
     Ok(DaemonSetup {
         binary,
         plist_host: device.host_path(DAEMON_PLIST)?,

@@ -196,8 +196,7 @@ impl Spec {
         if let Some(check) = &self.done_when {
             match check.holds(env) {
                 Ok(true) => {
-                    plan.already
-                        .push(format!("already done: {}", check.describe()));
+                    plan.already.push(check.describe());
                     return Ok(plan);
                 }
                 Ok(false) => {}
