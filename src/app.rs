@@ -436,7 +436,12 @@ fn jamf_policy(g: &crate::cli::Global, params: &[String]) -> Result<i32> {
             Ok(error::OK)
         }
         PolicyAction::Run => {
-            let pb = engine::load_playbook(req.playbook.as_deref())?;
+            let pb = engine::load_playbook(req.playbook.as_deref()).map_err(|e| {
+                match req.playbook_param {
+                    Some(n) => error::invalid(format!("parameter {n}: {e:#}")),
+                    None => e,
+                }
+            })?;
             let jamf_sets: Vec<(String, String)> = req
                 .vars
                 .iter()
@@ -459,15 +464,22 @@ fn jamf_policy(g: &crate::cli::Global, params: &[String]) -> Result<i32> {
             ctx.guard_root(&pb)?;
             let name = pb.name.clone();
             let steps = pb.steps.len();
-            let run_id =
-                executor::schedule(&ctx, pb, vars.clone(), sources, BTreeMap::new(), &printer)?;
+            let run_id = executor::schedule(
+                &ctx,
+                pb,
+                vars.clone(),
+                sources.clone(),
+                BTreeMap::new(),
+                &printer,
+            )?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
             printer.line(&format!(
                 "remediation scheduled: run {run_id} of playbook {name} ({steps} steps)"
             ));
             printer.line(&format!("  carried out by the LaunchDaemon {} (it survives the restart and removes itself at the end)", crate::action::reboot::LABEL));
             for (k, v) in &vars {
-                printer.line(&format!("  {k} = {v:?}"));
+                let from = sources.get(k).map(String::as_str).unwrap_or("");
+                printer.line(&format!("  {k} = {v:?} ({from})"));
             }
             printer.line(&format!("  follow it in {LOG_FILE}, with `reenroll status`, or the extension attribute (`reenroll status --jamf-ea`)"));
             printer.line("  server steps: confirm them with a second policy: action=resume confirm=STEP_ID[,STEP_ID]");

@@ -979,7 +979,12 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
                         n,
                         outcome: outcome.clone(),
                     })?;
-                    printer.step("restored", &step, &outcome);
+                    let label = if outcome.starts_with("already") {
+                        "already"
+                    } else {
+                        "restored"
+                    };
+                    printer.step(label, &step, &outcome);
                     if outcome.starts_with("already") {
                         report.already_back.push(outcome);
                     } else {

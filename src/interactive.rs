@@ -116,6 +116,13 @@ pub fn ask(
 
 /// Before a settle wait: wait, or cut it short after a warning and an explicit confirmation.
 fn settle_choice(runner: &mut Runner, step: &Step, g: &crate::action::gate::Spec) -> Result<bool> {
+    use crate::action::Recorder;
+    // Until the server steps are done the gate pauses anyway: nothing to wait for yet.
+    if g.after.iter().any(|id| {
+        runner.confirmed(id).is_none() && runner.get_note(&format!("finished-at:{id}")).is_none()
+    }) {
+        return Ok(true);
+    }
     println!("   The article asks for at least 30 minutes between deleting the Intune records and re-enrolling (this run: {} minute(s)).", g.settle_minutes.trim());
     loop {
         match read_answer("   [w] wait (countdown)  [c] cut the wait short  [q] stop here: ")?

@@ -21,6 +21,8 @@ pub struct PolicyRequest {
     pub computer_name: String,
     pub user: String,
     pub playbook: Option<String>,
+    /// The parameter number `playbook=` came in (for error messages).
+    pub playbook_param: Option<usize>,
     pub action: PolicyAction,
     pub confirm: Vec<String>,
     /// Playbook variables with the parameter number each came from.
@@ -59,6 +61,7 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
         computer_name: get(2),
         user: get(3),
         playbook: None,
+        playbook_param: None,
         action: PolicyAction::Run,
         confirm: Vec::new(),
         vars: Vec::new(),
@@ -82,6 +85,7 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
         }
         match k {
             "playbook" => {
+                req.playbook_param = Some(n);
                 if req.playbook.replace(v.to_string()).is_some() {
                     return Err(error::invalid(format!("parameter {n}: `playbook` is given twice")));
                 }

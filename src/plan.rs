@@ -94,6 +94,7 @@ pub fn plan(
     let values = engine::values_with_facts(vars, &facts);
     let mut steps = Vec::new();
     let mut totals = Totals::default();
+    let mut changes_before = false;
     for step in &pb.steps {
         let action = step.action.kind().to_string();
         let mut ps = PlannedStep {
@@ -149,6 +150,15 @@ pub fn plan(
         ps.already = sp.already;
         ps.unseen = sp.unseen;
         ps.notes = sp.notes;
+        if ps.changes.is_empty() && !ps.already.is_empty() && changes_before {
+            // What holds now may not hold by then: re-enrollment looks done on a Mac that is
+            // still enrolled, until the earlier steps unenroll it.
+            ps.notes.push("true now, but earlier steps change the device first: checked again when the run gets here".into());
+        }
+        changes_before |= ps
+            .changes
+            .iter()
+            .any(|c| !matches!(c.op, Op::Refuse | Op::Operator | Op::Wait));
         steps.push(ps);
     }
     let vars_view = vars

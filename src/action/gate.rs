@@ -113,7 +113,7 @@ pub fn countdown(deadline: SystemTime, rec: &dyn Recorder) -> Result<Option<Stri
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         let b = indicatif::ProgressBar::new(left.as_secs());
         b.set_style(
-            indicatif::ProgressStyle::with_template("  waiting  {msg} [{bar:30}] {eta} left")
+            indicatif::ProgressStyle::with_template("  waiting  [{bar:25}] {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b.set_message(format!(
@@ -148,6 +148,14 @@ pub fn countdown(deadline: SystemTime, rec: &dyn Recorder) -> Result<Option<Stri
         }
         if let Some(b) = &bar {
             b.set_position(b.length().unwrap_or(0).saturating_sub(left.as_secs()));
+            let secs = left.as_secs();
+            b.set_message(format!(
+                "{:02}:{:02}:{:02} left, until {}",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60,
+                humantime::format_rfc3339_seconds(deadline)
+            ));
         }
         std::thread::sleep(left.min(Duration::from_millis(500)));
     }

@@ -157,6 +157,9 @@ impl Check {
             if let Some(x) = &c.stdout_lacks {
                 s.push_str(&format!(" no longer shows \"{x}\""));
             }
+            if let Some(code) = c.exit {
+                s.push_str(&format!(" exits {code}"));
+            }
             parts.push(s);
         }
         parts.join(" and ")
@@ -243,9 +246,13 @@ impl Spec {
             // It ran before and the device did not show the result: the operator's turn.
             return self.after_unverified(env, rec);
         }
+        let mut as_who = String::new();
         let (program, args) = match self.as_user {
             Some(_) => match self.wait_for_console_user(env, rec)? {
-                Some(u) => as_console_user(&u, &self.program, &self.args),
+                Some(u) => {
+                    as_who = format!(" as {} in their session", u.name);
+                    as_console_user(&u, &self.program, &self.args)
+                }
                 None => {
                     return Ok(Outcome::Pause {
                         reason: format!(
@@ -303,7 +310,7 @@ impl Spec {
         if let Some(check) = check {
             if check.holds(env).unwrap_or(false) {
                 return Ok(Outcome::Done(format!(
-                    "ran `{}`; verified: {}",
+                    "ran `{}`{as_who}; verified: {}",
                     self.command_line(),
                     check.describe()
                 )));
@@ -334,7 +341,7 @@ impl Spec {
         };
         if out.code.is_some_and(|c| ok_codes.contains(&c)) || self.best_effort {
             Ok(Outcome::Done(format!(
-                "ran `{}` ({})",
+                "ran `{}`{as_who} ({})",
                 self.command_line(),
                 out.status_text()
             )))

@@ -41,9 +41,7 @@ impl Spec {
     pub fn plan(&self, env: &Env) -> Result<StepPlan> {
         let mut plan = StepPlan::default();
         match self.until.holds(env) {
-            Ok(true) => plan
-                .already
-                .push(format!("already true: {}", self.until.describe())),
+            Ok(true) => plan.already.push(self.until.describe()),
             _ => plan.changes.push(PlannedChange::new(
                 Op::Wait,
                 format!(
