@@ -226,7 +226,14 @@ fn run_at_load(device: &Device, plist: &Path) -> DaemonRun {
                 plist: mac_plist,
                 label: None,
                 outcome: DaemonOutcome::Skipped {
-                    reason: format!("unreadable property list: {e}"),
+                    reason: if plist.exists() {
+                        format!(
+                            "not a readable property list ({})",
+                            e.to_string().lines().next().unwrap_or("")
+                        )
+                    } else {
+                        "its file is gone (a dangling link)".to_string()
+                    },
                 },
             }
         }
@@ -326,9 +333,9 @@ fn inside(device: &Device, host: &Path) -> std::result::Result<String, String> {
     if !host.is_absolute() {
         return Err("not an absolute path".into());
     }
-    let real = std::fs::canonicalize(host).map_err(|e| {
+    let real = std::fs::canonicalize(host).map_err(|_| {
         format!(
-            "does not exist on this host inside the sandbox ({e}); only programs inside {} run at boot",
+            "not in the sandbox: only programs inside {} run at boot",
             device.root().display()
         )
     })?;
