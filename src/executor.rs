@@ -659,35 +659,12 @@ impl Runner<'_> {
             };
             let at = now_rfc3339();
             match outcome {
-                Outcome::Done(summary) => {
-                    self.append(Record::StepEnd {
-                        step: step.id.clone(),
-                        state: StepState::Done,
-                        at,
-                        summary: summary.clone(),
-                    })?;
-                    tracing::info!(run = %self.run_id, step = %step.id, %summary, "step done");
-                    self.printer.step("done", &step.id, &summary);
-                }
+                Outcome::Done(summary) => self.end_step(&step.id, StepState::Done, at, &summary)?,
                 Outcome::AlreadyDone(summary) => {
-                    self.append(Record::StepEnd {
-                        step: step.id.clone(),
-                        state: StepState::Skipped,
-                        at,
-                        summary: summary.clone(),
-                    })?;
-                    tracing::info!(run = %self.run_id, step = %step.id, %summary, "step skipped: already in the wanted state");
-                    self.printer.step("skipped", &step.id, &summary);
+                    self.end_step(&step.id, StepState::Skipped, at, &summary)?
                 }
                 Outcome::Waiting(reason) => {
-                    self.append(Record::StepEnd {
-                        step: step.id.clone(),
-                        state: StepState::Waiting,
-                        at,
-                        summary: reason.clone(),
-                    })?;
-                    tracing::info!(run = %self.run_id, step = %step.id, %reason, "step waiting");
-                    self.printer.step("waiting", &step.id, &reason);
+                    self.end_step(&step.id, StepState::Waiting, at, &reason)?;
                     waiting.push(step.id.clone());
                 }
                 Outcome::Pause { reason, until } => {
@@ -744,6 +721,24 @@ impl Runner<'_> {
         }
         self.finish_hooks(RunState::Completed);
         Ok(Ended::Completed { exceptions })
+    }
+
+    /// Record how a step ended, log it and show it.
+    fn end_step(&mut self, id: &str, state: StepState, at: String, summary: &str) -> Result<()> {
+        self.append(Record::StepEnd {
+            step: id.to_string(),
+            state,
+            at,
+            summary: summary.to_string(),
+        })?;
+        let label = match state {
+            StepState::Skipped => "skipped",
+            StepState::Waiting => "waiting",
+            _ => "done",
+        };
+        tracing::info!(run = %self.run_id, step = %id, %summary, "step {label}");
+        self.printer.step(label, id, summary);
+        Ok(())
     }
 
     fn pause(
