@@ -49,6 +49,7 @@ pub struct LaunchDaemon {
 
 /// Where a run's daemon and its binary live, and what it runs.
 pub struct DaemonSetup {
+    pub device: Device,
     pub binary: PathBuf,
     pub plist_host: PathBuf,
     pub daemon: LaunchDaemon,
@@ -83,6 +84,7 @@ pub fn prepare_daemon(device: &Device, state_dir: &Path, run_id: &str) -> Result
     ]);
     let log = device.host_path(DAEMON_OUTPUT)?.display().to_string();
     Ok(DaemonSetup {
+        device: device.clone(),
         binary,
         plist_host: device.host_path(DAEMON_PLIST)?,
         daemon: LaunchDaemon {
@@ -102,25 +104,10 @@ pub fn install_daemon(setup: &DaemonSetup, rec: &mut dyn Recorder) -> Result<()>
         what: "install the LaunchDaemon".into(),
         target: DAEMON_PLIST.into(),
     })?;
-    if let Some(dir) = setup.plist_host.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = setup.plist_host.with_extension("plist.new");
-    plist::to_file_xml(&tmp, &setup.daemon)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
-    if nix::unistd::geteuid().is_root() {
-        // launchd refuses a daemon plist that is not owned by root:wheel.
-        nix::unistd::chown(
-            &tmp,
-            Some(nix::unistd::Uid::from_raw(0)),
-            Some(nix::unistd::Gid::from_raw(0)),
-        )
-        .with_context(|| format!("making {} root:wheel", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, &setup.plist_host)
-        .with_context(|| format!("installing {}", setup.plist_host.display()))?;
+    let mut bytes = Vec::new();
+    plist::to_writer_xml(&mut bytes, &setup.daemon).context("encoding the LaunchDaemon")?;
+    // root:wheel 0644, or launchd refuses it; written without following any link.
+    crate::device::fs::write_file(&setup.device, DAEMON_PLIST, &bytes, 0o644)?;
     rec.applied(
         n,
         Undo::RemoveCreated {
@@ -132,25 +119,25 @@ pub fn install_daemon(setup: &DaemonSetup, rec: &mut dyn Recorder) -> Result<()>
 /// Remove the daemon when its run has finished: the plist first, `launchctl bootout` last
 /// (bootout kills the job, which may be this very process).
 pub fn remove_daemon(device: &Device) -> Result<()> {
-    let host = device.host_path(DAEMON_PLIST)?;
-    let installed = host.exists();
-    if installed {
-        let ours = plist::from_file::<_, LaunchDaemon>(&host)
-            .map(|d| d.label == LABEL)
-            .unwrap_or(false);
-        if !ours {
-            return Ok(());
-        }
-        std::fs::remove_file(&host).with_context(|| format!("removing {}", host.display()))?;
-        tracing::info!("removed the LaunchDaemon {DAEMON_PLIST}");
-        if crate::device::programs::may_execute(device) && device.has_program("/bin/launchctl") {
-            // NOTE: "Could not find service" when it was never loaded is fine.
-            let _ = device.run(
-                "/bin/launchctl",
-                &["bootout".into(), format!("system/{LABEL}")],
-                &RunOpts::default(),
-            );
-        }
+    use crate::device::fs;
+    let Some(bytes) = fs::read_file(device, DAEMON_PLIST)? else {
+        return Ok(());
+    };
+    let ours = plist::from_bytes::<LaunchDaemon>(&bytes)
+        .map(|d| d.label == LABEL)
+        .unwrap_or(false);
+    if !ours {
+        return Ok(());
+    }
+    fs::remove_file(device, DAEMON_PLIST)?;
+    tracing::info!("removed the LaunchDaemon {DAEMON_PLIST}");
+    if crate::device::programs::may_execute(device) && device.has_program("/bin/launchctl") {
+        // NOTE: "Could not find service" when it was never loaded is fine.
+        let _ = device.run(
+            "/bin/launchctl",
+            &["bootout".into(), format!("system/{LABEL}")],
+            &RunOpts::default(),
+        );
     }
     Ok(())
 }

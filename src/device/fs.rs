@@ -343,6 +343,82 @@ pub fn restore(device: &Device, mac_path: &str, qdir: &OwnedFd, qname: &str) -> 
     }
 }
 
+/// Write a small file of reenroll's own (its LaunchDaemon) at a Mac path through the no-follow
+/// walk: a temporary sibling created exclusively (never through a link), fsync'ed, then renamed
+/// over the path. Root-owned when reenroll runs as root.
+pub fn write_file(device: &Device, mac_path: &str, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    let (dir, name) = match open_parent(device, mac_path)? {
+        Parent::Open(d, n) => (d, n),
+        Parent::Missing => anyhow::bail!("the folder of {mac_path} does not exist"),
+        Parent::Refused(r) => anyhow::bail!("refusing to write {mac_path}: {r}"),
+    };
+    let mut tmp = OsString::from(".");
+    tmp.push(&name);
+    tmp.push(".new");
+    let _ = unlinkat(Some(dir.as_raw_fd()), &*tmp, UnlinkatFlags::NoRemoveDir);
+    let fd = own(openat(
+        Some(dir.as_raw_fd()),
+        &*tmp,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    )
+    .with_context(|| format!("creating the new {mac_path}"))?);
+    let mut f = File::from(fd);
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {mac_path}"))?;
+    nix::sys::stat::fchmod(f.as_raw_fd(), Mode::from_bits_truncate(mode))?;
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::fchown(
+            f.as_raw_fd(),
+            Some(nix::unistd::Uid::from_raw(0)),
+            Some(nix::unistd::Gid::from_raw(0)),
+        )
+        .with_context(|| format!("making {mac_path} root-owned"))?;
+    }
+    renameat(Some(dir.as_raw_fd()), &*tmp, Some(dir.as_raw_fd()), &*name)
+        .with_context(|| format!("installing {mac_path}"))?;
+    Ok(())
+}
+
+/// Read a regular file at a Mac path without following a link anywhere (`None`: absent, or not
+/// a regular file).
+pub fn read_file(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let Parent::Open(dir, name) = open_parent(device, mac_path)? else {
+        return Ok(None);
+    };
+    match lstat_at(&dir, &name) {
+        Ok(st) if kind_of(&st) == Kind::File => {}
+        _ => return Ok(None),
+    }
+    let fd = own(openat(
+        Some(dir.as_raw_fd()),
+        &*name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?);
+    let mut bytes = Vec::new();
+    File::from(fd)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {mac_path}"))?;
+    Ok(Some(bytes))
+}
+
+/// Remove a file of reenroll's own at a Mac path (a link is removed as a link). `Ok(false)`:
+/// it was not there.
+pub fn remove_file(device: &Device, mac_path: &str) -> Result<bool> {
+    let Parent::Open(dir, name) = open_parent(device, mac_path)? else {
+        return Ok(false);
+    };
+    match unlinkat(Some(dir.as_raw_fd()), &*name, UnlinkatFlags::NoRemoveDir) {
+        Ok(()) => Ok(true),
+        Err(Errno::ENOENT) => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("removing {mac_path}")),
+    }
+}
+
 /// Delete a quarantined entry for good (`reenroll purge`).
 pub fn delete_tree(dir: &OwnedFd, name: &OsStr) -> Result<()> {
     let st = match lstat_at(dir, name) {
@@ -657,6 +733,44 @@ mod tests {
             Restored::Restored
         );
         assert_eq!(std::fs::read(src.join("sub/f")).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn own_files_are_written_and_removed_without_following_links() {
+        let (dir, d) = device();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("Library")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("Library/LaunchDaemons"))
+            .unwrap();
+        let err = write_file(&d, "/Library/LaunchDaemons/x.plist", b"x", 0o644).unwrap_err();
+        assert!(format!("{err:#}").contains("symlink"), "{err:#}");
+        assert!(
+            std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+            "nothing written outside"
+        );
+        std::fs::remove_file(dir.path().join("Library/LaunchDaemons")).unwrap();
+        std::fs::create_dir_all(dir.path().join("Library/LaunchDaemons")).unwrap();
+        write_file(&d, "/Library/LaunchDaemons/x.plist", b"hello", 0o644).unwrap();
+        assert_eq!(
+            read_file(&d, "/Library/LaunchDaemons/x.plist")
+                .unwrap()
+                .as_deref(),
+            Some(&b"hello"[..])
+        );
+        // a link in its place is removed as a link; its target survives
+        std::fs::write(outside.path().join("keep"), b"keep").unwrap();
+        std::fs::remove_file(dir.path().join("Library/LaunchDaemons/x.plist")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("keep"),
+            dir.path().join("Library/LaunchDaemons/x.plist"),
+        )
+        .unwrap();
+        assert_eq!(
+            read_file(&d, "/Library/LaunchDaemons/x.plist").unwrap(),
+            None
+        );
+        assert!(remove_file(&d, "/Library/LaunchDaemons/x.plist").unwrap());
+        assert_eq!(std::fs::read(outside.path().join("keep")).unwrap(), b"keep");
     }
 
     #[test]
