@@ -102,6 +102,44 @@ pub fn all_runs(ctx: &Ctx) -> Result<Vec<(RunView, RunState, Vec<Record>)>> {
     Ok(out)
 }
 
+/// What a run froze in its journal header: the playbook's text, the variables, the options.
+struct Frozen {
+    pb: Playbook,
+    vars: BTreeMap<String, String>,
+    options: BTreeMap<String, String>,
+}
+
+fn frozen(view: &RunView, records: &[Record]) -> Result<Frozen> {
+    let Some(Record::Header {
+        source,
+        origin,
+        vars,
+        options,
+        ..
+    }) = records.first()
+    else {
+        anyhow::bail!("run {} has no header", view.id);
+    };
+    let pb = Playbook::parse(source, origin)
+        .with_context(|| format!("re-reading the playbook frozen in run {}", view.id))?;
+    Ok(Frozen {
+        pb,
+        vars: vars.clone(),
+        options: options.clone(),
+    })
+}
+
+/// Confirmations name steps of the run (`flag` is how the admin gave them).
+fn check_confirms(pb: &Playbook, confirms: &[String], flag: &str, run: &str) -> Result<()> {
+    match confirms.iter().find(|c| pb.step(c).is_none()) {
+        Some(c) => Err(error::invalid(format!(
+            "{flag}{}{c}: run {run} has no step `{c}`",
+            if flag.ends_with('=') { "" } else { " " }
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Refuse a new run while another run of the same playbook is unfinished.
 fn refuse_if_unfinished(ctx: &Ctx, playbook: &str, hint: &str) -> Result<()> {
     for (view, state, _) in all_runs(ctx)? {
@@ -347,26 +385,8 @@ pub fn resume(
             state.as_str()
         )));
     }
-    let Some(Record::Header {
-        source,
-        origin,
-        vars,
-        options,
-        ..
-    }) = records.first().cloned()
-    else {
-        anyhow::bail!("run {} has no header", view.id);
-    };
-    let pb = Playbook::parse(&source, &origin)
-        .with_context(|| format!("re-reading the playbook frozen in run {}", view.id))?;
-    for c in confirms {
-        if pb.step(c).is_none() {
-            return Err(error::invalid(format!(
-                "--confirm {c}: run {} has no step `{c}`",
-                view.id
-            )));
-        }
-    }
+    let Frozen { pb, vars, options } = frozen(&view, &records)?;
+    check_confirms(&pb, confirms, "--confirm", &view.id)?;
     let mut vars = vars;
     let mut new_sets = Vec::new();
     for s in sets {
@@ -862,16 +882,7 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
         )));
     }
     let run_dir = ctx.state.run_dir(&view.id);
-    let Some(Record::Header {
-        source,
-        origin,
-        vars,
-        ..
-    }) = records.first().cloned()
-    else {
-        anyhow::bail!("run {} has no header", view.id);
-    };
-    let pb = Playbook::parse(&source, &origin)?;
+    let Frozen { pb, vars, .. } = frozen(&view, &records)?;
     let mut runner = Runner::open(
         ctx,
         lock,
@@ -1242,25 +1253,8 @@ pub fn schedule(
 pub fn confirm_and_hand_off(ctx: &Ctx, confirms: &[String], printer: &Printer) -> Result<String> {
     let lock = take_lock(ctx)?;
     let (view, _, records) = find_run(ctx, None, |s| s.resumable(), "resume")?;
-    let Some(Record::Header {
-        source,
-        origin,
-        vars,
-        options,
-        ..
-    }) = records.first().cloned()
-    else {
-        anyhow::bail!("run {} has no header", view.id);
-    };
-    let pb = Playbook::parse(&source, &origin)?;
-    for c in confirms {
-        if pb.step(c).is_none() {
-            return Err(error::invalid(format!(
-                "confirm={c}: run {} has no step `{c}`",
-                view.id
-            )));
-        }
-    }
+    let Frozen { pb, vars, options } = frozen(&view, &records)?;
+    check_confirms(&pb, confirms, "confirm=", &view.id)?;
     let mut runner = Runner::open(ctx, lock, pb, &view.id, records, vars, options, printer)?;
     runner.current_step = "handoff".into();
     for c in confirms {

@@ -14,12 +14,11 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
-use crate::device::Device;
 use crate::journal::{Change, Undo};
 use crate::keychain::helper::KeychainUnreachable;
 use crate::keychain::purge::{self, PurgeEvent};
 use crate::keychain::rules::{PurgeRules, Rule};
-use crate::keychain::{Keychain, KeychainItem, KeychainLocation};
+use crate::keychain::{KeychainItem, KeychainLocation};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -30,11 +29,6 @@ pub struct Spec {
     pub remove: Vec<Rule>,
     #[serde(default)]
     pub keep: Vec<Rule>,
-}
-
-/// The keychain backend for a purge (see `keychain::open`).
-pub fn open(device: &Device, location: &KeychainLocation) -> Result<Box<dyn Keychain>> {
-    crate::keychain::open(device, location)
 }
 
 impl Spec {
@@ -94,7 +88,9 @@ impl Spec {
         }
         let mut notes = Vec::new();
         for loc in self.locations(env, &mut notes) {
-            match open(env.device, &loc).and_then(|kc| purge::preview(kc.as_ref(), &rules)) {
+            match crate::keychain::open(env.device, &loc)
+                .and_then(|kc| purge::preview(kc.as_ref(), &rules))
+            {
                 Ok(items) => {
                     if items.is_empty() {
                         plan.already
@@ -134,7 +130,7 @@ impl Spec {
         let export_dir = rec.run_dir().join("keychain");
         crate::journal::secure_dir(&export_dir)?;
         for loc in self.locations(env, &mut notes) {
-            let kc = match open(env.device, &loc) {
+            let kc = match crate::keychain::open(env.device, &loc) {
                 Ok(kc) => kc,
                 Err(e) => {
                     unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));

@@ -358,7 +358,7 @@ pub fn keychain_undo_probe(
     location: &crate::keychain::KeychainLocation,
     item: &crate::keychain::KeychainItem,
 ) -> Result<bool> {
-    let kc = keychain_purge::open(&ctx.device, location)?;
+    let kc = crate::keychain::open(&ctx.device, location)?;
     Ok(kc.list()?.iter().any(|i| i.same_identity(item)))
 }
 
@@ -382,7 +382,7 @@ pub fn keychain_undo(
         i.data = Some(data);
         with_data.push(i);
     }
-    let kc = keychain_purge::open(&ctx.device, location)?;
+    let kc = crate::keychain::open(&ctx.device, location)?;
     let outcomes = crate::keychain::purge::restore_all(kc.as_ref(), &with_data)?;
     Ok(items
         .iter()

@@ -51,7 +51,6 @@ pub struct LaunchDaemon {
 pub struct DaemonSetup {
     pub device: Device,
     pub binary: PathBuf,
-    pub plist_host: PathBuf,
     pub daemon: LaunchDaemon,
 }
 
@@ -86,7 +85,6 @@ pub fn prepare_daemon(device: &Device, state_dir: &Path, run_id: &str) -> Result
     Ok(DaemonSetup {
         device: device.clone(),
         binary,
-        plist_host: device.host_path(DAEMON_PLIST)?,
         daemon: LaunchDaemon {
             label: LABEL.into(),
             program_arguments: args,
