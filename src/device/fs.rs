@@ -343,6 +343,12 @@ pub fn restore(device: &Device, mac_path: &str, qdir: &OwnedFd, qname: &str) -> 
     }
 }
 
+/// The permission bits of `mode` as nix's `Mode`. NOTE: `mode_t` is `u16` on macOS and `u32` on
+/// Linux, so a `u32` mode is masked to the permission bits and narrowed here, in one place.
+fn permission_bits(mode: u32) -> Mode {
+    Mode::from_bits_truncate((mode & 0o7777) as nix::libc::mode_t)
+}
+
 /// Write a small file of reenroll's own (its LaunchDaemon) at a Mac path through the no-follow
 /// walk: a temporary sibling created exclusively (never through a link), fsync'ed, then renamed
 /// over the path. Root-owned when reenroll runs as root.
@@ -361,14 +367,14 @@ pub fn write_file(device: &Device, mac_path: &str, bytes: &[u8], mode: u32) -> R
         Some(dir.as_raw_fd()),
         &*tmp,
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(mode),
+        permission_bits(mode),
     )
     .with_context(|| format!("creating the new {mac_path}"))?);
     let mut f = File::from(fd);
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .with_context(|| format!("writing {mac_path}"))?;
-    nix::sys::stat::fchmod(f.as_raw_fd(), Mode::from_bits_truncate(mode))?;
+    nix::sys::stat::fchmod(f.as_raw_fd(), permission_bits(mode))?;
     if nix::unistd::geteuid().is_root() {
         nix::unistd::fchown(
             f.as_raw_fd(),

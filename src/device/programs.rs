@@ -129,7 +129,8 @@ pub struct LineSession {
     child: std::process::Child,
     stdin: Option<std::process::ChildStdin>,
     lines: std::sync::mpsc::Receiver<String>,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// What the program wrote on stderr, sent once when its stderr closes.
+    stderr: std::sync::mpsc::Receiver<String>,
 }
 
 /// What a session answered to one request.
@@ -172,14 +173,11 @@ pub fn spawn_lines(device: &Device, program: &str, args: &[String]) -> Result<Li
             }
         }
     });
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = std::sync::Arc::clone(&stderr);
+    let (stderr_tx, stderr) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut text = String::new();
         let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr_pipe), &mut text);
-        if let Ok(mut s) = sink.lock() {
-            s.push_str(&text);
-        }
+        let _ = stderr_tx.send(text);
     });
     Ok(LineSession {
         stdin: child.stdin.take(),
@@ -223,10 +221,12 @@ impl LineSession {
             },
             Err(e) => format!("(could not wait: {e})"),
         };
-        std::thread::sleep(Duration::from_millis(20)); // let the stderr reader finish
+        // The reader sends everything once stderr closes, which is when the program has ended
+        // (no sleeping and hoping). NOTE: bounded, because a grandchild that inherited stderr
+        // (a fake `sudo` that forked) could hold it open after the program itself is gone.
         let stderr = self
             .stderr
-            .lock()
+            .recv_timeout(Duration::from_secs(5))
             .map(|s| s.trim().to_string())
             .unwrap_or_default();
         LineAnswer::Closed { status, stderr }
