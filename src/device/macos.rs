@@ -1,5 +1,5 @@
 //! The real Mac: keychain access through `security-framework`. Compiled on macOS, and
-//! type-checked on Linux by `scripts/check-macos` (cfg `reenroll_check_macos`).
+//! type-checked and linted for both Apple targets on Linux by `scripts/check-apple`.
 //!
 //! Thin on purpose: which items go is decided by `keychain::rules`, the loop that verifies
 //! deletes is `keychain::purge`; this file only lists, exports, deletes and adds, each through

@@ -7,7 +7,7 @@ pub mod fs;
 pub mod programs;
 pub mod users;
 
-#[cfg(any(target_os = "macos", reenroll_check_macos))]
+#[cfg(target_os = "macos")]
 pub mod macos;
 
 use std::path::{Component, Path, PathBuf};
