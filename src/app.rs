@@ -77,12 +77,17 @@ fn completion_command() -> clap::Command {
     visible(&<Cli as clap::CommandFactory>::command()).version(env!("CARGO_PKG_VERSION"))
 }
 
+/// The device and state folder the global options name.
+fn ctx_of(g: &crate::cli::Global) -> Result<Ctx> {
+    Ctx::new(g.root.as_deref(), g.state_dir.as_deref())
+}
+
 fn dispatch(cli: Cli) -> Result<i32> {
     let g = cli.global.clone();
     match cli.command {
         Command::Plan(a) => {
             let pb = engine::load_playbook(a.playbook.as_deref())?;
-            let ctx = Ctx::new(&g)?;
+            let ctx = ctx_of(&g)?;
             let (vars, sources, notes) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
             let mut report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
             report.warnings.extend(notes);
@@ -104,7 +109,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(error::OK)
         }
         Command::Run(a) => {
-            let ctx = Ctx::new(&g)?;
+            let ctx = ctx_of(&g)?;
             if a.step && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                 return Err(error::invalid("--step asks before each step, but standard input is not a terminal: run it in a terminal, or use --yes for an unattended run"));
             }
@@ -115,7 +120,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     }
                     let saved = crate::planfile::load(file)
                         .map_err(|e| error::invalid(format!("{e:#}")))?;
-                    let pb = crate::playbook::Playbook::parse(&saved.source, &saved.origin)?;
+                    let pb = crate::playbook::Playbook::parse(&saved.source, &saved.origin)
+                        .map_err(crate::playbook::PlaybookError::coded)?;
                     (
                         pb,
                         saved.vars.clone(),
@@ -156,7 +162,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             if let (false, false, Some(report)) = (a.yes, a.step, &report) {
                 print!("{}", report::render_plan(report));
-                if !engine::confirm(&format!(
+                if !crate::ask::confirm(&format!(
                     "Run playbook `{}` on {}?",
                     pb.name,
                     crate::plan::describe_device(&ctx)
@@ -176,7 +182,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(ended.exit_code())
         }
         Command::Resume(a) => {
-            let ctx = Ctx::new(&g)?;
+            let ctx = ctx_of(&g)?;
             if a.step && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                 return Err(error::invalid("--step needs a terminal on standard input"));
             }
@@ -198,9 +204,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(ended.exit_code())
         }
         Command::Rollback(a) => {
-            let ctx = Ctx::new(&g)?;
+            let ctx = ctx_of(&g)?;
             ctx.guard_changes()?;
-            if !a.yes && !engine::confirm("Roll back the run, restoring every reversible change?")?
+            if !a.yes
+                && !crate::ask::confirm("Roll back the run, restoring every reversible change?")?
             {
                 return Ok(error::OK);
             }
@@ -213,7 +220,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             })
         }
         Command::Status(a) => {
-            let ctx = Ctx::new(&g)?;
+            let ctx = ctx_of(&g)?;
             let report = executor::status(&ctx, a.run.as_deref())?;
             if a.jamf_ea {
                 println!("{}", report::jamf_extension_attribute(&report));
@@ -228,7 +235,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             match cmd {
                 None => {
                     for (name, src) in crate::playbook::embedded::EMBEDDED {
-                        let pb = crate::playbook::Playbook::parse(src, name)?;
+                        let pb = crate::playbook::Playbook::parse(src, name)
+                            .map_err(crate::playbook::PlaybookError::coded)?;
                         print!(
                             "{}",
                             report::wrap(
@@ -304,7 +312,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Demo => crate::demo::run(),
         Command::JamfPolicy { params } => jamf_policy(&g, &params),
         Command::Diagnose { server_log, json } => {
-            let ctx = Ctx::new(&g)?;
+            let ctx = ctx_of(&g)?;
             if let Some(f) = &server_log {
                 if !f.is_file() {
                     return Err(error::invalid(format!(
@@ -327,15 +335,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Server {
             cmd: crate::cli::ServerCmd::Cleanup(a),
-        } => crate::server::command::cleanup(&Ctx::new(&g)?, &a),
+        } => crate::server_cleanup::cleanup(
+            &ctx_of(&g)?,
+            &crate::server_cleanup::Request {
+                serial: a.serial,
+                device_ids: a.device_ids,
+                computer_name: a.computer_name,
+                allow_multiple: a.allow_multiple,
+                all_agents: a.all_agents,
+                yes: a.yes,
+                json: a.json,
+            },
+        ),
         Command::Purge { older_than, yes } => {
             let d = humantime::parse_duration(&older_than).map_err(|e| {
                 let _ = e;
                 error::invalid(format!("--older-than {older_than}: not a duration; write a number and a unit, e.g. 30d, 12h or 90min"))
             })?;
-            let ctx = Ctx::new(&g)?;
+            let ctx = ctx_of(&g)?;
             ctx.guard_changes()?;
-            if !yes && !engine::confirm(&format!("Delete the quarantine of finished runs older than {older_than}? Their removals can no longer be rolled back."))? {
+            if !yes && !crate::ask::confirm(&format!("Delete the quarantine of finished runs older than {older_than}? Their removals can no longer be rolled back."))? {
                 return Ok(error::OK);
             }
             let printer = Printer::new(false);
@@ -349,7 +368,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             home,
             system,
         } => {
-            let ctx = Ctx::new(&g)?;
+            let ctx = ctx_of(&g)?;
             let location = if system {
                 crate::keychain::KeychainLocation::System
             } else {
@@ -403,7 +422,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
 fn jamf_policy(g: &crate::cli::Global, params: &[String]) -> Result<i32> {
     use crate::jamf_policy::{parse, PolicyAction};
     let req = parse(params)?;
-    let ctx = Ctx::new(g)?;
+    let ctx = ctx_of(g)?;
     let printer = Printer::new(false);
     tracing::info!(computer = %req.computer_name, user = %req.user, action = ?req.action, "jamf policy");
     match req.action {

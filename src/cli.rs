@@ -244,7 +244,7 @@ pub enum SandboxCmd {
 pub enum ServerCmd {
     /// Delete one Mac's Jamf Pro record, Entra device(s) and Intune records, e.g. from an admin's
     /// workstation for a Mac too broken to run anything: plan (GET requests only), confirm, apply.
-    #[command(after_help = crate::server::command::credentials_help())]
+    #[command(after_help = crate::server::creds::credentials_help())]
     Cleanup(ServerCleanupArgs),
 }
 

@@ -2,43 +2,42 @@
 //! rollback and status (in `plan.rs` and `executor.rs`).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::action::Facts;
-use crate::cli::Global;
 use crate::device::Device;
 use crate::error;
 use crate::journal::StateDir;
-use crate::playbook::{embedded, Playbook, When};
+use crate::playbook::{embedded, Playbook, PlaybookError, When};
 
 pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/reenroll";
 pub const LOG_FILE: &str = "/var/log/reenroll.log";
 
-/// Everything a command needs to act on a device, resolved once.
+/// Everything a command needs to act on a device, resolved once from plain values (the command
+/// line stays in `app`).
 pub struct Ctx {
     pub device: Device,
     pub state: StateDir,
-    pub global: Global,
 }
 
 impl Ctx {
-    pub fn new(global: &Global) -> Result<Ctx> {
-        let device = match &global.root {
+    /// The device (`root`: a sandbox device, else this Mac) and where its journals live
+    /// (`state_dir`, else the default inside the device).
+    pub fn new(root: Option<&Path>, state_dir: Option<&Path>) -> Result<Ctx> {
+        let device = match root {
             Some(r) => Device::sandbox(r).map_err(|e| error::invalid(format!("{e:#}")))?,
             None => Device::real(),
         };
-        let state = match (&global.state_dir, &global.root) {
-            (Some(s), _) => s.clone(),
+        let state = match (state_dir, root) {
+            (Some(s), _) => s.to_path_buf(),
             (None, Some(_)) => device.host_path(DEFAULT_STATE_DIR)?,
             (None, None) => PathBuf::from(DEFAULT_STATE_DIR),
         };
         Ok(Ctx {
             device,
             state: StateDir::new(state),
-            global: global.clone(),
         })
     }
 
@@ -71,7 +70,8 @@ impl Ctx {
 pub fn load_playbook(name_or_path: Option<&str>) -> Result<Playbook> {
     let spec = name_or_path.unwrap_or(embedded::DEFAULT);
     if let Some(src) = embedded::get(spec) {
-        return Ok(Playbook::parse(src, &format!("playbooks/{spec}.toml"))?);
+        return Playbook::parse(src, &format!("playbooks/{spec}.toml"))
+            .map_err(PlaybookError::coded);
     }
     let path = PathBuf::from(spec);
     if !path.exists() {
@@ -84,7 +84,7 @@ pub fn load_playbook(name_or_path: Option<&str>) -> Result<Playbook> {
     let src = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the playbook {}", path.display()))
         .map_err(|e| error::invalid(format!("{e:#}")))?;
-    Ok(Playbook::parse(&src, &path.display().to_string())?)
+    Playbook::parse(&src, &path.display().to_string()).map_err(PlaybookError::coded)
 }
 
 /// Where each variable's value came from, for `plan`.
@@ -185,20 +185,6 @@ pub fn applies(
         }
     }
     Ok(())
-}
-
-/// Ask once on the terminal. Without a terminal there is nobody to ask: exit 2 unless --yes.
-pub fn confirm(question: &str) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Err(error::invalid(
-            "standard input is not a terminal, so nobody can confirm: pass --yes to go ahead unattended",
-        ));
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
 pub fn new_run_id(playbook: &str) -> String {

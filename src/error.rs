@@ -62,12 +62,6 @@ pub fn code_of(e: &anyhow::Error) -> i32 {
         if let Some(c) = cause.downcast_ref::<Coded>() {
             return c.code;
         }
-        if cause
-            .downcast_ref::<crate::playbook::PlaybookError>()
-            .is_some()
-        {
-            return INVALID;
-        }
     }
     FAILED
 }

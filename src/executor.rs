@@ -121,6 +121,7 @@ fn frozen(view: &RunView, records: &[Record]) -> Result<Frozen> {
         anyhow::bail!("run {} has no header", view.id);
     };
     let pb = Playbook::parse(source, origin)
+        .map_err(crate::playbook::PlaybookError::coded)
         .with_context(|| format!("re-reading the playbook frozen in run {}", view.id))?;
     Ok(Frozen {
         pb,

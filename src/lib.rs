@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod app;
+pub mod ask;
 pub mod cli;
 pub mod demo;
 pub mod device;
@@ -23,4 +24,5 @@ pub mod playbook;
 pub mod report;
 pub mod sandbox;
 pub mod server;
+pub mod server_cleanup;
 pub mod settings;

@@ -138,6 +138,13 @@ impl fmt::Display for PlaybookError {
 
 impl std::error::Error for PlaybookError {}
 
+impl PlaybookError {
+    /// As the error a command ends with: an invalid playbook exits 2 (nothing changed).
+    pub fn coded(self) -> anyhow::Error {
+        crate::error::invalid(self.to_string())
+    }
+}
+
 fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let before = &source[..offset];

@@ -16,49 +16,8 @@ pub const DEFAULT_CREDENTIALS_PATH: &str = "/Library/Application Support/reenrol
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 
-/// An environment variable reenroll reads, with what it is for.
-#[derive(Clone, Copy, Debug)]
-pub struct EnvVar {
-    pub name: &'static str,
-    pub description: &'static str,
-}
-
-/// Every environment variable the server steps read. Documentation and `--help` are generated
-/// from this list, so it is the one place to add one.
-pub const ENV_VARS: &[EnvVar] = &[
-    EnvVar {
-        name: "REENROLL_JAMF_URL",
-        description: "Jamf Pro server URL, e.g. https://example.jamfcloud.com",
-    },
-    EnvVar {
-        name: "REENROLL_JAMF_CLIENT_ID",
-        description: "Jamf Pro API client id (API Roles and Clients)",
-    },
-    EnvVar {
-        name: "REENROLL_JAMF_CLIENT_SECRET",
-        description: "Jamf Pro API client secret",
-    },
-    EnvVar {
-        name: "REENROLL_GRAPH_TENANT_ID",
-        description: "Microsoft Entra tenant id (GUID or primary domain)",
-    },
-    EnvVar {
-        name: "REENROLL_GRAPH_CLIENT_ID",
-        description: "Entra app registration (application) client id",
-    },
-    EnvVar {
-        name: "REENROLL_GRAPH_CLIENT_SECRET",
-        description: "Entra app registration client secret",
-    },
-    EnvVar {
-        name: "REENROLL_GRAPH_URL",
-        description: "Microsoft Graph base URL (default https://graph.microsoft.com; national clouds differ)",
-    },
-    EnvVar {
-        name: "REENROLL_LOGIN_URL",
-        description: "Entra login base URL (default https://login.microsoftonline.com; national clouds differ)",
-    },
-];
+/// Every environment variable the server steps read (declared with the others in `env_vars`).
+pub use crate::env_vars::SERVER as ENV_VARS;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
@@ -312,6 +271,19 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
+}
+
+/// Where the credentials come from, for `--help` (generated from `ENV_VARS`).
+pub fn credentials_help() -> String {
+    let mut s = format!(
+        "Credentials (never on the command line): the file {DEFAULT_CREDENTIALS_PATH} \
+         (mode 0600; inside DIR with --root DIR), or these environment variables, which win over the file:\n"
+    );
+    for v in ENV_VARS {
+        s.push_str(&format!("  {:<30} {}\n", v.name, v.description));
+    }
+    s.push_str("Exit codes: 0 done (or nothing to delete), 1 a request failed, 2 invalid, 4 refused (no credentials, a credentials file others can read, several matches without --allow-multiple)");
+    s
 }
 
 #[cfg(test)]

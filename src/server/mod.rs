@@ -7,7 +7,6 @@
 //! credentials; `testserver` stands in for all three services in tests.
 
 pub mod cleanup;
-pub mod command;
 pub mod creds;
 pub mod graph;
 pub mod http;

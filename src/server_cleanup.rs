@@ -5,25 +5,30 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::creds::{DEFAULT_CREDENTIALS_PATH, ENV_VARS};
-use super::http::ClientOptions;
-use super::{ApplyOptions, Clients, Credentials, ServerPlan, ServerReport, ServerTarget};
-use crate::cli::ServerCleanupArgs;
-use crate::engine::{self, Ctx};
+use crate::engine::Ctx;
 use crate::error;
 use crate::report::Printer;
+use crate::server::creds::{DEFAULT_CREDENTIALS_PATH, ENV_VARS};
+use crate::server::http::ClientOptions;
+use crate::server::{
+    self, ApplyOptions, Clients, Credentials, ServerPlan, ServerReport, ServerTarget,
+};
 
-/// Where the credentials come from, for `--help` (generated from `ENV_VARS`).
-pub fn credentials_help() -> String {
-    let mut s = format!(
-        "Credentials (never on the command line): the file {DEFAULT_CREDENTIALS_PATH} \
-         (mode 0600; inside DIR with --root DIR), or these environment variables, which win over the file:\n"
-    );
-    for v in ENV_VARS {
-        s.push_str(&format!("  {:<30} {}\n", v.name, v.description));
-    }
-    s.push_str("Exit codes: 0 done (or nothing to delete), 1 a request failed, 2 invalid, 4 refused (no credentials, a credentials file others can read, several matches without --allow-multiple)");
-    s
+/// What the admin asked for (resolved from the command line by `app`).
+pub struct Request {
+    /// The Mac's serial number.
+    pub serial: String,
+    /// Entra device ids (each may hold several, comma-separated).
+    pub device_ids: Vec<String>,
+    pub computer_name: Option<String>,
+    /// Delete every match where one is expected.
+    pub allow_multiple: bool,
+    /// Intune records of every management agent, not only the Jamf partnership's.
+    pub all_agents: bool,
+    /// Do not ask for confirmation.
+    pub yes: bool,
+    /// One JSON document instead of lines.
+    pub json: bool,
 }
 
 #[derive(Serialize)]
@@ -37,7 +42,7 @@ struct CleanupJson<'a> {
     settle_start: Option<String>,
 }
 
-pub fn cleanup(ctx: &Ctx, a: &ServerCleanupArgs) -> Result<i32> {
+pub fn cleanup(ctx: &Ctx, a: &Request) -> Result<i32> {
     let serial = a.serial.trim().to_string();
     if serial.is_empty() {
         return Err(error::invalid("--serial: give the Mac's serial number"));
@@ -72,7 +77,7 @@ pub fn cleanup(ctx: &Ctx, a: &ServerCleanupArgs) -> Result<i32> {
         computer_name: a.computer_name.clone(),
         intune_all_agents: a.all_agents,
     };
-    let plan = super::plan(&clients, &target)
+    let plan = server::plan(&clients, &target)
         .context("looking up the server records (GET requests only; nothing was changed)")?;
     let printer = Printer::new(a.json);
     let json = |report: Option<&ServerReport>| {
@@ -103,7 +108,7 @@ pub fn cleanup(ctx: &Ctx, a: &ServerCleanupArgs) -> Result<i32> {
         ));
     }
     if !a.yes
-        && !engine::confirm(
+        && !crate::ask::confirm(
             "Delete the records marked `delete`? This cannot be undone (deleted Entra devices stay restorable for 30 days)",
         )?
     {
@@ -111,7 +116,7 @@ pub fn cleanup(ctx: &Ctx, a: &ServerCleanupArgs) -> Result<i32> {
         printer.line("nothing was deleted");
         return Ok(error::OK);
     }
-    let report = super::apply(
+    let report = server::apply(
         &clients,
         &plan,
         &ApplyOptions {
