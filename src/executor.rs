@@ -533,7 +533,8 @@ impl Runner<'_> {
                     item,
                     export,
                 } => {
-                    let back = crate::action::keychain_undo_probe(self.ctx, &location, &item);
+                    let back =
+                        crate::action::keychain_undo_probe(&self.ctx.device, &location, &item);
                     match (back, export) {
                         // The keychain cannot be reached now (nobody logged in after a restart):
                         // leave the intent open; the next resume or rollback looks again.
@@ -787,7 +788,7 @@ impl Runner<'_> {
 
     /// Things a finished run cleans up after itself (the restart LaunchDaemon).
     fn finish_hooks(&mut self, _state: RunState) {
-        if let Err(e) = crate::action::on_run_finished(self.ctx, &self.run_dir, &self.view) {
+        if let Err(e) = crate::action::on_run_finished(&self.ctx.device) {
             tracing::warn!(run = %self.run_id, "cleaning up after the run: {e:#}");
         }
     }
@@ -953,7 +954,7 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
                     .iter()
                     .map(|(_, _, i, e)| (i.clone(), e.clone()))
                     .collect();
-                match action::keychain_undo(ctx, &run_dir, location, &items) {
+                match action::keychain_undo(&ctx.device, &run_dir, location, &items) {
                     Ok(outcomes) => group
                         .iter()
                         .zip(outcomes)

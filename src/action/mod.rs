@@ -13,6 +13,7 @@ pub mod reboot;
 pub mod remove;
 pub mod run;
 pub mod server;
+pub mod template;
 pub mod wait_for;
 
 use std::collections::BTreeMap;
@@ -288,7 +289,7 @@ fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
 
 fn expand_strings(v: &mut serde_json::Value, values: &BTreeMap<String, String>) {
     match v {
-        serde_json::Value::String(s) => *s = crate::playbook::vars::expand(s, values, true),
+        serde_json::Value::String(s) => *s = template::expand(s, values, true),
         serde_json::Value::Array(a) => a.iter_mut().for_each(|x| expand_strings(x, values)),
         serde_json::Value::Object(o) => o.values_mut().for_each(|x| expand_strings(x, values)),
         _ => {}
@@ -334,11 +335,7 @@ pub fn expand_path(env: &Env, template: &str, notes: &mut Vec<String>) -> Vec<St
             }
         }
     } else {
-        vec![crate::playbook::vars::expand(
-            template,
-            &BTreeMap::new(),
-            false,
-        )]
+        vec![template::expand(template, &BTreeMap::new(), false)]
     }
 }
 
@@ -354,11 +351,11 @@ pub fn now_rfc3339() -> String {
 
 /// Whether a keychain item is present (to reconcile an interrupted delete).
 pub fn keychain_undo_probe(
-    ctx: &crate::engine::Ctx,
+    device: &Device,
     location: &crate::keychain::KeychainLocation,
     item: &crate::keychain::KeychainItem,
 ) -> Result<bool> {
-    let kc = crate::keychain::open(&ctx.device, location)?;
+    let kc = crate::keychain::open(device, location)?;
     Ok(kc.list()?.iter().any(|i| i.same_identity(item)))
 }
 
@@ -366,7 +363,7 @@ pub fn keychain_undo_probe(
 /// restored together: only as many as are missing are added, so a rollback interrupted halfway
 /// can simply run again.
 pub fn keychain_undo(
-    ctx: &crate::engine::Ctx,
+    device: &Device,
     run_dir: &Path,
     location: &crate::keychain::KeychainLocation,
     items: &[(crate::keychain::KeychainItem, String)],
@@ -382,7 +379,7 @@ pub fn keychain_undo(
         i.data = Some(data);
         with_data.push(i);
     }
-    let kc = crate::keychain::open(&ctx.device, location)?;
+    let kc = crate::keychain::open(device, location)?;
     let outcomes = crate::keychain::purge::restore_all(kc.as_ref(), &with_data)?;
     Ok(items
         .iter()
@@ -401,10 +398,6 @@ pub fn keychain_undo(
 }
 
 /// Cleanup when a run completes, fails or is rolled back (the restart LaunchDaemon removes itself).
-pub fn on_run_finished(
-    ctx: &crate::engine::Ctx,
-    _run_dir: &Path,
-    _view: &crate::journal::RunView,
-) -> Result<()> {
-    reboot::remove_daemon(&ctx.device)
+pub fn on_run_finished(device: &Device) -> Result<()> {
+    reboot::remove_daemon(device)
 }

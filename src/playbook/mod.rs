@@ -8,7 +8,6 @@
 //! file, line and column.
 
 pub mod embedded;
-pub mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -235,7 +234,7 @@ impl Playbook {
             let action = s.action.into_inner();
             // Placeholders must name a variable, a fact or a path built-in.
             for text in action.strings() {
-                for name in vars::placeholders(&text)
+                for name in crate::action::template::placeholders(&text)
                     .map_err(|m| err_at(locate(source, action_span.clone(), &text), m))?
                 {
                     if !(vars.contains_key(&name)
@@ -247,7 +246,7 @@ impl Playbook {
                 }
             }
             for path in action.paths() {
-                if let Err(e) = vars::check_path_template(&path) {
+                if let Err(e) = crate::action::template::check_path_template(&path) {
                     return Err(err_at(
                         locate(source, action_span.clone(), &path),
                         format!("step `{id}`: {e:#}"),
