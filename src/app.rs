@@ -9,7 +9,8 @@ use crate::cli::{Cli, Command, PlaybooksCmd, SandboxCmd};
 use crate::engine::{self, Ctx, LOG_FILE};
 use crate::error;
 use crate::executor;
-use crate::report::{self, Printer};
+use crate::output::Printer;
+use crate::report;
 
 pub fn main(cli: Cli) -> i32 {
     let g = &cli.global;
@@ -178,7 +179,16 @@ fn dispatch(cli: Cli) -> Result<i32> {
             if a.allow_multiple {
                 options.insert("allow_multiple".to_string(), "true".to_string());
             }
-            let ended = executor::run(&ctx, pb, vars, sources, options, a.step, &printer)?;
+            let ended = executor::run(
+                &ctx,
+                pb,
+                vars,
+                sources,
+                options,
+                a.step
+                    .then_some(&crate::interactive::Terminal as &dyn executor::StepPrompt),
+                &printer,
+            )?;
             Ok(ended.exit_code())
         }
         Command::Resume(a) => {
@@ -198,7 +208,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 sets: a.set.clone(),
                 flags,
                 from_daemon: a.from_daemon,
-                interactive: a.step,
+                prompt: a
+                    .step
+                    .then_some(&crate::interactive::Terminal as &dyn executor::StepPrompt),
             };
             let ended = executor::resume(&ctx, a.run.as_deref(), &opts, &printer)?;
             Ok(ended.exit_code())
@@ -239,11 +251,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                             .map_err(crate::playbook::PlaybookError::coded)?;
                         print!(
                             "{}",
-                            report::wrap(
+                            crate::output::wrap(
                                 &format!("{name:<12} "),
                                 "             ",
                                 pb.description.lines().next().unwrap_or(""),
-                                report::WIDTH
+                                crate::output::WIDTH
                             )
                         );
                     }

@@ -21,7 +21,7 @@ pub fn run() -> Result<i32> {
         let text = text.replace('\n', " ");
         print!(
             "\n=== {title}\n{}",
-            crate::report::wrap("", "", &text, crate::report::WIDTH)
+            crate::output::wrap("", "", &text, crate::output::WIDTH)
         );
         println!("$ reenroll {}", args.join(" "));
         let status = std::process::Command::new(&exe)

@@ -24,8 +24,8 @@ use crate::journal::record::FORMAT_NAME;
 use crate::journal::{
     self, Change, Journal, Record, RunState, RunView, StepState, Undo, FORMAT_VERSION,
 };
-use crate::playbook::Playbook;
-use crate::report::Printer;
+use crate::output::Printer;
+use crate::playbook::{Playbook, Step};
 
 /// How a run (or resume) session ended, and its exit code.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,8 +62,28 @@ pub struct Runner<'a> {
     printer: &'a Printer,
     options: BTreeMap<String, String>,
     current_step: String,
-    /// `run --step`: ask before each step.
-    pub interactive: bool,
+    /// `run --step`: asked before each step (the commands layer's terminal prompt).
+    prompt: Option<&'a dyn StepPrompt>,
+}
+
+/// What the person at the terminal chose before a step (`run --step`).
+pub enum Choice {
+    Do,
+    Skip,
+    Stop,
+}
+
+/// The question before each step of `run --step`. The commands layer owns the implementation
+/// (`interactive::Terminal`) and passes it down; the prompt may record a confirmation or a note
+/// through the runner before answering.
+pub trait StepPrompt {
+    fn ask(
+        &self,
+        runner: &mut Runner,
+        step: &Step,
+        values: &BTreeMap<String, String>,
+        facts: &Facts,
+    ) -> Result<Choice>;
 }
 
 fn install_signal_flag() -> Arc<AtomicBool> {
@@ -264,7 +284,7 @@ impl<'a> Runner<'a> {
             printer,
             options,
             current_step: String::new(),
-            interactive: false,
+            prompt: None,
         }
     }
 }
@@ -276,7 +296,7 @@ pub fn run(
     vars: BTreeMap<String, String>,
     sources: BTreeMap<String, String>,
     options: BTreeMap<String, String>,
-    interactive: bool,
+    prompt: Option<&dyn StepPrompt>,
     printer: &Printer,
 ) -> Result<Ended> {
     let lock = take_lock(ctx)?;
@@ -297,7 +317,7 @@ pub fn run(
         runner.pb.name,
         crate::plan::describe_device(ctx)
     ));
-    runner.interactive = interactive;
+    runner.prompt = prompt;
     runner.execute()
 }
 
@@ -332,13 +352,14 @@ pub fn find_run(
 /// Continue a paused, interrupted or failed run.
 /// What `resume` was asked to do besides continuing.
 #[derive(Default)]
-pub struct ResumeOptions {
+pub struct ResumeOptions<'p> {
     pub confirms: Vec<String>,
     pub sets: Vec<String>,
     /// Options for this invocation only (`force`, `allow_multiple`), as `key = "true"`.
     pub flags: BTreeMap<String, String>,
     pub from_daemon: bool,
-    pub interactive: bool,
+    /// `run --step`: asked before each step (the commands layer's terminal prompt).
+    pub prompt: Option<&'p dyn StepPrompt>,
 }
 
 pub fn resume(
@@ -352,9 +373,9 @@ pub fn resume(
         sets,
         flags,
         from_daemon,
-        interactive,
+        prompt,
     } = opts;
-    let (from_daemon, interactive) = (*from_daemon, *interactive);
+    let (from_daemon, prompt) = (*from_daemon, *prompt);
     let lock = take_lock(ctx)?;
     let (view, state, records) = find_run(ctx, id, |s| s.resumable(), "resume")?;
     if view.rollback_started {
@@ -476,7 +497,7 @@ pub fn resume(
         runner.pb.name
     ));
     tracing::info!(run = %runner.run_id, "run resumed");
-    runner.interactive = interactive;
+    runner.prompt = prompt;
     runner.execute()
 }
 
@@ -628,10 +649,10 @@ impl Runner<'_> {
             for (k, v) in &self.options {
                 values.insert(k.clone(), v.clone());
             }
-            if self.interactive {
-                match crate::interactive::ask(self, step, &values, &facts)? {
-                    crate::interactive::Choice::Do => {}
-                    crate::interactive::Choice::Skip => {
+            if let Some(prompt) = self.prompt {
+                match prompt.ask(self, step, &values, &facts)? {
+                    Choice::Do => {}
+                    Choice::Skip => {
                         self.append(Record::SkippedByAdmin {
                             step: step.id.clone(),
                             at: now_rfc3339(),
@@ -640,7 +661,7 @@ impl Runner<'_> {
                             .step("skipped", &step.id, "skipped by the admin");
                         continue;
                     }
-                    crate::interactive::Choice::Stop => {
+                    Choice::Stop => {
                         // Not started: the step stays pending.
                         return self.pause(
                             None,

@@ -10,14 +10,25 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use crate::action::{ActionSpec, Env, Facts};
-use crate::executor::Runner;
+use crate::executor::{Choice, Runner, StepPrompt};
 use crate::journal::Record;
+use crate::output::{wrap, WIDTH};
 use crate::playbook::Step;
+use crate::report::render_step_lines;
 
-pub enum Choice {
-    Do,
-    Skip,
-    Stop,
+/// The prompt on the terminal (stdin/stdout), handed to the executor by `run --step`.
+pub struct Terminal;
+
+impl StepPrompt for Terminal {
+    fn ask(
+        &self,
+        runner: &mut Runner,
+        step: &Step,
+        values: &BTreeMap<String, String>,
+        facts: &Facts,
+    ) -> Result<Choice> {
+        ask(runner, step, values, facts)
+    }
 }
 
 /// The words that cut a settle wait short.
@@ -35,7 +46,7 @@ fn read_answer(prompt: &str) -> Result<String> {
     Ok(line.trim().to_string())
 }
 
-pub fn ask(
+fn ask(
     runner: &mut Runner,
     step: &Step,
     values: &BTreeMap<String, String>,
@@ -54,14 +65,14 @@ pub fn ask(
     println!();
     print!(
         "{}",
-        crate::report::wrap(
+        wrap(
             "── ",
             "   ",
             &format!("{} — {}", step.id, step.title),
-            crate::report::WIDTH
+            WIDTH
         )
     );
-    print!("{}", crate::report::render_step_lines(&plan, 12));
+    print!("{}", render_step_lines(&plan, 12));
     loop {
         // An operator step, or a server step without credentials (it acts as one).
         let operator = plan
@@ -107,7 +118,7 @@ pub fn ask(
                 if let Some(d) = &step.details {
                     println!("   {d}");
                 }
-                print!("{}", crate::report::render_step_lines(&plan, usize::MAX));
+                print!("{}", render_step_lines(&plan, usize::MAX));
             }
             other => println!("   `{other}`: answer y, s, d or q"),
         }

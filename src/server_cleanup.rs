@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::engine::Ctx;
 use crate::error;
-use crate::report::Printer;
+use crate::output::Printer;
 use crate::server::creds::{DEFAULT_CREDENTIALS_PATH, ENV_VARS};
 use crate::server::http::ClientOptions;
 use crate::server::{

@@ -1,0 +1,249 @@
+//! Where output goes. The `Printer` owns stdout: one plain line per step event (no escape codes
+//! when stdout is not a terminal), nothing at all with `--json` (the JSON document is printed once
+//! at the end), and the indicatif draw target for progress and countdowns. Knows nothing of plans
+//! or runs: the renderings are `report`'s.
+
+use std::io::{IsTerminal, Write};
+
+pub struct Printer {
+    json: bool,
+    tty: bool,
+    /// The spinner of the step in progress (terminal only).
+    spinner: std::cell::RefCell<Option<indicatif::ProgressBar>>,
+}
+
+impl Printer {
+    pub fn new(json: bool) -> Self {
+        // NO_COLOR: plain lines, as when stdout is not a terminal.
+        let no_color = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
+        Printer {
+            json,
+            tty: std::io::stdout().is_terminal() && !no_color,
+            spinner: std::cell::RefCell::new(None),
+        }
+    }
+
+    pub fn is_tty(&self) -> bool {
+        self.tty && !self.json
+    }
+
+    fn print(&self, s: &str) {
+        if self.json {
+            return;
+        }
+        let print = || {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{s}");
+        };
+        match self.spinner.borrow().as_ref() {
+            Some(sp) => sp.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// A step starts: on a terminal, a spinner with its title until `step` reports how it ended
+    /// (not for steps that draw their own countdown or wait for a person).
+    pub fn begin(&self, id: &str, title: &str, spin: bool) {
+        if !self.is_tty() || !spin {
+            return;
+        }
+        let sp = indicatif::ProgressBar::new_spinner();
+        sp.set_style(
+            indicatif::ProgressStyle::with_template("  {spinner} {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        // One line, or every redraw leaves a wrapped copy behind.
+        let msg = format!("{id}: {title}");
+        let msg = if msg.chars().count() > 66 {
+            format!("{}…", msg.chars().take(65).collect::<String>())
+        } else {
+            msg
+        };
+        sp.set_message(msg);
+        sp.enable_steady_tick(std::time::Duration::from_millis(120));
+        *self.spinner.borrow_mut() = Some(sp);
+    }
+
+    fn end_spinner(&self) {
+        if let Some(sp) = self.spinner.borrow_mut().take() {
+            sp.finish_and_clear();
+        }
+    }
+
+    pub fn step(&self, what: &str, id: &str, summary: &str) {
+        self.end_spinner();
+        const INDENT: &str = "           ";
+        let plain = format!("{what:<8}");
+        let first = summary.lines().next().unwrap_or("");
+        let head = if id == "-" {
+            first.to_string()
+        } else {
+            format!("{id}: {first}")
+        };
+        let mut text = wrap_keep_words(&format!("  {plain} "), INDENT, &head, WIDTH);
+        for more in summary.lines().skip(1) {
+            text.push_str(&wrap_keep_words(
+                INDENT,
+                &format!("{INDENT}  "),
+                more.trim_start(),
+                WIDTH,
+            ));
+        }
+        if self.is_tty() {
+            let color = match what {
+                "done" | "restored" => "32",
+                "failed" => "31",
+                "paused" | "waiting" => "33",
+                _ => "",
+            };
+            if !color.is_empty() {
+                text = text.replacen(&plain, &format!("\x1b[{color}m{plain}\x1b[0m"), 1);
+            }
+        }
+        self.print(text.trim_end_matches('\n'));
+    }
+
+    pub fn detail(&self, s: &str) {
+        self.print(
+            wrap_keep_words("           ", "             ", s, WIDTH).trim_end_matches('\n'),
+        );
+    }
+
+    /// A message line, wrapped at 80 columns.
+    pub fn line(&self, s: &str) {
+        let mut text = String::new();
+        for l in s.lines() {
+            let indent: String = l.chars().take_while(|c| *c == ' ').collect();
+            text.push_str(&wrap_keep_words(
+                &indent,
+                &format!("{indent}  "),
+                l.trim_start(),
+                WIDTH,
+            ));
+        }
+        self.print(text.trim_end_matches('\n'));
+    }
+
+    pub fn json<T: serde::Serialize>(&self, value: &T) {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut out, value);
+        let _ = writeln!(out);
+    }
+}
+
+/// Human output is readable at 80 columns.
+pub const WIDTH: usize = 80;
+
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Wrap `text` to `width` columns: the first line after `first`, the others after `rest`.
+/// Breaks at spaces, or after a `/` in a long path, so a Mac path stays readable at 80 columns.
+pub fn wrap(first: &str, rest: &str, text: &str, width: usize) -> String {
+    wrap_with(first, rest, text, width, true)
+}
+
+/// Like `wrap`, but a word longer than the line (a path) stays whole: for messages, where a
+/// path is more useful copied than folded.
+pub fn wrap_keep_words(first: &str, rest: &str, text: &str, width: usize) -> String {
+    wrap_with(first, rest, text, width, false)
+}
+
+fn wrap_with(first: &str, rest: &str, text: &str, width: usize, break_paths: bool) -> String {
+    // A `command in backquotes` is never broken, so it can be copied as it stands.
+    const KEEP: char = '\u{1f}';
+    let mut protected = String::with_capacity(text.len());
+    let mut inside = false;
+    for c in text.chars() {
+        if c == '`' {
+            inside = !inside;
+        }
+        protected.push(if inside && c == ' ' { KEEP } else { c });
+    }
+    wrap_words(first, rest, &protected, width, break_paths).replace(KEEP, " ")
+}
+
+fn wrap_words(first: &str, rest: &str, text: &str, width: usize, break_paths: bool) -> String {
+    let mut out = String::new();
+    let mut prefix = first.to_string();
+    let mut line = String::new();
+    let room = |prefix: &str| width.saturating_sub(prefix.chars().count()).max(20);
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let sep = if line.is_empty() { 0 } else { 1 };
+            if line.chars().count() + sep + word.chars().count() <= room(&prefix) {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if line.is_empty() {
+                // A single word longer than the line: break it after a '/' if it has one.
+                let limit = room(&prefix);
+                let cut = if !break_paths {
+                    None
+                } else {
+                    word.char_indices()
+                        .take_while(|(i, _)| *i < limit)
+                        .filter(|(_, c)| *c == '/')
+                        .map(|(i, _)| i + 1)
+                        .last()
+                };
+                match cut {
+                    Some(c) if c > 1 => {
+                        out.push_str(&format!("{prefix}{}\n", &word[..c]));
+                        prefix = rest.to_string();
+                        word = word[c..].to_string();
+                        continue;
+                    }
+                    _ => {
+                        line = word.clone();
+                        break;
+                    }
+                }
+            }
+            out.push_str(&format!("{prefix}{line}\n"));
+            prefix = rest.to_string();
+            line.clear();
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push_str(&format!("{prefix}{line}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_80_columns_breaking_long_paths_after_a_slash() {
+        let text = "/Users/alice/Library/Application Support/com.microsoft.CompanyPortalMac.usercontext.info (301 B)";
+        let w = wrap("    remove   ", "             ", text, 80);
+        for l in w.lines() {
+            assert!(l.chars().count() <= 80, "{l}");
+        }
+        assert_eq!(
+            w.replace("\n             ", " ")
+                .replace('\n', "")
+                .split_whitespace()
+                .collect::<String>(),
+            format!("remove{}", text.split_whitespace().collect::<String>())
+        );
+    }
+}
