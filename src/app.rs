@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, PlaybooksCmd, SandboxCmd};
+use crate::cli::{Cli, Command, Global, PlaybooksCmd, SandboxCmd};
 use crate::engine::{self, Ctx, LOG_FILE};
 use crate::error;
 use crate::executor;
@@ -79,359 +79,394 @@ fn completion_command() -> clap::Command {
 }
 
 /// The device and state folder the global options name.
-fn ctx_of(g: &crate::cli::Global) -> Result<Ctx> {
+fn ctx_of(g: &Global) -> Result<Ctx> {
     Ctx::new(g.root.as_deref(), g.state_dir.as_deref())
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
     let g = cli.global.clone();
     match cli.command {
-        Command::Plan(a) => {
-            let pb = engine::load_playbook(a.playbook.as_deref())?;
-            let ctx = ctx_of(&g)?;
-            let (vars, sources, notes) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
-            let mut report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
-            report.warnings.extend(notes);
-            if a.json {
-                Printer::new(true).json(&report);
-            } else {
-                print!("{}", report::render_plan(&report));
-            }
-            if let Some(out) = &a.out {
-                let fp = crate::planfile::save(out, &report, &pb, &vars, &sources)?;
-                if !a.json {
-                    println!("saved to {} (fingerprint {})", out.display(), &fp[..16]);
-                    println!(
-                        "execute exactly this plan with `{}`",
-                        ctx.device.hint(&format!("run --plan {}", out.display()))
-                    );
-                }
-            }
-            Ok(error::OK)
-        }
-        Command::Run(a) => {
-            let ctx = ctx_of(&g)?;
-            if a.step && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                return Err(error::invalid("--step asks before each step, but standard input is not a terminal: run it in a terminal, or use --yes for an unattended run"));
-            }
-            let (pb, vars, sources, saved) = match &a.plan {
-                Some(file) => {
-                    if !a.set.is_empty() {
-                        return Err(error::invalid("--plan runs the saved plan with its saved variables; --set cannot change them"));
-                    }
-                    let saved = crate::planfile::load(file)
-                        .map_err(|e| error::invalid(format!("{e:#}")))?;
-                    let pb = crate::playbook::Playbook::parse(&saved.source, &saved.origin)
-                        .map_err(crate::playbook::PlaybookError::coded)?;
-                    (
-                        pb,
-                        saved.vars.clone(),
-                        saved.var_sources.clone(),
-                        Some((file.clone(), saved)),
-                    )
-                }
-                None => {
-                    let pb = engine::load_playbook(a.playbook.as_deref())?;
-                    let (vars, sources, _) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
-                    (pb, vars, sources, None)
-                }
-            };
-            ctx.guard_changes()?;
-            ctx.guard_root(&pb)?;
-            let printer = Printer::new(false);
-            // Planning walks every folder to size it: only when someone will look at it.
-            let needs_plan = saved.is_some() || (!a.yes && !a.step);
-            let report = if needs_plan {
-                Some(crate::plan::plan(&ctx, &pb, &vars, &sources)?)
-            } else {
-                None
-            };
-            if let (Some((file, saved)), Some(report)) = (&saved, &report) {
-                if let Some(diff) =
-                    crate::planfile::difference(&saved.observed, &crate::planfile::observed(report))
-                {
-                    return Err(error::refused(format!(
-                        "the device no longer matches the plan in {}: {diff}. Plan again and review it",
-                        file.display()
-                    )));
-                }
-                printer.line(&format!(
-                    "the device still matches the plan in {} (fingerprint {})",
-                    file.display(),
-                    &saved.fingerprint[..16]
-                ));
-            }
-            if let (false, false, Some(report)) = (a.yes, a.step, &report) {
-                print!("{}", report::render_plan(report));
-                if !crate::ask::confirm(&format!(
-                    "Run playbook `{}` on {}?",
-                    pb.name,
-                    crate::plan::describe_device(&ctx)
-                ))? {
-                    printer.line("nothing was changed");
-                    return Ok(error::OK);
-                }
-            }
-            let mut options = BTreeMap::new();
-            if a.force {
-                options.insert("force".to_string(), "true".to_string());
-            }
-            if a.allow_multiple {
-                options.insert("allow_multiple".to_string(), "true".to_string());
-            }
-            let ended = executor::run(
-                &ctx,
-                pb,
-                vars,
-                sources,
-                options,
-                a.step
-                    .then_some(&crate::interactive::Terminal as &dyn executor::StepPrompt),
-                &printer,
-            )?;
-            Ok(ended.exit_code())
-        }
-        Command::Resume(a) => {
-            let ctx = ctx_of(&g)?;
-            if a.step && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                return Err(error::invalid("--step needs a terminal on standard input"));
-            }
-            ctx.guard_changes()?;
-            let printer = Printer::new(false);
-            let flags = [("force", a.force), ("allow_multiple", a.allow_multiple)]
-                .into_iter()
-                .filter(|(_, on)| *on)
-                .map(|(k, _)| (k.to_string(), "true".to_string()))
-                .collect();
-            let opts = executor::ResumeOptions {
-                confirms: a.confirm.clone(),
-                sets: a.set.clone(),
-                flags,
-                from_daemon: a.from_daemon,
-                prompt: a
-                    .step
-                    .then_some(&crate::interactive::Terminal as &dyn executor::StepPrompt),
-            };
-            let ended = executor::resume(&ctx, a.run.as_deref(), &opts, &printer)?;
-            Ok(ended.exit_code())
-        }
-        Command::Rollback(a) => {
-            let ctx = ctx_of(&g)?;
-            ctx.guard_changes()?;
-            if !a.yes
-                && !crate::ask::confirm("Roll back the run, restoring every reversible change?")?
-            {
-                return Ok(error::OK);
-            }
-            let printer = Printer::new(false);
-            let report = executor::rollback(&ctx, a.run.as_deref(), &printer)?;
-            Ok(if report.failures.is_empty() {
-                error::OK
-            } else {
-                error::FAILED
-            })
-        }
-        Command::Status(a) => {
-            let ctx = ctx_of(&g)?;
-            let report = executor::status(&ctx, a.run.as_deref())?;
-            if a.jamf_ea {
-                println!("{}", report::jamf_extension_attribute(&report));
-            } else if a.json {
-                Printer::new(true).json(&report);
-            } else {
-                print!("{}", report::render_status(&report));
-            }
-            Ok(error::OK)
-        }
-        Command::Playbooks { cmd } => {
-            match cmd {
-                None => {
-                    for (name, src) in crate::playbook::embedded::EMBEDDED {
-                        let pb = crate::playbook::Playbook::parse(src, name)
-                            .map_err(crate::playbook::PlaybookError::coded)?;
-                        print!(
-                            "{}",
-                            crate::output::wrap(
-                                &format!("{name:<12} "),
-                                "             ",
-                                pb.description.lines().next().unwrap_or(""),
-                                crate::output::WIDTH
-                            )
-                        );
-                    }
-                }
-                Some(PlaybooksCmd::Show { name }) => {
-                    // A name or a file, validated like everywhere a playbook is taken.
-                    let pb = engine::load_playbook(Some(&name))?;
-                    print!("{}", pb.source);
-                }
-            }
-            Ok(error::OK)
-        }
-        Command::Sandbox(a) => {
-            match a.cmd {
-                Some(SandboxCmd::Boot { dir }) => {
-                    let dir = dir.or(g.root.clone()).ok_or_else(|| {
-                        error::invalid("sandbox boot: which sandbox? give DIR (or --root DIR)")
-                    })?;
-                    let report = crate::sandbox::boot(&dir)?;
-                    Printer::new(false).line(&report.to_string());
-                }
-                None => {
-                    let dir = a.dir.ok_or_else(|| error::invalid("sandbox: give the folder to build the fake Mac in: `reenroll sandbox DIR`"))?;
-                    if a.symptom.as_deref() == Some("help") {
-                        for (name, what) in crate::diagnose::SYMPTOMS {
-                            println!("{name:<28} {what}");
-                        }
-                        return Ok(error::OK);
-                    }
-                    if let Some(sym) = &a.symptom {
-                        if !crate::diagnose::SYMPTOMS.iter().any(|(n, _)| n == sym) {
-                            return Err(error::invalid(format!(
-                                "--symptom {sym}: unknown (see `reenroll sandbox --symptom help`)"
-                            )));
-                        }
-                    }
-                    let mut opts = crate::sandbox::SandboxOptions {
-                        ade: a.ade,
-                        mdm_removal_disallowed: a.mdm_removal_disallowed,
-                        psso: a.psso,
-                        jss_offline: a.jss_offline,
-                        ..Default::default()
-                    };
-                    if !a.users.is_empty() {
-                        opts.users = a
-                            .users
-                            .iter()
-                            .map(|u| {
-                                u.parse()
-                                    .map_err(|e| error::invalid(format!("--users {u}: {e}")))
-                            })
-                            .collect::<Result<_>>()?;
-                    }
-                    let summary = crate::sandbox::create(&dir, &opts).with_context(|| {
-                        format!("building a sandbox device in {}", dir.display())
-                    })?;
-                    Printer::new(false).line(&summary.to_string());
-                    if let Some(sym) = &a.symptom {
-                        crate::diagnose::plant_symptom(&dir, sym)?;
-                        println!("planted the evidence of `{sym}`");
-                    }
-                }
-            }
-            Ok(error::OK)
-        }
+        Command::Plan(a) => plan(&g, a),
+        Command::Run(a) => run(&g, a),
+        Command::Resume(a) => resume(&g, a),
+        Command::Rollback(a) => rollback(&g, a),
+        Command::Status(a) => status(&g, a),
+        Command::Playbooks { cmd } => playbooks(cmd),
+        Command::Sandbox(a) => sandbox(&g, a),
         Command::Demo => crate::demo::run(),
         Command::JamfPolicy { params } => jamf_policy(&g, &params),
-        Command::Diagnose { server_log, json } => {
-            let ctx = ctx_of(&g)?;
-            if let Some(f) = &server_log {
-                if !f.is_file() {
-                    return Err(error::invalid(format!(
-                        "--server-log {}: no such file",
-                        f.display()
-                    )));
-                }
-            }
-            let opts = crate::diagnose::DiagnoseOptions {
-                server_log,
-                now: std::time::SystemTime::now(),
-            };
-            let report = crate::diagnose::diagnose(&ctx.device, &opts)?;
-            if json {
-                Printer::new(true).json(&report);
-            } else {
-                print!("{}", report.render(80));
-            }
-            Ok(report.exit_code())
-        }
+        Command::Diagnose { server_log, json } => diagnose(&g, server_log, json),
         Command::Server {
             cmd: crate::cli::ServerCmd::Cleanup(a),
-        } => crate::server_cleanup::cleanup(
-            &ctx_of(&g)?,
-            &crate::server_cleanup::Request {
-                serial: a.serial,
-                device_ids: a.device_ids,
-                computer_name: a.computer_name,
-                allow_multiple: a.allow_multiple,
-                all_agents: a.all_agents,
-                yes: a.yes,
-                json: a.json,
-            },
-        ),
-        Command::Purge { older_than, yes } => {
-            let d = humantime::parse_duration(&older_than).map_err(|e| {
-                let _ = e;
-                error::invalid(format!("--older-than {older_than}: not a duration; write a number and a unit, e.g. 30d, 12h or 90min"))
-            })?;
-            let ctx = ctx_of(&g)?;
-            ctx.guard_changes()?;
-            if !yes && !crate::ask::confirm(&format!("Delete the quarantine of finished runs older than {older_than}? Their removals can no longer be rolled back."))? {
-                return Ok(error::OK);
-            }
-            let printer = Printer::new(false);
-            let n = executor::purge(&ctx, d, &printer)?;
-            printer.line(&format!("{n} run(s) purged"));
-            Ok(error::OK)
-        }
+        } => server_cleanup(&g, a),
+        Command::Purge { older_than, yes } => purge(&g, older_than, yes),
         Command::KeychainHelper {
             user,
             uid,
             home,
             system,
-        } => {
-            let ctx = ctx_of(&g)?;
-            let location = if system {
-                crate::keychain::KeychainLocation::System
-            } else {
-                match (user, uid, home) {
-                    (Some(name), Some(uid), Some(home)) => {
-                        crate::keychain::KeychainLocation::User { name, uid, home }
-                    }
-                    _ => {
-                        return Err(error::invalid(
-                            "keychain-helper needs --user, --uid and --home (or --system)",
-                        ))
-                    }
-                }
-            };
-            let stdin = std::io::stdin();
-            crate::keychain::helper::serve_location(
-                &ctx.device,
-                &location,
-                stdin.lock(),
-                std::io::stdout(),
-            )?;
-            Ok(error::OK)
-        }
+        } => keychain_helper(&g, user, uid, home, system),
         Command::Completions { shell } => {
             let mut cmd = completion_command();
             clap_complete::generate(shell, &mut cmd, "reenroll", &mut std::io::stdout());
             Ok(error::OK)
         }
-        Command::Man { dir } => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            match dir {
-                // reenroll.1 lists its subcommands as reenroll-plan(1) and so on: the package
-                // installs those pages too, so the references resolve.
-                Some(dir) => {
-                    std::fs::create_dir_all(&dir)
-                        .with_context(|| format!("creating {}", dir.display()))?;
-                    clap_mangen::generate_to(cmd, &dir)
-                        .with_context(|| format!("writing man pages into {}", dir.display()))?;
-                }
-                None => clap_mangen::Man::new(cmd)
-                    .render(&mut std::io::stdout())
-                    .context("writing the man page to stdout")?,
-            }
-            Ok(error::OK)
+        Command::Man { dir } => man(dir),
+    }
+}
+
+fn plan(g: &Global, a: crate::cli::PlanArgs) -> Result<i32> {
+    let pb = engine::load_playbook(a.playbook.as_deref())?;
+    let ctx = ctx_of(g)?;
+    let (vars, sources, notes) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
+    let mut report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
+    report.warnings.extend(notes);
+    if a.json {
+        Printer::new(true).json(&report);
+    } else {
+        print!("{}", report::render_plan(&report));
+    }
+    if let Some(out) = &a.out {
+        let fp = crate::planfile::save(out, &report, &pb, &vars, &sources)?;
+        if !a.json {
+            println!("saved to {} (fingerprint {})", out.display(), &fp[..16]);
+            println!(
+                "execute exactly this plan with `{}`",
+                ctx.device.hint(&format!("run --plan {}", out.display()))
+            );
         }
     }
+    Ok(error::OK)
+}
+
+fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
+    let ctx = ctx_of(g)?;
+    if a.step && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(error::invalid("--step asks before each step, but standard input is not a terminal: run it in a terminal, or use --yes for an unattended run"));
+    }
+    let (pb, vars, sources, saved) = match &a.plan {
+        Some(file) => {
+            if !a.set.is_empty() {
+                return Err(error::invalid(
+                    "--plan runs the saved plan with its saved variables; --set cannot change them",
+                ));
+            }
+            let saved =
+                crate::planfile::load(file).map_err(|e| error::invalid(format!("{e:#}")))?;
+            let pb = crate::playbook::Playbook::parse(&saved.source, &saved.origin)
+                .map_err(crate::playbook::PlaybookError::coded)?;
+            (
+                pb,
+                saved.vars.clone(),
+                saved.var_sources.clone(),
+                Some((file.clone(), saved)),
+            )
+        }
+        None => {
+            let pb = engine::load_playbook(a.playbook.as_deref())?;
+            let (vars, sources, _) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
+            (pb, vars, sources, None)
+        }
+    };
+    ctx.guard_changes()?;
+    ctx.guard_root(&pb)?;
+    let printer = Printer::new(false);
+    // Planning walks every folder to size it: only when someone will look at it.
+    let needs_plan = saved.is_some() || (!a.yes && !a.step);
+    let report = if needs_plan {
+        Some(crate::plan::plan(&ctx, &pb, &vars, &sources)?)
+    } else {
+        None
+    };
+    if let (Some((file, saved)), Some(report)) = (&saved, &report) {
+        if let Some(diff) =
+            crate::planfile::difference(&saved.observed, &crate::planfile::observed(report))
+        {
+            return Err(error::refused(format!(
+                "the device no longer matches the plan in {}: {diff}. Plan again and review it",
+                file.display()
+            )));
+        }
+        printer.line(&format!(
+            "the device still matches the plan in {} (fingerprint {})",
+            file.display(),
+            &saved.fingerprint[..16]
+        ));
+    }
+    if let (false, false, Some(report)) = (a.yes, a.step, &report) {
+        print!("{}", report::render_plan(report));
+        if !crate::ask::confirm(&format!(
+            "Run playbook `{}` on {}?",
+            pb.name,
+            crate::plan::describe_device(&ctx)
+        ))? {
+            printer.line("nothing was changed");
+            return Ok(error::OK);
+        }
+    }
+    let mut options = BTreeMap::new();
+    if a.force {
+        options.insert("force".to_string(), "true".to_string());
+    }
+    if a.allow_multiple {
+        options.insert("allow_multiple".to_string(), "true".to_string());
+    }
+    let ended = executor::run(
+        &ctx,
+        pb,
+        vars,
+        sources,
+        options,
+        a.step
+            .then_some(&crate::interactive::Terminal as &dyn executor::StepPrompt),
+        &printer,
+    )?;
+    Ok(ended.exit_code())
+}
+
+fn resume(g: &Global, a: crate::cli::ResumeArgs) -> Result<i32> {
+    let ctx = ctx_of(g)?;
+    if a.step && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(error::invalid("--step needs a terminal on standard input"));
+    }
+    ctx.guard_changes()?;
+    let printer = Printer::new(false);
+    let flags = [("force", a.force), ("allow_multiple", a.allow_multiple)]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| (k.to_string(), "true".to_string()))
+        .collect();
+    let opts = executor::ResumeOptions {
+        confirms: a.confirm.clone(),
+        sets: a.set.clone(),
+        flags,
+        from_daemon: a.from_daemon,
+        prompt: a
+            .step
+            .then_some(&crate::interactive::Terminal as &dyn executor::StepPrompt),
+    };
+    let ended = executor::resume(&ctx, a.run.as_deref(), &opts, &printer)?;
+    Ok(ended.exit_code())
+}
+
+fn rollback(g: &Global, a: crate::cli::RollbackArgs) -> Result<i32> {
+    let ctx = ctx_of(g)?;
+    ctx.guard_changes()?;
+    if !a.yes && !crate::ask::confirm("Roll back the run, restoring every reversible change?")? {
+        return Ok(error::OK);
+    }
+    let printer = Printer::new(false);
+    let report = executor::rollback(&ctx, a.run.as_deref(), &printer)?;
+    Ok(if report.failures.is_empty() {
+        error::OK
+    } else {
+        error::FAILED
+    })
+}
+
+fn status(g: &Global, a: crate::cli::StatusArgs) -> Result<i32> {
+    let ctx = ctx_of(g)?;
+    let report = executor::status(&ctx, a.run.as_deref())?;
+    if a.jamf_ea {
+        println!("{}", report::jamf_extension_attribute(&report));
+    } else if a.json {
+        Printer::new(true).json(&report);
+    } else {
+        print!("{}", report::render_status(&report));
+    }
+    Ok(error::OK)
+}
+
+fn playbooks(cmd: Option<PlaybooksCmd>) -> Result<i32> {
+    match cmd {
+        None => {
+            for (name, src) in crate::playbook::embedded::EMBEDDED {
+                let pb = crate::playbook::Playbook::parse(src, name)
+                    .map_err(crate::playbook::PlaybookError::coded)?;
+                print!(
+                    "{}",
+                    crate::output::wrap(
+                        &format!("{name:<12} "),
+                        "             ",
+                        pb.description.lines().next().unwrap_or(""),
+                        crate::output::WIDTH
+                    )
+                );
+            }
+        }
+        Some(PlaybooksCmd::Show { name }) => {
+            // A name or a file, validated like everywhere a playbook is taken.
+            let pb = engine::load_playbook(Some(&name))?;
+            print!("{}", pb.source);
+        }
+    }
+    Ok(error::OK)
+}
+
+fn sandbox(g: &Global, a: crate::cli::SandboxArgs) -> Result<i32> {
+    match a.cmd {
+        Some(SandboxCmd::Boot { dir }) => {
+            let dir = dir.or(g.root.clone()).ok_or_else(|| {
+                error::invalid("sandbox boot: which sandbox? give DIR (or --root DIR)")
+            })?;
+            let report = crate::sandbox::boot(&dir)?;
+            Printer::new(false).line(&report.to_string());
+        }
+        None => {
+            let dir = a.dir.ok_or_else(|| {
+                error::invalid(
+                    "sandbox: give the folder to build the fake Mac in: `reenroll sandbox DIR`",
+                )
+            })?;
+            if a.symptom.as_deref() == Some("help") {
+                for (name, what) in crate::diagnose::SYMPTOMS {
+                    println!("{name:<28} {what}");
+                }
+                return Ok(error::OK);
+            }
+            if let Some(sym) = &a.symptom {
+                if !crate::diagnose::SYMPTOMS.iter().any(|(n, _)| n == sym) {
+                    return Err(error::invalid(format!(
+                        "--symptom {sym}: unknown (see `reenroll sandbox --symptom help`)"
+                    )));
+                }
+            }
+            let mut opts = crate::sandbox::SandboxOptions {
+                ade: a.ade,
+                mdm_removal_disallowed: a.mdm_removal_disallowed,
+                psso: a.psso,
+                jss_offline: a.jss_offline,
+                ..Default::default()
+            };
+            if !a.users.is_empty() {
+                opts.users = a
+                    .users
+                    .iter()
+                    .map(|u| {
+                        u.parse()
+                            .map_err(|e| error::invalid(format!("--users {u}: {e}")))
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            let summary = crate::sandbox::create(&dir, &opts)
+                .with_context(|| format!("building a sandbox device in {}", dir.display()))?;
+            Printer::new(false).line(&summary.to_string());
+            if let Some(sym) = &a.symptom {
+                crate::diagnose::plant_symptom(&dir, sym)?;
+                println!("planted the evidence of `{sym}`");
+            }
+        }
+    }
+    Ok(error::OK)
+}
+
+fn diagnose(g: &Global, server_log: Option<PathBuf>, json: bool) -> Result<i32> {
+    let ctx = ctx_of(g)?;
+    if let Some(f) = &server_log {
+        if !f.is_file() {
+            return Err(error::invalid(format!(
+                "--server-log {}: no such file",
+                f.display()
+            )));
+        }
+    }
+    let opts = crate::diagnose::DiagnoseOptions {
+        server_log,
+        now: std::time::SystemTime::now(),
+    };
+    let report = crate::diagnose::diagnose(&ctx.device, &opts)?;
+    if json {
+        Printer::new(true).json(&report);
+    } else {
+        print!("{}", report.render(80));
+    }
+    Ok(report.exit_code())
+}
+
+fn purge(g: &Global, older_than: String, yes: bool) -> Result<i32> {
+    let d = humantime::parse_duration(&older_than).map_err(|e| {
+        let _ = e;
+        error::invalid(format!("--older-than {older_than}: not a duration; write a number and a unit, e.g. 30d, 12h or 90min"))
+    })?;
+    let ctx = ctx_of(g)?;
+    ctx.guard_changes()?;
+    if !yes && !crate::ask::confirm(&format!("Delete the quarantine of finished runs older than {older_than}? Their removals can no longer be rolled back."))? {
+        return Ok(error::OK);
+    }
+    let printer = Printer::new(false);
+    let n = executor::purge(&ctx, d, &printer)?;
+    printer.line(&format!("{n} run(s) purged"));
+    Ok(error::OK)
+}
+
+fn server_cleanup(g: &Global, a: crate::cli::ServerCleanupArgs) -> Result<i32> {
+    crate::server_cleanup::cleanup(
+        &ctx_of(g)?,
+        &crate::server_cleanup::Request {
+            serial: a.serial,
+            device_ids: a.device_ids,
+            computer_name: a.computer_name,
+            allow_multiple: a.allow_multiple,
+            all_agents: a.all_agents,
+            yes: a.yes,
+            json: a.json,
+        },
+    )
+}
+
+/// The keychain helper's side: serve one keychain's requests in the user's session.
+fn keychain_helper(
+    g: &Global,
+    user: Option<String>,
+    uid: Option<u32>,
+    home: Option<String>,
+    system: bool,
+) -> Result<i32> {
+    let ctx = ctx_of(g)?;
+    let location = if system {
+        crate::keychain::KeychainLocation::System
+    } else {
+        match (user, uid, home) {
+            (Some(name), Some(uid), Some(home)) => {
+                crate::keychain::KeychainLocation::User { name, uid, home }
+            }
+            _ => {
+                return Err(error::invalid(
+                    "keychain-helper needs --user, --uid and --home (or --system)",
+                ))
+            }
+        }
+    };
+    let stdin = std::io::stdin();
+    crate::keychain::helper::serve_location(
+        &ctx.device,
+        &location,
+        stdin.lock(),
+        std::io::stdout(),
+    )?;
+    Ok(error::OK)
+}
+
+fn man(dir: Option<PathBuf>) -> Result<i32> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        // reenroll.1 lists its subcommands as reenroll-plan(1) and so on: the package
+        // installs those pages too, so the references resolve.
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(cmd, &dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+        }
+        None => clap_mangen::Man::new(cmd)
+            .render(&mut std::io::stdout())
+            .context("writing the man page to stdout")?,
+    }
+    Ok(error::OK)
 }
 
 /// A Jamf Pro policy: validate, journal, hand the work to the LaunchDaemon, exit 0 within
 /// seconds ("remediation scheduled"). rollback and status run right here.
-fn jamf_policy(g: &crate::cli::Global, params: &[String]) -> Result<i32> {
+fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
     use crate::jamf_policy::{parse, PolicyAction};
     let req = parse(params)?;
     let ctx = ctx_of(g)?;
