@@ -336,6 +336,9 @@ fn sandbox(g: &Global, a: crate::cli::SandboxArgs) -> Result<i32> {
                 mdm_removal_disallowed: a.mdm_removal_disallowed,
                 psso: a.psso,
                 jss_offline: a.jss_offline,
+                never_logged_in: a.never_logged_in.clone(),
+                locked_keychains: a.locked_keychain.clone(),
+                keychain_edge_cases: a.keychain_edge_cases,
                 ..Default::default()
             };
             if !a.users.is_empty() {

@@ -229,6 +229,16 @@ pub struct SandboxArgs {
     /// The Jamf Pro server does not answer.
     #[arg(long)]
     pub jss_offline: bool,
+    /// Users who never logged in: no login keychain file (comma-separated; not the first user).
+    #[arg(long, value_delimiter = ',', value_name = "USERS")]
+    pub never_logged_in: Vec<String>,
+    /// Users whose login keychain is locked (logged out), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "USERS")]
+    pub locked_keychain: Vec<String>,
+    /// Add keychain items that trip naive code to the first user's login keychain: a certificate
+    /// without subject, label or issuer; a password and a private key sharing one label.
+    #[arg(long)]
+    pub keychain_edge_cases: bool,
     /// Plant the evidence of one documented problem (see `reenroll sandbox --symptom help`).
     #[arg(long, value_name = "NAME")]
     pub symptom: Option<String>,

@@ -1121,6 +1121,9 @@ pub struct RunStatus {
     pub steps: Vec<StepStatus>,
     pub exceptions: Vec<String>,
     pub facts: Facts,
+    /// What the admin should know about the run's steps (what a keychain purge cannot see).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -1137,9 +1140,19 @@ pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
         if id.is_some_and(|i| i != view.id) {
             continue;
         }
+        let mut notes = Vec::new();
         let step_ids: Vec<String> = match records.first() {
             Some(Record::Header { source, origin, .. }) => match Playbook::parse(source, origin) {
-                Ok(pb) => pb.steps.iter().map(|s| s.id.clone()).collect(),
+                Ok(pb) => {
+                    if pb
+                        .steps
+                        .iter()
+                        .any(|s| matches!(s.action, ActionSpec::KeychainPurge(_)))
+                    {
+                        notes.push(crate::keychain::DATA_PROTECTION_NOTE.to_string());
+                    }
+                    pb.steps.iter().map(|s| s.id.clone()).collect()
+                }
                 Err(_) => view.steps.keys().cloned().collect(),
             },
             _ => Vec::new(),
@@ -1194,6 +1207,7 @@ pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
             steps,
             exceptions: view.exceptions.clone(),
             facts: view.facts.clone(),
+            notes,
         });
     }
     if let Some(id) = id {

@@ -231,6 +231,9 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
         for e in &run.exceptions {
             s.push_str(&wrap("  exception: ", "    ", e, WIDTH));
         }
+        for n in &run.notes {
+            s.push_str(&wrap("  note: ", "    ", n, WIDTH));
+        }
     }
     s
 }

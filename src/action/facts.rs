@@ -142,7 +142,13 @@ pub fn gather(env: &Env) -> Facts {
                 uid: u.uid,
                 home: u.home.clone(),
             };
-            match crate::keychain::open(env.device, &loc).and_then(|kc| {
+            // A user who never logged in has no keychain: nothing to read, nothing unreachable.
+            let kc = match crate::keychain::open_existing(env.device, &loc) {
+                Ok(None) => continue,
+                Ok(Some(kc)) => Ok(kc),
+                Err(e) => Err(e),
+            };
+            match kc.and_then(|kc| {
                 let items = kc.list()?;
                 let upn_item = items.iter().find(|i| {
                     i.class == Some(ItemClass::GenericPassword)

@@ -8,7 +8,12 @@
 //! Extractable items are exported into the run's journal folder (0600) before they are deleted;
 //! private keys cannot be, so their deletion is irreversible. Every delete is verified by a
 //! re-query (`keychain::purge`). A user whose keychain cannot be reached (logged out, locked)
-//! pauses their part of the step instead of claiming success.
+//! pauses their part of the step instead of claiming success; a user who never logged in has no
+//! login keychain at all, which is an empty keychain: nothing to purge, nothing to wait for
+//! (`keychain::open_existing` decides, the same way on a Mac and on a sandbox device).
+//!
+//! The purge sees file-based keychains only: items in the data-protection keychain are neither
+//! listed nor deleted, and `plan` says so (`keychain::DATA_PROTECTION_NOTE`, docs/keychain.md).
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -18,7 +23,7 @@ use crate::journal::{Change, Undo};
 use crate::keychain::helper::KeychainUnreachable;
 use crate::keychain::purge::{self, PurgeEvent};
 use crate::keychain::rules::{PurgeRules, Rule};
-use crate::keychain::{KeychainItem, KeychainLocation};
+use crate::keychain::{KeychainItem, KeychainLocation, KeychainLocked, DATA_PROTECTION_NOTE};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -88,10 +93,11 @@ impl Spec {
         }
         let mut notes = Vec::new();
         for loc in self.locations(env, &mut notes) {
-            match crate::keychain::open(env.device, &loc)
-                .and_then(|kc| purge::preview(kc.as_ref(), &rules))
-            {
-                Ok(items) => {
+            let preview = crate::keychain::open_existing(env.device, &loc)
+                .and_then(|kc| kc.map(|kc| purge::preview(kc.as_ref(), &rules)).transpose());
+            match preview {
+                Ok(None) => plan.already.push(loc.never_logged_in()),
+                Ok(Some(items)) => {
                     if items.is_empty() {
                         plan.already
                             .push(format!("{}: nothing to delete", loc.describe()));
@@ -119,6 +125,7 @@ impl Spec {
             }
         }
         plan.notes.extend(notes);
+        plan.notes.push(DATA_PROTECTION_NOTE.to_string());
         Ok(plan)
     }
 
@@ -127,11 +134,16 @@ impl Spec {
         let mut notes = Vec::new();
         let (mut deleted, mut irreversible, mut exceptions) = (0usize, 0usize, 0usize);
         let mut unreachable = Vec::new();
+        let mut never_logged_in = Vec::new();
         let export_dir = rec.run_dir().join("keychain");
         crate::journal::secure_dir(&export_dir)?;
         for loc in self.locations(env, &mut notes) {
-            let kc = match crate::keychain::open(env.device, &loc) {
-                Ok(kc) => kc,
+            let kc = match crate::keychain::open_existing(env.device, &loc) {
+                Ok(Some(kc)) => kc,
+                Ok(None) => {
+                    never_logged_in.push(loc.never_logged_in());
+                    continue;
+                }
                 Err(e) => {
                     unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
                     continue;
@@ -255,17 +267,25 @@ impl Spec {
                 rec.failed(*n, &item.describe(), "not deleted (already gone)", false)?;
             }
         }
+        // "alice's login keychain: nothing to purge: alice never logged in (no login keychain)"
+        let absent = if never_logged_in.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", never_logged_in.join("; "))
+        };
         if !unreachable.is_empty() {
             return Ok(Outcome::Pause {
                 reason: format!(
-                    "{deleted} item(s) deleted; these keychains could not be reached and wait for their users to log in: {}",
+                    "{deleted} item(s) deleted; these keychains could not be reached and wait for their users to log in: {}{absent}",
                     unreachable.join("; ")
                 ),
                 until: None,
             });
         }
         if deleted == 0 && exceptions == 0 {
-            return Ok(Outcome::AlreadyDone("no matching keychain items".into()));
+            return Ok(Outcome::AlreadyDone(format!(
+                "no matching keychain items{absent}"
+            )));
         }
         let mut s = format!("{deleted} keychain item(s) deleted, each verified by a re-query");
         if irreversible > 0 {
@@ -276,13 +296,18 @@ impl Spec {
         if exceptions > 0 {
             s.push_str(&format!(", {exceptions} exception(s)"));
         }
+        s.push_str(&absent);
         Ok(Outcome::Done(s))
     }
 }
 
 fn unreachable_text(e: &anyhow::Error) -> String {
-    match e.downcast_ref::<KeychainUnreachable>() {
-        Some(u) => format!("cannot be reached: {}", u.0.reason),
-        None => format!("{e:#}"),
+    if let Some(u) = e.downcast_ref::<KeychainUnreachable>() {
+        return format!("cannot be reached: {}", u.0.reason);
     }
+    // A keychain opened directly (the System keychain, or reenroll running as that user).
+    if let Some(l) = e.chain().find_map(|c| c.downcast_ref::<KeychainLocked>()) {
+        return format!("cannot be reached: {l}");
+    }
+    format!("{e:#}")
 }

@@ -34,7 +34,11 @@ use core_foundation_sys::base::{CFTypeRef, OSStatus};
 use core_foundation_sys::string::CFStringRef;
 use security_framework::certificate::SecCertificate;
 use security_framework::os::macos::keychain::{KeychainUserInteractionLock, SecKeychain};
-use security_framework_sys::base::{errSecItemNotFound, SecKeychainRef};
+use security_framework_sys::base::{errSecItemNotFound, SecCertificateRef, SecKeychainRef};
+use security_framework_sys::certificate::{
+    SecCertificateCopyData, SecCertificateCopyNormalizedIssuerSequence,
+    SecCertificateCopySubjectSummary,
+};
 use security_framework_sys::item::{
     kSecAttrAccount, kSecAttrKeyClass, kSecAttrKeyClassPrivate, kSecAttrKeyClassPublic,
     kSecAttrLabel, kSecAttrServer, kSecAttrService, kSecClass, kSecClassCertificate,
@@ -44,7 +48,10 @@ use security_framework_sys::item::{
 };
 use security_framework_sys::keychain_item::{SecItemAdd, SecItemCopyMatching, SecItemDelete};
 
-use crate::keychain::{ItemClass, Keychain, KeychainItem, KeychainLocation};
+use crate::keychain::{
+    ItemClass, Keychain, KeychainItem, KeychainLocation, KeychainLocked,
+    ERR_INTERACTION_NOT_ALLOWED, LOGIN_KEYCHAIN,
+};
 
 // Not declared by security-framework-sys; Security.framework itself is linked by that crate.
 extern "C" {
@@ -54,9 +61,7 @@ extern "C" {
 }
 
 pub const SYSTEM_KEYCHAIN: &str = "/Library/Keychains/System.keychain";
-pub const LOGIN_KEYCHAIN: &str = "Library/Keychains/login.keychain-db";
 
-const ERR_INTERACTION_NOT_ALLOWED: OSStatus = -25308;
 const ERR_AUTH_FAILED: OSStatus = -25293;
 /// `kSecUnlockStateStatus` in `SecKeychainGetStatus`'s bit mask.
 const UNLOCKED: u32 = 1;
@@ -78,6 +83,8 @@ pub fn keychain_path(location: &KeychainLocation) -> PathBuf {
 pub struct MacKeychain {
     keychain: SecKeychain,
     path: PathBuf,
+    /// `None` for a keychain a test created.
+    location: Option<KeychainLocation>,
     _no_prompts: KeychainUserInteractionLock,
 }
 
@@ -146,7 +153,10 @@ fn check(status: OSStatus) -> Result<()> {
 impl MacKeychain {
     pub fn open(location: &KeychainLocation) -> Result<Self> {
         let path = keychain_path(location);
-        if !path.exists() {
+        // NOTE: whether a user never logged in is decided before this, by
+        // `keychain::open_existing` through the no-follow walk; this is the backend's own guard
+        // (SecKeychainOpen accepts a path that does not exist), and it follows no link either.
+        if path.symlink_metadata().is_err() {
             bail!(
                 "{} does not exist at {}; nothing of this user's can be purged",
                 location.describe(),
@@ -156,13 +166,14 @@ impl MacKeychain {
         let keychain = SecKeychain::open(&path)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("opening {} ({})", location.describe(), path.display()))?;
-        let mac = Self::from_keychain(keychain, path)?;
+        let mut mac = Self::from_keychain(keychain, path)?;
+        mac.location = Some(location.clone());
         if !mac.is_unlocked()? {
-            bail!(
-                "{} is locked ({}): it is unlocked only while its user is logged in",
-                location.describe(),
-                mac.path.display()
-            );
+            return Err(KeychainLocked {
+                location: location.clone(),
+                detail: format!("SecKeychainGetStatus: {}", mac.path.display()),
+            }
+            .into());
         }
         Ok(mac)
     }
@@ -175,6 +186,7 @@ impl MacKeychain {
         Ok(MacKeychain {
             keychain,
             path,
+            location: None,
             _no_prompts: no_prompts,
         })
     }
@@ -229,6 +241,16 @@ impl MacKeychain {
         let status = unsafe { SecItemCopyMatching(query.as_concrete_TypeRef(), &mut result) };
         if status == errSecItemNotFound {
             return Ok(Vec::new());
+        }
+        if status == ERR_INTERACTION_NOT_ALLOWED {
+            // The keychain locked itself since it was opened (sleep, logout): wait for the user.
+            if let Some(location) = &self.location {
+                return Err(KeychainLocked {
+                    location: location.clone(),
+                    detail: format!("{} listing {kind:?} items", status_error(status)),
+                }
+                .into());
+            }
         }
         check(status)
             .with_context(|| format!("listing {:?} items in {}", kind, self.path.display()))?;
@@ -322,8 +344,8 @@ fn item_from(kind: Kind, dict: &CFDictionary, reference: &CFType) -> KeychainIte
         Kind::Certificate => {
             item.class = Some(ItemClass::Certificate);
             if let Some(cert) = reference.downcast::<SecCertificate>() {
-                item.subject = Some(cert.subject_summary());
-                item.issuer = der_common_name(&cert.issuer());
+                item.subject = subject_summary(&cert);
+                item.issuer = issuer_common_name(&cert);
             }
             item.extractable = true;
         }
@@ -331,6 +353,57 @@ fn item_from(kind: Kind, dict: &CFDictionary, reference: &CFType) -> KeychainIte
         Kind::PrivateKey => item.class = Some(ItemClass::PrivateKey),
     }
     item
+}
+
+// security-framework's `subject_summary()`, `issuer()` and `to_der()` wrap what Apple returns
+// under the create rule, which asserts non-NULL: a certificate without a common name, e-mail
+// address or DNS name (SCEP certificates) makes `SecCertificateCopySubjectSummary` return NULL
+// and the process panic (kornelski/rust-security-framework#259). These call the functions
+// themselves and take NULL for "none".
+
+fn cert_ref(cert: &SecCertificate) -> SecCertificateRef {
+    cert.as_concrete_TypeRef()
+}
+
+/// The certificate's subject summary (its common name, else e-mail address, else DNS name);
+/// `None` when Apple has none to give.
+pub fn subject_summary(cert: &SecCertificate) -> Option<String> {
+    // SAFETY: a valid certificate reference; the result follows the create rule, may be NULL.
+    let summary = unsafe { SecCertificateCopySubjectSummary(cert_ref(cert)) };
+    if summary.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL result of a Copy function.
+    let summary = unsafe { CFString::wrap_under_create_rule(summary) }.to_string();
+    (!summary.trim().is_empty()).then_some(summary)
+}
+
+/// The common name of the certificate's issuer; `None` when the issuer has none (or Apple
+/// cannot give the issuer's name at all).
+pub fn issuer_common_name(cert: &SecCertificate) -> Option<String> {
+    // SAFETY: a valid certificate reference; the result follows the create rule, may be NULL.
+    let issuer = unsafe { SecCertificateCopyNormalizedIssuerSequence(cert_ref(cert)) };
+    if issuer.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL result of a Copy function.
+    let issuer = unsafe { CFData::wrap_under_create_rule(issuer) };
+    der_common_name(issuer.bytes()).filter(|cn| !cn.trim().is_empty())
+}
+
+/// The certificate's DER bytes (for the export before a delete).
+fn certificate_der(cert: &SecCertificate) -> Option<Vec<u8>> {
+    // SAFETY: a valid certificate reference; the result follows the create rule, may be NULL.
+    let data = unsafe { SecCertificateCopyData(cert_ref(cert)) };
+    if data.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL result of a Copy function.
+    Some(
+        unsafe { CFData::wrap_under_create_rule(data) }
+            .bytes()
+            .to_vec(),
+    )
 }
 
 /// The first common name (OID 2.5.4.3) in a DER-encoded X.501 name. Security.framework gives
@@ -379,7 +452,9 @@ impl Keychain for MacKeychain {
         match item.class {
             Some(ItemClass::Certificate) => {
                 let reference = self.find(item)?;
-                Ok(reference.downcast::<SecCertificate>().map(|c| c.to_der()))
+                Ok(reference
+                    .downcast::<SecCertificate>()
+                    .and_then(|c| certificate_der(&c)))
             }
             Some(ItemClass::GenericPassword | ItemClass::InternetPassword) => {
                 let reference = self.find(item)?;
@@ -599,6 +674,21 @@ mod tests {
         assert!(kc.list().unwrap().is_empty());
         purge::restore_all(&kc, &exported).unwrap();
         assert_eq!(kc.list().unwrap().len(), 2);
+    }
+
+    /// SCEP-style certificates: no common name, e-mail or DNS name (subject `O=Contoso SCEP`),
+    /// and an empty subject. Built from bytes only; no keychain is touched.
+    const NO_COMMON_NAME: &[u8] = include_bytes!("testdata/scep-no-common-name.der");
+    const EMPTY_SUBJECT: &[u8] = include_bytes!("testdata/scep-empty-subject.der");
+
+    #[test]
+    fn a_certificate_without_a_common_name_has_no_subject_and_does_not_panic() {
+        for der in [NO_COMMON_NAME, EMPTY_SUBJECT] {
+            let cert = SecCertificate::from_der(der).unwrap();
+            assert_eq!(subject_summary(&cert), None);
+            assert_eq!(issuer_common_name(&cert), None);
+            assert_eq!(certificate_der(&cert).as_deref(), Some(der));
+        }
     }
 
     #[test]

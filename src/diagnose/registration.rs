@@ -38,7 +38,10 @@ pub(super) fn check(ctx: &mut Ctx, users: &[LocalUser]) {
             uid: user.uid,
             home: user.home.clone(),
         };
-        match crate::keychain::open(ctx.device, &location).and_then(|k| k.list()) {
+        // A user who never logged in has no login keychain: an empty one, nothing registered.
+        let listed = crate::keychain::open_existing(ctx.device, &location)
+            .and_then(|k| k.map_or(Ok(Vec::new()), |k| k.list()));
+        match listed {
             Ok(items) => judge(ctx, &location.describe(), &items, psso_registered),
             Err(e) => ctx.could_not_read(
                 location.describe(),

@@ -238,12 +238,17 @@ impl Planter {
             .with_context(|| format!("writing {}", host.display()))
     }
 
+    /// The user's sandbox keychain to plant items in (created by the first add; a locked one is
+    /// refused, and left as it is).
     fn keychain(&self, user: &LocalUser) -> Result<Box<dyn Keychain>> {
-        self.device.keychain(&KeychainLocation::User {
-            name: user.name.clone(),
-            uid: user.uid,
-            home: user.home.clone(),
-        })
+        Ok(Box::new(crate::keychain::sandbox::SandboxKeychain::create(
+            &self.device,
+            &KeychainLocation::User {
+                name: user.name.clone(),
+                uid: user.uid,
+                home: user.home.clone(),
+            },
+        )?))
     }
 
     fn baseline(&self) -> Result<()> {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{Keychain, KeychainItem, KeychainLocation, Unreachable};
+use super::{Keychain, KeychainItem, KeychainLocation, KeychainLocked, Unreachable};
 use crate::device::programs::{self, LineAnswer, LineSession};
 use crate::device::Device;
 
@@ -188,8 +188,31 @@ fn answer_lines(
 }
 
 fn handle(kc: &dyn Keychain, request: Request) -> Response {
-    let err = |e: anyhow::Error| Some(format!("{e:#}"));
-    match request {
+    let response = answer(kc, request);
+    if let Some(locked) = response.locked.clone() {
+        // A keychain that is (or became) locked: the root side pauses this user's part.
+        return Response::Unreachable {
+            error: Some(locked),
+        };
+    }
+    response.response
+}
+
+struct Answer {
+    response: Response,
+    /// Set when the operation failed because the keychain is locked (`KeychainLocked`).
+    locked: Option<String>,
+}
+
+fn answer(kc: &dyn Keychain, request: Request) -> Answer {
+    let mut locked = None;
+    let mut err = |e: anyhow::Error| {
+        if let Some(l) = e.downcast_ref::<KeychainLocked>() {
+            locked = Some(l.to_string());
+        }
+        Some(format!("{e:#}"))
+    };
+    let response = match request {
         Request::List => match kc.list() {
             Ok(items) => Response::List { items, error: None },
             Err(e) => Response::List {
@@ -213,7 +236,8 @@ fn handle(kc: &dyn Keychain, request: Request) -> Response {
         Request::Add { item } => Response::Add {
             error: kc.add(&item.into_item()).err().and_then(err),
         },
-    }
+    };
+    Answer { response, locked }
 }
 
 /// The root side: a user's login keychain reached through the helper. One helper process serves
@@ -480,7 +504,7 @@ mod tests {
     fn serve_answers_each_request_against_the_keychain() {
         let dir = tempfile::tempdir().unwrap();
         let device = Device::sandbox(dir.path()).unwrap();
-        let kc = SandboxKeychain::open(&device, &alice()).unwrap();
+        let kc = SandboxKeychain::create(&device, &alice()).unwrap();
         let item = secret_item();
         let wire = WireItem::new(&item);
         let answers = exchange(
@@ -517,7 +541,7 @@ mod tests {
     fn serve_survives_a_bad_line_and_data_crosses_as_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let device = Device::sandbox(dir.path()).unwrap();
-        let kc = SandboxKeychain::open(&device, &alice()).unwrap();
+        let kc = SandboxKeychain::create(&device, &alice()).unwrap();
         let add = serde_json::to_string(&Request::Add {
             item: WireItem::new(&secret_item()),
         })
@@ -562,6 +586,10 @@ mod tests {
     fn a_locked_keychain_answers_unreachable() {
         let dir = tempfile::tempdir().unwrap();
         let device = Device::sandbox(dir.path()).unwrap();
+        SandboxKeychain::create(&device, &alice())
+            .unwrap()
+            .add(&secret_item())
+            .unwrap();
         let marker = dir.path().join("Users/alice").join(LOCKED_MARKER);
         std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
         std::fs::write(&marker, "").unwrap();
@@ -578,6 +606,51 @@ mod tests {
             panic!("{r:?}");
         };
         assert!(e.contains("locked"));
+    }
+
+    #[test]
+    fn a_keychain_locked_after_opening_answers_unreachable_and_unnamed_items_cross() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::sandbox(dir.path()).unwrap();
+        let kc = SandboxKeychain::create(&device, &alice()).unwrap();
+        let unnamed = KeychainItem {
+            class: Some(ItemClass::Certificate),
+            data: Some(vec![0x30, 0x00]),
+            extractable: true,
+            ..Default::default()
+        };
+        kc.add(&unnamed).unwrap();
+        let answers = exchange(
+            &kc,
+            &[
+                Request::List,
+                Request::Export {
+                    item: WireItem::new(&KeychainItem {
+                        data: None,
+                        ..unnamed.clone()
+                    }),
+                },
+            ],
+        );
+        let Response::List { items, error: None } = &answers[0] else {
+            panic!("{:?}", answers[0]);
+        };
+        assert!(items[0].same_identity(&unnamed) && items[0].subject.is_none());
+        assert_eq!(
+            answers[1],
+            Response::Export {
+                data: Some(Secret(vec![0x30, 0x00])),
+                error: None
+            }
+        );
+
+        std::fs::write(dir.path().join("Users/alice").join(LOCKED_MARKER), "").unwrap();
+        let kc = SandboxKeychain::open(&device, &alice()).unwrap();
+        let answers = exchange(&kc, &[Request::List]);
+        let Response::Unreachable { error: Some(e) } = &answers[0] else {
+            panic!("{:?}", answers[0]);
+        };
+        assert!(e.contains("locked") && e.contains("-25308"), "{e}");
     }
 
     /// A sandbox with fake `launchctl` and `sudo` (which exec their program as the real ones

@@ -150,7 +150,70 @@ impl KeychainLocation {
             KeychainLocation::System => "System keychain".to_string(),
         }
     }
+
+    /// What a plan and a step's summary say about a user whose login keychain file does not
+    /// exist: `alice's login keychain: nothing to purge: alice never logged in (no login
+    /// keychain)`.
+    pub fn never_logged_in(&self) -> String {
+        match self {
+            KeychainLocation::User { name, .. } => format!(
+                "{}: nothing to purge: {name} never logged in (no login keychain)",
+                self.describe()
+            ),
+            KeychainLocation::System => format!("{}: nothing to purge", self.describe()),
+        }
+    }
 }
+
+/// The login keychain's file in a home folder on every supported macOS (10.12 and later).
+pub const LOGIN_KEYCHAIN: &str = "Library/Keychains/login.keychain-db";
+/// The name before macOS 10.12; a home that still holds only this one is not "never logged in".
+pub const LOGIN_KEYCHAIN_LEGACY: &str = "Library/Keychains/login.keychain";
+
+/// `errSecInteractionNotAllowed`: what the keychain API answers a non-interactive process for a
+/// locked keychain (or an item whose reading would need the user's approval).
+pub const ERR_INTERACTION_NOT_ALLOWED: i32 = -25308;
+
+/// One line for `plan` and `status` wherever a keychain-purge step is in the playbook: what the
+/// purge cannot see (docs/keychain.md says what to do about it).
+pub const DATA_PROTECTION_NOTE: &str = "the keychain purge sees only file-based keychains \
+     (login and System); items in the data-protection keychain, Secure Enclave keys included, \
+     are neither listed nor deleted (see docs/keychain.md)";
+
+/// Whether the file behind a keychain location is there, looked at through the device's
+/// no-follow file functions (never through a link).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeychainFile {
+    /// Something stands where the keychain file belongs (it is opened as usual).
+    Present,
+    /// Nothing there, not even its folder: the user never logged in, the keychain is empty.
+    Missing,
+    /// Cannot tell without following a link (a symlinked home or Library): opened as usual,
+    /// so a failure still counts as unreachable, never as "never logged in".
+    Unknown(String),
+}
+
+/// A keychain that is locked: listing it from a process without a user session fails with
+/// errSecInteractionNotAllowed (-25308). Its user's part of a step waits for them to log in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeychainLocked {
+    pub location: KeychainLocation,
+    /// What the backend said (an OSStatus text), without secrets.
+    pub detail: String,
+}
+
+impl fmt::Display for KeychainLocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is locked ({}): it is unlocked only while its user is logged in",
+            self.location.describe(),
+            self.detail
+        )
+    }
+}
+
+impl std::error::Error for KeychainLocked {}
 
 /// Why a keychain could not be reached (so its part of a step pauses instead of claiming success).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +234,20 @@ pub trait Keychain {
     fn delete(&self, item: &KeychainItem) -> Result<()>;
     /// Put an item back (rollback). `item.data` holds what `export` returned.
     fn add(&self, item: &KeychainItem) -> Result<()>;
+}
+
+/// The keychain backend for a location whose keychain file exists, or `None` when the device
+/// shows no keychain file at all (a user who never logged in: an empty keychain, nothing to
+/// purge). Decided here, before any backend or helper is involved, the same way for a Mac and a
+/// sandbox device; a locked or unreachable keychain is still an error from `open`.
+pub fn open_existing(
+    device: &crate::device::Device,
+    location: &KeychainLocation,
+) -> Result<Option<Box<dyn Keychain>>> {
+    if device.keychain_file(location) == KeychainFile::Missing {
+        return Ok(None);
+    }
+    open(device, location).map(Some)
 }
 
 /// The keychain backend for reading or purging a location. A user's login keychain is unlocked

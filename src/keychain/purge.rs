@@ -370,7 +370,7 @@ label = { equals = "JAMF" }
             uid: 502,
             home: "/Volumes/Data/home/zoë".into(),
         };
-        let kc = SandboxKeychain::open(&device, &loc).unwrap();
+        let kc = SandboxKeychain::create(&device, &loc).unwrap();
         (dir, kc)
     }
 

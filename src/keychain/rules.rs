@@ -242,6 +242,43 @@ fn common_name(dn: &str) -> &str {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_item_without_subject_label_or_issuer_is_never_matched_by_an_attribute_rule() {
+        let cert = KeychainItem {
+            class: Some(ItemClass::Certificate),
+            ..Default::default()
+        };
+        let rules: PurgeRules = toml::from_str(
+            r#"
+[[remove]]
+name = "empty subject"
+subject = { equals = "" }
+[[remove]]
+name = "any subject"
+class = ["certificate"]
+subject = { contains = "o=" }
+[[remove]]
+name = "any issuer"
+issuer = { suffix = "" }
+[[remove]]
+name = "anything"
+any = { contains = "scep" }
+"#,
+        )
+        .unwrap();
+        rules.validate().unwrap();
+        assert_eq!(rules.decide(&cert), Decision::Ignore);
+        assert!(entra_device_ids(std::slice::from_ref(&cert)).is_empty());
+        let by_class: PurgeRules =
+            toml::from_str("[[remove]]\nname = \"certs\"\nclass = [\"certificate\"]\n").unwrap();
+        assert_eq!(
+            by_class.decide(&cert),
+            Decision::Remove {
+                rule: "certs".into()
+            }
+        );
+    }
+
     /// The shape the cause6 playbook uses (the lead copies it into playbooks/).
     const CAUSE6_RULES: &str = r#"
 [[remove]]

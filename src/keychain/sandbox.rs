@@ -4,15 +4,25 @@
 //! an array of dictionaries with the keys `class`, `label`, `account`, `service`, `server`,
 //! `issuer`, `subject` (strings), `data` (data) and `extractable` (bool, default true).
 //!
-//! A keychain file that does not exist is an empty keychain; a user whose home holds
-//! `Library/Keychains/.sandbox-locked` stands for a user whose login keychain is locked (logged
-//! out), so tests can exercise the "cannot be reached" path.
+//! What it reproduces of a Mac's keychains:
+//! - A user whose keychain file does not exist never logged in: opening it fails as opening a
+//!   missing `login.keychain-db` does (`keychain::open_existing` decides "nothing to purge"
+//!   before it gets here). A System keychain file that does not exist is an empty keychain.
+//! - A user whose home holds `Library/Keychains/.sandbox-locked` has a locked login keychain
+//!   (logged out): it opens, but listing, exporting, deleting and adding fail with
+//!   errSecInteractionNotAllowed (-25308), as they do for a process outside the user's session.
+//! - A delete removes one item per call, like `SecItemDelete` on a search matching several.
+//! - Items may lack any attribute (a SCEP certificate with no subject, label or issuer), and two
+//!   classes may share a label.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-use super::{ItemClass, Keychain, KeychainItem, KeychainLocation};
+use super::{
+    ItemClass, Keychain, KeychainItem, KeychainLocation, KeychainLocked,
+    ERR_INTERACTION_NOT_ALLOWED,
+};
 use crate::device::Device;
 
 pub const USER_KEYCHAIN: &str = "Library/Keychains/sandbox-keychain.plist";
@@ -22,24 +32,74 @@ pub const LOCKED_MARKER: &str = "Library/Keychains/.sandbox-locked";
 pub struct SandboxKeychain {
     path: PathBuf,
     mac_path: String,
+    location: KeychainLocation,
+    locked: bool,
 }
 
 impl SandboxKeychain {
+    /// Open a keychain as reenroll does: a user's keychain file must exist (a Mac's
+    /// `login.keychain-db` does once its user has logged in).
     pub fn open(device: &Device, location: &KeychainLocation) -> Result<Self> {
-        let mac_path = match location {
-            KeychainLocation::System => SYSTEM_KEYCHAIN.to_string(),
-            KeychainLocation::User { home, name, .. } => {
-                let locked = format!("{}/{LOCKED_MARKER}", home.trim_end_matches('/'));
-                if device.host_path(&locked)?.exists() {
-                    bail!("{name}'s login keychain is locked (the user is not logged in)");
-                }
-                format!("{}/{USER_KEYCHAIN}", home.trim_end_matches('/'))
+        let kc = Self::at(device, location)?;
+        if matches!(location, KeychainLocation::User { .. }) && kc.path.symlink_metadata().is_err()
+        {
+            bail!(
+                "{} does not exist at {} (its user never logged in)",
+                location.describe(),
+                kc.mac_path
+            );
+        }
+        Ok(kc)
+    }
+
+    /// Open a keychain to plant items in (sandbox creation, symptoms, tests): a user's keychain
+    /// file is created by the first `add`. A locked keychain is refused.
+    pub fn create(device: &Device, location: &KeychainLocation) -> Result<Self> {
+        let kc = Self::at(device, location)?;
+        if kc.locked {
+            return Err(kc.locked_error()).context("planting items");
+        }
+        Ok(kc)
+    }
+
+    fn at(device: &Device, location: &KeychainLocation) -> Result<Self> {
+        let (mac_path, locked) = match location {
+            KeychainLocation::System => (SYSTEM_KEYCHAIN.to_string(), false),
+            KeychainLocation::User { home, .. } => {
+                let home = home.trim_end_matches('/');
+                let marker = format!("{home}/{LOCKED_MARKER}");
+                let locked = device.host_path(&marker)?.symlink_metadata().is_ok();
+                (format!("{home}/{USER_KEYCHAIN}"), locked)
             }
         };
         Ok(SandboxKeychain {
             path: device.host_path(&mac_path)?,
             mac_path,
+            location: location.clone(),
+            locked,
         })
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.locked
+    }
+
+    fn locked_error(&self) -> anyhow::Error {
+        KeychainLocked {
+            location: self.location.clone(),
+            detail: format!(
+                "errSecInteractionNotAllowed ({ERR_INTERACTION_NOT_ALLOWED}): user interaction is \
+                 not allowed"
+            ),
+        }
+        .into()
+    }
+
+    fn unlocked(&self) -> Result<()> {
+        if self.locked {
+            return Err(self.locked_error());
+        }
+        Ok(())
     }
 
     fn load(&self) -> Result<Vec<(KeychainItem, plist::Dictionary)>> {
@@ -146,6 +206,7 @@ fn dict_from_item(item: &KeychainItem) -> plist::Dictionary {
 
 impl Keychain for SandboxKeychain {
     fn list(&self) -> Result<Vec<KeychainItem>> {
+        self.unlocked()?;
         Ok(self
             .load()?
             .into_iter()
@@ -157,6 +218,7 @@ impl Keychain for SandboxKeychain {
     }
 
     fn export(&self, item: &KeychainItem) -> Result<Option<Vec<u8>>> {
+        self.unlocked()?;
         let found = self
             .load()?
             .into_iter()
@@ -169,6 +231,7 @@ impl Keychain for SandboxKeychain {
     }
 
     fn delete(&self, item: &KeychainItem) -> Result<()> {
+        self.unlocked()?;
         let mut items = self.load()?;
         // Like SecItemDelete on a search that matches several: exactly one goes per call, so the
         // caller must re-query (the trap public scripts fall into).
@@ -184,6 +247,7 @@ impl Keychain for SandboxKeychain {
     }
 
     fn add(&self, item: &KeychainItem) -> Result<()> {
+        self.unlocked()?;
         let mut dicts: Vec<_> = self.load()?.into_iter().map(|(_, d)| d).collect();
         dicts.push(dict_from_item(item));
         self.save(dicts)
@@ -203,7 +267,7 @@ mod tests {
             uid: 501,
             home: "/Users/alice".into(),
         };
-        let kc = SandboxKeychain::open(&device, &loc).unwrap();
+        let kc = SandboxKeychain::create(&device, &loc).unwrap();
         assert!(kc.list().unwrap().is_empty());
         let item = KeychainItem {
             class: Some(ItemClass::GenericPassword),
@@ -226,6 +290,71 @@ mod tests {
         kc.delete(&listed[0]).unwrap();
         assert!(kc.list().unwrap().is_empty());
         assert!(kc.delete(&listed[0]).is_err());
+    }
+
+    fn alice() -> KeychainLocation {
+        KeychainLocation::User {
+            name: "alice".into(),
+            uid: 501,
+            home: "/Users/alice".into(),
+        }
+    }
+
+    #[test]
+    fn a_missing_user_keychain_does_not_open_and_a_locked_one_does_not_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::sandbox(dir.path()).unwrap();
+        let err = SandboxKeychain::open(&device, &alice()).err().unwrap();
+        assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
+        // The System keychain file may be missing: an empty keychain.
+        assert!(SandboxKeychain::open(&device, &KeychainLocation::System)
+            .unwrap()
+            .list()
+            .unwrap()
+            .is_empty());
+
+        let kc = SandboxKeychain::create(&device, &alice()).unwrap();
+        kc.add(&KeychainItem {
+            class: Some(ItemClass::GenericPassword),
+            label: Some("x".into()),
+            data: Some(b"s".to_vec()),
+            ..Default::default()
+        })
+        .unwrap();
+        let marker = dir.path().join("Users/alice").join(LOCKED_MARKER);
+        std::fs::write(&marker, "").unwrap();
+        let kc = SandboxKeychain::open(&device, &alice()).unwrap();
+        assert!(kc.is_locked());
+        let err = kc.list().unwrap_err();
+        let locked = err.downcast_ref::<KeychainLocked>().expect("typed");
+        assert_eq!(locked.location, alice());
+        assert!(err.to_string().contains("-25308"), "{err}");
+        assert!(kc.export(&KeychainItem::default()).is_err());
+        assert!(kc.delete(&KeychainItem::default()).is_err());
+        assert!(kc.add(&KeychainItem::default()).is_err());
+        assert!(SandboxKeychain::create(&device, &alice()).is_err());
+    }
+
+    #[test]
+    fn an_item_with_no_attributes_but_its_class_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::sandbox(dir.path()).unwrap();
+        let kc = SandboxKeychain::create(&device, &alice()).unwrap();
+        let cert = KeychainItem {
+            class: Some(ItemClass::Certificate),
+            data: Some(vec![0x30, 0x00]),
+            extractable: true,
+            ..Default::default()
+        };
+        kc.add(&cert).unwrap();
+        let listed = kc.list().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].same_identity(&cert));
+        assert_eq!(listed[0].subject, None);
+        assert_eq!(listed[0].describe(), "certificate \"(unnamed)\"");
+        assert_eq!(kc.export(&listed[0]).unwrap(), Some(vec![0x30, 0x00]));
+        kc.delete(&listed[0]).unwrap();
+        assert!(kc.list().unwrap().is_empty());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 
 use anyhow::{Context, Result};
 
+use super::plant::Planter;
 use crate::device::Device;
-use crate::keychain::sandbox::SandboxKeychain;
+use crate::keychain::sandbox::{SandboxKeychain, LOCKED_MARKER};
 use crate::keychain::{ItemClass, Keychain, KeychainItem, KeychainLocation};
 
 pub const MS_ORGANIZATION_ACCESS: &str = "MS-Organization-Access";
@@ -190,9 +191,60 @@ pub fn system_items(device_id: Option<&str>) -> Vec<KeychainItem> {
     items
 }
 
+/// The label shared by a generic password and a private key in `edge_case_items`: a rule for
+/// one class must not decide for the other.
+pub const SHARED_LABEL: &str = "Contoso VPN";
+/// The DER of a SCEP-style certificate whose subject has no common name, e-mail or DNS name
+/// (`O=Contoso SCEP`): a Mac's `SecCertificateCopySubjectSummary` returns NULL for it.
+pub const SCEP_CERTIFICATE_DER: &[u8] =
+    include_bytes!("../device/testdata/scep-no-common-name.der");
+
+/// Items that trip naive keychain code, as real Macs hold them:
+/// - a SCEP certificate with no subject summary, no label and no issuer common name (what the
+///   Mac backend reads for `scep-no-common-name.der`);
+/// - a generic password and a private key both labelled `SHARED_LABEL`;
+/// - a generic password labelled `JAMF`, next to the JAMF key pair every user keychain holds
+///   (cause6 keeps the keys by a keys-only rule; this one is not a key).
+pub fn edge_case_items() -> Vec<KeychainItem> {
+    vec![
+        KeychainItem {
+            data: Some(SCEP_CERTIFICATE_DER.to_vec()),
+            ..item(ItemClass::Certificate)
+        },
+        KeychainItem {
+            account: Some("vpn-user".into()),
+            ..labelled(ItemClass::GenericPassword, SHARED_LABEL, b"vpn-secret")
+        },
+        KeychainItem {
+            service: None,
+            extractable: false,
+            ..labelled(
+                ItemClass::PrivateKey,
+                SHARED_LABEL,
+                &fake_der(SHARED_LABEL, 0x31),
+            )
+        },
+        KeychainItem {
+            account: Some("jamf-helper".into()),
+            ..labelled(ItemClass::GenericPassword, "JAMF", b"jamf-token")
+        },
+    ]
+}
+
+/// Lock a user's sandbox login keychain (the user is logged out).
+pub(crate) fn lock(p: &mut Planter, location: &KeychainLocation) -> Result<()> {
+    if let KeychainLocation::User { home, .. } = location {
+        p.file(
+            &format!("{}/{LOCKED_MARKER}", home.trim_end_matches('/')),
+            "",
+        )?;
+    }
+    Ok(())
+}
+
 /// Write the items into a sandbox keychain (through the same backend reenroll reads it with).
 pub fn fill(device: &Device, location: &KeychainLocation, items: &[KeychainItem]) -> Result<()> {
-    let kc = SandboxKeychain::open(device, location)
+    let kc = SandboxKeychain::create(device, location)
         .with_context(|| format!("opening the sandbox {}", location.describe()))?;
     for it in items {
         kc.add(it)

@@ -124,6 +124,15 @@ pub struct SandboxOptions {
     pub psso: bool,
     /// Jamf Pro cannot be reached (`jamf checkJSSConnection` fails, enrolling does nothing).
     pub jss_offline: bool,
+    /// Users who never logged in: their homes hold no login keychain file at all.
+    pub never_logged_in: Vec<String>,
+    /// Users whose login keychain is locked (logged out): listing it fails with
+    /// errSecInteractionNotAllowed (-25308), as from a process outside their session.
+    pub locked_keychains: Vec<String>,
+    /// Add the keychain items real Macs hold that trip naive code, to the console user's login
+    /// keychain: a SCEP certificate with no subject, label or issuer, and items of different
+    /// classes sharing one label (`keychains::edge_case_items`).
+    pub keychain_edge_cases: bool,
 }
 
 impl Default for SandboxOptions {
@@ -143,6 +152,9 @@ impl Default for SandboxOptions {
             mdm_removal_disallowed: false,
             psso: false,
             jss_offline: false,
+            never_logged_in: Vec::new(),
+            locked_keychains: Vec::new(),
+            keychain_edge_cases: false,
         }
     }
 }
@@ -154,6 +166,10 @@ pub struct SummaryUser {
     pub home: String,
     /// Subjects (CN) of the MS-Organization-Access certificates in the user's login keychain.
     pub entra_device_ids: Vec<String>,
+    /// No login keychain file (the user never logged in).
+    pub never_logged_in: bool,
+    /// The login keychain is locked.
+    pub keychain_locked: bool,
 }
 
 /// What `create` planted.
@@ -204,6 +220,12 @@ impl fmt::Display for Summary {
             if !u.entra_device_ids.is_empty() {
                 write!(f, ", Entra device id {}", u.entra_device_ids.join(", "))?;
             }
+            if u.never_logged_in {
+                write!(f, ", never logged in (no login keychain)")?;
+            }
+            if u.keychain_locked {
+                write!(f, ", login keychain locked")?;
+            }
             writeln!(f)?;
         }
         writeln!(
@@ -231,6 +253,33 @@ pub fn create(dir: &Path, opts: &SandboxOptions) -> Result<Summary> {
         if opts.users[..i].iter().any(|o| o.home() == u.home()) {
             bail!("users share the home folder {}", u.home());
         }
+    }
+    for (what, names) in [
+        ("--never-logged-in", &opts.never_logged_in),
+        ("--locked-keychain", &opts.locked_keychains),
+    ] {
+        for name in names {
+            if !opts.users.iter().any(|u| &u.name == name) {
+                bail!("{what} {name}: there is no user `{name}` in this sandbox");
+            }
+        }
+    }
+    if opts
+        .never_logged_in
+        .iter()
+        .any(|n| *n == opts.users[0].name)
+    {
+        bail!(
+            "--never-logged-in {}: the first user is logged in at the console; name another",
+            opts.users[0].name
+        );
+    }
+    if let Some(both) = opts
+        .never_logged_in
+        .iter()
+        .find(|n| opts.locked_keychains.contains(n))
+    {
+        bail!("user `{both}` cannot both have never logged in and have a locked keychain");
     }
     prepare_dir(dir)?;
     let device = Device::sandbox(dir)?;
@@ -297,19 +346,35 @@ fn create_in(device: &Device, opts: &SandboxOptions) -> Result<Summary> {
             (false, 0) => vec![device_id(), device_id()],
             (false, _) => vec![device_id()],
         };
-        let items = keychains::user_items(&u.name, &computer_name, &tenant_id, &device_ids);
-        keychain_items += items.len();
+        let never_logged_in = opts.never_logged_in.contains(&u.name);
+        let keychain_locked = opts.locked_keychains.contains(&u.name);
         let location = KeychainLocation::User {
             name: u.name.clone(),
             uid,
             home: u.home(),
         };
-        keychains::fill(device, &location, &items)?;
+        let device_ids = if never_logged_in {
+            // Nothing was ever registered for them: no keychain file at all.
+            Vec::new()
+        } else {
+            let mut items = keychains::user_items(&u.name, &computer_name, &tenant_id, &device_ids);
+            if opts.keychain_edge_cases && i == 0 {
+                items.extend(keychains::edge_case_items());
+            }
+            keychain_items += items.len();
+            keychains::fill(device, &location, &items)?;
+            if keychain_locked {
+                keychains::lock(&mut p, &location)?;
+            }
+            device_ids
+        };
         users.push(SummaryUser {
             name: u.name.clone(),
             uid,
             home: u.home(),
             entra_device_ids: device_ids,
+            never_logged_in,
+            keychain_locked,
         });
     }
     let system = keychains::system_items(users[0].entra_device_ids.first().map(String::as_str));
@@ -362,7 +427,7 @@ fn create_in(device: &Device, opts: &SandboxOptions) -> Result<Summary> {
         folders: p.folders + mirror.folders,
         links: p.links + mirror.links,
         keychain_items,
-        keychains: opts.users.len() + 1,
+        keychains: opts.users.len() + 1 - opts.never_logged_in.len(),
         fake_programs: fakes::PROGRAMS.len() + 2,
         options: opts.clone(),
     })

@@ -75,6 +75,27 @@ impl Sandbox {
         self
     }
 
+    /// Users who never logged in: no login keychain file (`sandbox --never-logged-in`).
+    pub fn never_logged_in(mut self, users: &[&str]) -> Self {
+        self.flags.push("--never-logged-in".into());
+        self.flags.push(users.join(","));
+        self
+    }
+
+    /// Users whose login keychain is locked (`sandbox --locked-keychain`).
+    pub fn locked_keychain(mut self, users: &[&str]) -> Self {
+        self.flags.push("--locked-keychain".into());
+        self.flags.push(users.join(","));
+        self
+    }
+
+    /// A certificate without subject/label/issuer and items of two classes sharing a label, in
+    /// the first user's keychain (`sandbox --keychain-edge-cases`).
+    pub fn keychain_edge_cases(mut self) -> Self {
+        self.flags.push("--keychain-edge-cases".into());
+        self
+    }
+
     /// Plant the evidence of one documented problem (`sandbox --symptom NAME`).
     pub fn symptom(mut self, name: &str) -> Self {
         self.flags.push("--symptom".into());

@@ -1,0 +1,334 @@
+//! The keychain purge against what real Macs hold besides the happy path: a user who never
+//! logged in (no login keychain file), a locked login keychain, a certificate without subject,
+//! label or issuer, and items of different classes sharing one label.
+
+mod support;
+
+use reenroll::keychain::sandbox::USER_KEYCHAIN;
+use reenroll::sandbox::keychains::SHARED_LABEL;
+use serde_json::Value;
+use support::{Device, Sandbox};
+
+const CAUSE6: &str = include_str!("../playbooks/cause6.toml");
+
+/// Every item of a sandbox keychain as (class, label, account), sorted.
+fn items(dev: &Device, mac: &str) -> Vec<(String, String, String)> {
+    let v = plist::Value::from_file(dev.path(mac)).unwrap_or_else(|e| panic!("{mac}: {e}"));
+    let mut out: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let d = d.as_dictionary().unwrap();
+            let s = |k: &str| {
+                d.get(k)
+                    .and_then(|v| v.as_string())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            (s("class"), s("label"), s("account"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn has(items: &[(String, String, String)], class: &str, label: &str) -> bool {
+    items.iter().any(|(c, l, _)| c == class && l == label)
+}
+
+/// The cause6 playbook's keychain step alone, with its own rules.
+fn purge_playbook(rules: &str) -> String {
+    format!(
+        r#"name = "keychain-only"
+description = "one keychain purge"
+[[steps]]
+id = "purge-keychains"
+title = "Purge the keychains"
+[steps.action]
+kind = "keychain-purge"
+keychains = ["users"]
+{rules}"#
+    )
+}
+
+/// The cause6 keychain step, taken from the real file.
+fn cause6_purge() -> String {
+    let mut doc: toml::Table = toml::from_str(CAUSE6).unwrap();
+    let step = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_str() == Some("purge-keychains"))
+        .unwrap()
+        .clone();
+    doc.insert("name".into(), "cause6-keychains".into());
+    doc.insert("steps".into(), toml::Value::Array(vec![step]));
+    toml::to_string(&doc).unwrap()
+}
+
+fn step<'a>(plan: &'a Value, id: &str) -> &'a Value {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id}"))
+}
+
+#[test]
+fn a_user_who_never_logged_in_has_nothing_to_purge_and_the_run_goes_on() {
+    let dev = Sandbox::new()
+        .users(&["zoë", "jdoe"])
+        .never_logged_in(&["jdoe"])
+        .build();
+    assert!(!dev.exists(&format!("/Users/jdoe/{USER_KEYCHAIN}")));
+
+    let plan = dev.reenroll(&["plan", "--json"]).exit(0).json();
+    let purge = step(&plan, "purge-keychains");
+    let already = purge["already"].to_string();
+    assert!(
+        already.contains("nothing to purge: jdoe never logged in"),
+        "{purge:#}"
+    );
+    assert!(purge["unseen"].as_array().unwrap().is_empty(), "{purge:#}");
+    dev.reenroll(&["plan"])
+        .exit(0)
+        .stdout_contains("jdoe never logged in");
+
+    // The whole cause6 run goes past the purge (to the restart) instead of waiting for jdoe.
+    dev.reenroll(&["run", "--yes"]).exit(3);
+    let st = dev.last_run_status();
+    assert_eq!(st["paused_at_step"], "restart", "{st:#}");
+    assert_eq!(dev.step_states()["purge-keychains"], "done");
+    let summary = st["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "purge-keychains")
+        .unwrap()["summary"]
+        .to_string();
+    assert!(summary.contains("jdoe never logged in"), "{summary}");
+    // Nothing was created for jdoe.
+    assert!(!dev.exists(&format!("/Users/jdoe/{USER_KEYCHAIN}")));
+}
+
+#[test]
+fn a_locked_keychain_still_pauses_its_users_part_and_says_why() {
+    let dev = Sandbox::new()
+        .users(&["zoë", "jdoe"])
+        .locked_keychain(&["jdoe"])
+        .build();
+    let kc = format!("/Users/jdoe/{USER_KEYCHAIN}");
+    let before = items(&dev, &kc);
+
+    let plan = dev.reenroll(&["plan", "--json"]).exit(0).json();
+    let unseen = step(&plan, "purge-keychains")["unseen"].to_string();
+    assert!(unseen.contains("jdoe's login keychain"), "{unseen}");
+    assert!(unseen.contains("-25308"), "{unseen}");
+
+    dev.reenroll(&["run", "--yes"]).exit(3);
+    let st = dev.last_run_status();
+    assert_eq!(st["paused_at_step"], "purge-keychains", "{st:#}");
+    let paused = st["paused"].as_str().unwrap();
+    assert!(paused.contains("jdoe's login keychain"), "{paused}");
+    assert!(paused.contains("locked"), "{paused}");
+    assert!(!paused.contains("never logged in"), "{paused}");
+    assert_eq!(items(&dev, &kc), before, "a locked keychain was touched");
+}
+
+#[test]
+fn each_class_is_judged_by_its_own_rule_when_labels_are_shared() {
+    let dev = Sandbox::new().users(&["zoë"]).keychain_edge_cases().build();
+    let kc = format!("/Users/zoë/{USER_KEYCHAIN}");
+    let before = items(&dev, &kc);
+    assert!(has(&before, "generic-password", "JAMF") && has(&before, "private-key", "JAMF"));
+    assert!(has(&before, "generic-password", SHARED_LABEL));
+    assert!(has(&before, "private-key", SHARED_LABEL));
+
+    // cause6: "everything that refers to JAMF" goes, but its keep-rule spares only the keys.
+    let cause6 = dev.playbook("cause6-keychains", &cause6_purge());
+    dev.reenroll(&["run", &cause6, "--yes"]).exit(0);
+    let after = items(&dev, &kc);
+    assert!(!has(&after, "generic-password", "JAMF"), "{after:?}");
+    assert!(has(&after, "private-key", "JAMF") && has(&after, "public-key", "JAMF"));
+    // Nothing in cause6 refers to the shared label or to the unnamed certificate.
+    assert!(has(&after, "generic-password", SHARED_LABEL));
+    assert!(has(&after, "private-key", SHARED_LABEL));
+    assert!(has(&after, "certificate", ""), "{after:?}");
+
+    // A keep-rule for the password does not spare the key...
+    let keep_password = dev.playbook(
+        "keep-password",
+        &purge_playbook(&format!(
+            r#"[[steps.action.remove]]
+name = "shared"
+label = {{ equals = "{SHARED_LABEL}" }}
+[[steps.action.keep]]
+name = "the VPN password"
+class = ["generic-password"]
+label = {{ equals = "{SHARED_LABEL}" }}
+"#
+        )),
+    );
+    let copy = dev.copy();
+    let kc_copy = items(&copy, &kc);
+    dev.reenroll(&["run", &keep_password, "--yes"]).exit(0);
+    let after = items(&dev, &kc);
+    assert!(has(&after, "generic-password", SHARED_LABEL), "{after:?}");
+    assert!(!has(&after, "private-key", SHARED_LABEL), "{after:?}");
+
+    // ...and a keep-rule for keys does not spare the password.
+    let keep_key = copy.playbook(
+        "keep-key",
+        &purge_playbook(&format!(
+            r#"[[steps.action.remove]]
+name = "shared"
+label = {{ equals = "{SHARED_LABEL}" }}
+[[steps.action.keep]]
+name = "the VPN key"
+class = ["private-key"]
+label = {{ equals = "{SHARED_LABEL}" }}
+"#
+        )),
+    );
+    copy.reenroll(&["run", &keep_key, "--yes"]).exit(0);
+    let after = items(&copy, &kc);
+    assert!(!has(&after, "generic-password", SHARED_LABEL), "{after:?}");
+    assert!(has(&after, "private-key", SHARED_LABEL), "{after:?}");
+    assert_eq!(after.len(), kc_copy.len() - 1);
+}
+
+#[test]
+fn a_certificate_without_subject_label_or_issuer_flows_through_plan_purge_and_rollback() {
+    let dev = Sandbox::new().users(&["zoë"]).keychain_edge_cases().build();
+    let kc = format!("/Users/zoë/{USER_KEYCHAIN}");
+    let unnamed = |items: &[(String, String, String)]| {
+        items
+            .iter()
+            .filter(|(c, l, a)| c == "certificate" && l.is_empty() && a.is_empty())
+            .count()
+    };
+    // The sandbox keychain holds it with no subject and no issuer at all.
+    let raw = plist::Value::from_file(dev.path(&kc)).unwrap();
+    let cert = raw
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_dictionary().unwrap())
+        .find(|d| {
+            d.get("class").and_then(|c| c.as_string()) == Some("certificate")
+                && d.get("label").is_none()
+        })
+        .expect("the unnamed certificate");
+    assert!(cert.get("subject").is_none() && cert.get("issuer").is_none());
+    assert_eq!(unnamed(&items(&dev, &kc)), 1);
+
+    // A subject rule never matches it; a class rule does.
+    let by_subject = dev.playbook(
+        "by-subject",
+        &purge_playbook(
+            r#"[[steps.action.remove]]
+name = "empty subjects"
+class = ["certificate"]
+subject = { contains = "" }
+[[steps.action.remove]]
+name = "SCEP subjects"
+subject = { contains = "scep" }
+"#,
+        ),
+    );
+    let plan = dev
+        .reenroll(&["plan", &by_subject, "--json"])
+        .exit(0)
+        .json();
+    assert!(
+        step(&plan, "purge-keychains")["changes"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{plan:#}"
+    );
+
+    let all_certs = dev.playbook(
+        "all-certificates",
+        &purge_playbook(
+            r#"[[steps.action.remove]]
+name = "every certificate"
+class = ["certificate"]
+"#,
+        ),
+    );
+    let plan = dev.reenroll(&["plan", &all_certs, "--json"]).exit(0).json();
+    let targets = step(&plan, "purge-keychains")["changes"].to_string();
+    assert!(
+        targets.contains(r#"certificate \"(unnamed)\" in zoë's login keychain"#),
+        "{targets}"
+    );
+    let run = dev.reenroll(&["run", &all_certs, "--yes"]).exit(0).run_id();
+    assert_eq!(unnamed(&items(&dev, &kc)), 0);
+    assert!(!items(&dev, &kc).iter().any(|(c, _, _)| c == "certificate"));
+
+    // Exported before the delete (through the helper's pipe) and put back by rollback.
+    dev.reenroll(&["rollback", &run, "--yes"]).exit(0);
+    assert_eq!(unnamed(&items(&dev, &kc)), 1);
+    let back = plist::Value::from_file(dev.path(&kc)).unwrap();
+    let data = back
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_dictionary().unwrap())
+        .find(|d| {
+            d.get("class").and_then(|c| c.as_string()) == Some("certificate")
+                && d.get("label").is_none()
+        })
+        .and_then(|d| d.get("data"))
+        .and_then(|d| d.as_data())
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        data,
+        reenroll::sandbox::keychains::SCEP_CERTIFICATE_DER.to_vec()
+    );
+}
+
+#[test]
+fn plan_and_status_say_what_the_purge_cannot_see() {
+    let dev = Sandbox::new().users(&["zoë"]).build();
+    dev.reenroll(&["plan"])
+        .exit(0)
+        .stdout_contains("data-protection keychain");
+    let plan = dev.reenroll(&["plan", "--json"]).exit(0).json();
+    let notes = step(&plan, "purge-keychains")["notes"].to_string();
+    assert!(notes.contains("data-protection keychain"), "{notes}");
+    // Once, on the keychain step only.
+    assert_eq!(
+        plan.to_string().matches("data-protection keychain").count(),
+        1
+    );
+
+    let only = dev.playbook("cause6-keychains", &cause6_purge());
+    dev.reenroll(&["run", &only, "--yes"]).exit(0);
+    dev.reenroll(&["status"])
+        .exit(0)
+        .stdout_contains("data-protection keychain");
+    assert!(dev.last_run_status()["notes"]
+        .to_string()
+        .contains("data-protection keychain"));
+
+    // A playbook without a keychain purge says nothing about it.
+    let files = dev.playbook(
+        "files-only",
+        r#"name = "files-only"
+description = "no keychain step"
+[[steps]]
+id = "remove-a-file"
+title = "Remove a file"
+[steps.action]
+kind = "remove"
+paths = ["/Users/zoë/Documents/notes.txt"]
+"#,
+    );
+    dev.reenroll(&["run", &files, "--yes"]).exit(0);
+    assert!(dev.last_run_status().get("notes").is_none());
+}
