@@ -1,0 +1,381 @@
+//! Applying a playbook step by step through the journal, and everything else done with runs:
+//!
+//! - `run.rs`: the forward path: `run`, `resume`, and the step loop (`Runner::execute`);
+//! - `rollback.rs`: undo a run, newest change first;
+//! - `status.rs`: what each run is doing (`status`, the extension attribute's source);
+//! - `purge.rs`: delete old quarantines;
+//! - `daemon.rs`: the hand-off to the LaunchDaemon (Jamf policies, the restart).
+//!
+//! This file holds what they share: the `Runner` (journal, lock, recorder), the run lock, how a
+//! session ended, the frozen header, and the `StepPrompt` the commands layer passes down.
+//!
+//! Every step re-checks the device before acting (a recorded "done" is never trusted over what
+//! the device shows): a re-run on a clean device changes nothing, a run after a partial manual
+//! cleanup does only what is left, and a resume re-checks the step that was in progress.
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::action::{self, now_rfc3339, ActionSpec, Env, Facts, Outcome, Recorder};
+use crate::device::fs;
+use crate::engine::{self, Ctx};
+use crate::error;
+use crate::fault;
+use crate::journal::lock::{Acquired, RunLock};
+use crate::journal::record::FORMAT_NAME;
+use crate::journal::{
+    self, Change, Journal, Record, RunState, RunView, StepState, Undo, FORMAT_VERSION,
+};
+use crate::output::Printer;
+use crate::playbook::{Playbook, Step};
+
+/// How a run (or resume) session ended, and its exit code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    Completed { exceptions: Vec<String> },
+    Paused(String),
+    Failed(String),
+}
+
+impl Ended {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Ended::Completed { exceptions } if exceptions.is_empty() => error::OK,
+            Ended::Completed { .. } => error::EXCEPTIONS,
+            Ended::Paused(_) => error::PAUSED,
+            Ended::Failed(_) => error::FAILED,
+        }
+    }
+}
+
+/// A run being executed: the journal, the lock, and what the recorder hands to actions.
+pub struct Runner<'a> {
+    ctx: &'a Ctx,
+    pub pb: Playbook,
+    pub run_id: String,
+    run_dir: PathBuf,
+    journal: Journal,
+    _lock: RunLock,
+    pub view: RunView,
+    records: Vec<Record>,
+    vars: BTreeMap<String, String>,
+    quarantine: Option<OwnedFd>,
+    cancel: Arc<AtomicBool>,
+    printer: &'a Printer,
+    options: BTreeMap<String, String>,
+    current_step: String,
+    /// `run --step`: asked before each step (the commands layer's terminal prompt).
+    prompt: Option<&'a dyn StepPrompt>,
+}
+
+/// What the person at the terminal chose before a step (`run --step`).
+pub enum Choice {
+    Do,
+    Skip,
+    Stop,
+}
+
+/// The question before each step of `run --step`. The commands layer owns the implementation
+/// (`interactive::Terminal`) and passes it down; the prompt may record a confirmation or a note
+/// through the runner before answering.
+pub trait StepPrompt {
+    fn ask(
+        &self,
+        runner: &mut Runner,
+        step: &Step,
+        values: &BTreeMap<String, String>,
+        facts: &Facts,
+    ) -> Result<Choice>;
+}
+
+fn install_signal_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+    }
+    flag
+}
+
+fn take_lock(ctx: &Ctx) -> Result<RunLock> {
+    journal::secure_dir(&ctx.state.path)?;
+    match RunLock::acquire(&ctx.state.lock_file())? {
+        Acquired::Held(l) => Ok(l),
+        Acquired::Busy(holder) => Err(error::refused(format!(
+            "another reenroll holds the run lock{}: wait for it, or see `reenroll status`",
+            if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (run {holder})")
+            }
+        ))),
+    }
+}
+
+/// Every run with its derived state, oldest first.
+pub fn all_runs(ctx: &Ctx) -> Result<Vec<(RunView, RunState, Vec<Record>)>> {
+    let holder = RunLock::is_held(&ctx.state.lock_file());
+    let mut out = Vec::new();
+    for id in ctx.state.run_ids()? {
+        let records = journal::read(&ctx.state.run_dir(&id).join(journal::JOURNAL_FILE))?;
+        let view = RunView::from_records(&records);
+        let state = view.state(holder.as_deref() == Some(id.as_str()));
+        out.push((view, state, records));
+    }
+    Ok(out)
+}
+
+/// What a run froze in its journal header: the playbook's text, the variables, the options.
+struct Frozen {
+    pb: Playbook,
+    vars: BTreeMap<String, String>,
+    options: BTreeMap<String, String>,
+}
+
+fn frozen(view: &RunView, records: &[Record]) -> Result<Frozen> {
+    let Some(Record::Header {
+        source,
+        origin,
+        vars,
+        options,
+        ..
+    }) = records.first()
+    else {
+        anyhow::bail!("run {} has no header", view.id);
+    };
+    let pb = Playbook::parse(source, origin)
+        .map_err(crate::playbook::PlaybookError::coded)
+        .with_context(|| format!("re-reading the playbook frozen in run {}", view.id))?;
+    Ok(Frozen {
+        pb,
+        vars: vars.clone(),
+        options: options.clone(),
+    })
+}
+
+/// Confirmations name steps of the run (`flag` is how the admin gave them).
+fn check_confirms(pb: &Playbook, confirms: &[String], flag: &str, run: &str) -> Result<()> {
+    match confirms.iter().find(|c| pb.step(c).is_none()) {
+        Some(c) => Err(error::invalid(format!(
+            "{flag}{}{c}: run {run} has no step `{c}`",
+            if flag.ends_with('=') { "" } else { " " }
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuse a new run while another run of the same playbook is unfinished.
+fn refuse_if_unfinished(ctx: &Ctx, playbook: &str, hint: &str) -> Result<()> {
+    for (view, state, _) in all_runs(ctx)? {
+        if view.playbook == playbook
+            && matches!(
+                state,
+                RunState::Paused | RunState::Interrupted | RunState::Running
+            )
+        {
+            return Err(error::refused(format!(
+                "run {} of `{playbook}` is {}: {}",
+                view.id,
+                state.as_str(),
+                hint.replace("{id}", &view.id)
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Runner<'a> {
+    /// A new run: its id, its folder and its journal's header, under the lock.
+    fn create(
+        ctx: &'a Ctx,
+        mut lock: RunLock,
+        pb: Playbook,
+        vars: BTreeMap<String, String>,
+        sources: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        printer: &'a Printer,
+    ) -> Result<Runner<'a>> {
+        let run_id = engine::new_run_id(&pb.name);
+        lock.set_holder(&run_id)?;
+        let run_dir = ctx.state.run_dir(&run_id);
+        let header = Record::Header {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            run_id: run_id.clone(),
+            playbook: pb.name.clone(),
+            origin: pb.origin.clone(),
+            source: pb.source.clone(),
+            vars: vars.clone(),
+            var_sources: sources,
+            root: ctx
+                .device
+                .is_sandbox()
+                .then(|| ctx.device.root().display().to_string()),
+            started: now_rfc3339(),
+            reenroll_version: env!("CARGO_PKG_VERSION").into(),
+            options: options.clone(),
+        };
+        let journal = Journal::create(&run_dir, &header)?;
+        Ok(Self::assemble(
+            ctx,
+            lock,
+            pb,
+            run_id,
+            run_dir,
+            journal,
+            vec![header],
+            vars,
+            options,
+            printer,
+        ))
+    }
+
+    /// An existing run, its journal reopened for appending, under the lock.
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        ctx: &'a Ctx,
+        mut lock: RunLock,
+        pb: Playbook,
+        run_id: &str,
+        records: Vec<Record>,
+        vars: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        printer: &'a Printer,
+    ) -> Result<Runner<'a>> {
+        lock.set_holder(run_id)?;
+        let run_dir = ctx.state.run_dir(run_id);
+        let journal = Journal::reopen(&run_dir)?;
+        Ok(Self::assemble(
+            ctx,
+            lock,
+            pb,
+            run_id.to_string(),
+            run_dir,
+            journal,
+            records,
+            vars,
+            options,
+            printer,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        ctx: &'a Ctx,
+        lock: RunLock,
+        pb: Playbook,
+        run_id: String,
+        run_dir: PathBuf,
+        journal: Journal,
+        records: Vec<Record>,
+        vars: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        printer: &'a Printer,
+    ) -> Runner<'a> {
+        Runner {
+            ctx,
+            pb,
+            run_id,
+            run_dir,
+            journal,
+            _lock: lock,
+            view: RunView::from_records(&records),
+            records,
+            vars,
+            quarantine: None,
+            cancel: install_signal_flag(),
+            printer,
+            options,
+            current_step: String::new(),
+            prompt: None,
+        }
+    }
+}
+
+mod daemon;
+mod purge;
+mod rollback;
+mod run;
+mod status;
+
+pub use daemon::{confirm_and_hand_off, schedule};
+pub use purge::purge;
+pub use rollback::{rollback, RollbackReport};
+pub use run::{find_run, resume, run, ResumeOptions};
+pub use status::{status, RunStatus, StatusReport, StepStatus};
+
+impl Recorder for Runner<'_> {
+    fn next_change(&self) -> u64 {
+        self.view.next_n
+    }
+
+    fn intent(&mut self, change: Change) -> Result<u64> {
+        let n = self.view.next_n;
+        let step = self.current_step.clone();
+        self.append(Record::Intent {
+            step: step.clone(),
+            n,
+            change,
+        })?;
+        fault::point(&format!("after-intent:{step}#{n}"));
+        Ok(n)
+    }
+    fn applied(&mut self, n: u64, undo: Undo) -> Result<()> {
+        let step = self.current_step.clone();
+        self.append(Record::Applied {
+            step: step.clone(),
+            n,
+            undo,
+        })?;
+        fault::point(&format!("after-change:{step}#{n}"));
+        Ok(())
+    }
+    fn failed(&mut self, n: u64, target: &str, error: &str, exception: bool) -> Result<()> {
+        let step = self.current_step.clone();
+        if exception {
+            tracing::warn!(run = %self.run_id, %step, %target, %error, "exception");
+            self.printer
+                .detail(&format!("exception: {target}: {error}"));
+        }
+        self.append(Record::ChangeFailed {
+            step,
+            n,
+            target: target.into(),
+            error: error.into(),
+            exception,
+        })
+    }
+    fn note(&mut self, key: &str, value: &str) -> Result<()> {
+        self.append(Record::Note {
+            key: key.into(),
+            value: value.into(),
+        })
+    }
+    fn get_note(&self, key: &str) -> Option<String> {
+        self.view.notes.get(key).cloned()
+    }
+    fn confirmed(&self, step: &str) -> Option<String> {
+        self.view.confirmed.get(step).cloned()
+    }
+    fn quarantine(&mut self) -> Result<&OwnedFd> {
+        if self.quarantine.is_none() {
+            self.quarantine = Some(fs::open_quarantine(&self.run_dir.join("quarantine"))?);
+        }
+        Ok(self.quarantine.as_ref().expect("just opened"))
+    }
+    fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+    fn record_facts(&mut self, facts: Facts) -> Result<()> {
+        self.append(Record::Facts { facts })
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+}

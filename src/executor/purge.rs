@@ -1,0 +1,47 @@
+//! `purge`: delete the quarantine of finished runs.
+
+use super::*;
+
+/// Delete the quarantine of finished runs older than `older_than`.
+pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> Result<usize> {
+    let _lock = take_lock(ctx)?;
+    let cutoff = SystemTime::now() - older_than;
+    let mut purged = 0;
+    for (view, state, _) in all_runs(ctx)? {
+        // A failed run can still be resumed or rolled back: its quarantine stays.
+        if !matches!(state, RunState::Completed | RunState::RolledBack) {
+            continue;
+        }
+        let ended = view
+            .ended
+            .as_deref()
+            .or(Some(view.started.as_str()))
+            .and_then(|t| humantime::parse_rfc3339(t).ok());
+        if ended.is_none_or(|t| t > cutoff) {
+            continue;
+        }
+        let run_dir = ctx.state.run_dir(&view.id);
+        let qdir = run_dir.join("quarantine");
+        let exports = run_dir.join("keychain");
+        if qdir.exists() || exports.exists() {
+            let parent = fs::open_quarantine(&run_dir)?;
+            // Removed files, and the exported keychain secrets kept for rollback.
+            for name in ["quarantine", "keychain"] {
+                fs::delete_tree(&parent, std::ffi::OsStr::new(name))
+                    .with_context(|| format!("deleting {}", run_dir.join(name).display()))?;
+            }
+            let mut journal = Journal::reopen(&run_dir)?;
+            journal.append(&Record::Note {
+                key: "purged".into(),
+                value: now_rfc3339(),
+            })?;
+            printer.line(&format!(
+                "purged the quarantine of run {} ({})",
+                view.id,
+                state.as_str()
+            ));
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}

@@ -1,0 +1,122 @@
+//! `status`: each run's state and steps, read from its journal.
+
+use super::*;
+
+#[derive(Serialize)]
+pub struct StatusReport {
+    pub runs: Vec<RunStatus>,
+}
+
+#[derive(Serialize)]
+pub struct RunStatus {
+    pub id: String,
+    pub playbook: String,
+    pub state: String,
+    pub started: String,
+    /// The time of the newest event in the journal.
+    pub updated: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_at_step: Option<String>,
+    pub steps: Vec<StepStatus>,
+    pub exceptions: Vec<String>,
+    pub facts: Facts,
+    /// What the admin should know about the run's steps (what a keychain purge cannot see).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct StepStatus {
+    pub id: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+}
+
+pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
+    let mut runs = Vec::new();
+    for (view, state, records) in all_runs(ctx)? {
+        if id.is_some_and(|i| i != view.id) {
+            continue;
+        }
+        let mut notes = Vec::new();
+        let step_ids: Vec<String> = match records.first() {
+            Some(Record::Header { source, origin, .. }) => match Playbook::parse(source, origin) {
+                Ok(pb) => {
+                    if pb
+                        .steps
+                        .iter()
+                        .any(|s| matches!(s.action, ActionSpec::KeychainPurge(_)))
+                    {
+                        notes.push(crate::keychain::DATA_PROTECTION_NOTE.to_string());
+                    }
+                    pb.steps.iter().map(|s| s.id.clone()).collect()
+                }
+                Err(_) => view.steps.keys().cloned().collect(),
+            },
+            _ => Vec::new(),
+        };
+        let steps = step_ids
+            .iter()
+            .map(|s| StepStatus {
+                id: s.clone(),
+                state: view
+                    .steps
+                    .get(s)
+                    .copied()
+                    .unwrap_or(StepState::Pending)
+                    .as_str()
+                    .to_string(),
+                summary: view.step_summaries.get(s).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let updated = records
+            .iter()
+            .rev()
+            .find_map(|r| match r {
+                Record::StepStart { at, .. }
+                | Record::StepEnd { at, .. }
+                | Record::Paused { at, .. }
+                | Record::Confirmed { at, .. }
+                | Record::SkippedByAdmin { at, .. }
+                | Record::RunEnd { at, .. }
+                | Record::RollbackStart { at }
+                | Record::RollbackEnd { at, .. } => Some(at.clone()),
+                Record::Header { started, .. } => Some(started.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        runs.push(RunStatus {
+            updated,
+            id: view.id.clone(),
+            playbook: view.playbook.clone(),
+            state: state.as_str().to_string(),
+            started: view.started.clone(),
+            ended: view.ended.clone(),
+            paused: if state == RunState::Paused {
+                view.paused.as_ref().map(|p| p.1.clone())
+            } else {
+                None
+            },
+            paused_at_step: if state == RunState::Paused {
+                view.paused.as_ref().and_then(|p| p.0.clone())
+            } else {
+                None
+            },
+            steps,
+            exceptions: view.exceptions.clone(),
+            facts: view.facts.clone(),
+            notes,
+        });
+    }
+    if let Some(id) = id {
+        if runs.is_empty() {
+            return Err(error::invalid(format!("no run `{id}`")));
+        }
+    }
+    Ok(StatusReport { runs })
+}
