@@ -40,6 +40,23 @@ impl EntraPlan {
             })
             .collect()
     }
+
+    /// One plan per matching device, in order: each request acts on exactly one record.
+    pub fn each(&self) -> Vec<EntraPlan> {
+        self.lookups
+            .iter()
+            .flat_map(|l| {
+                l.matches.iter().map(|d| EntraPlan {
+                    lookups: vec![EntraLookup {
+                        device_id: l.device_id.clone(),
+                        matches: vec![d.clone()],
+                    }],
+                    needs_allow_multiple: false,
+                    warnings: Vec::new(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Looks every device id up (GET only).

@@ -39,6 +39,20 @@ impl IntunePlan {
         out.extend(self.keep.iter().map(|d| rec(d, false)));
         out
     }
+
+    /// One plan per record to delete, in order: each request acts on exactly one record.
+    pub fn each(&self) -> Vec<IntunePlan> {
+        self.delete
+            .iter()
+            .map(|d| IntunePlan {
+                serial: self.serial.clone(),
+                all_agents: self.all_agents,
+                delete: vec![d.clone()],
+                keep: Vec::new(),
+                warnings: Vec::new(),
+            })
+            .collect()
+    }
 }
 
 fn agent(d: &IntuneDevice) -> &str {

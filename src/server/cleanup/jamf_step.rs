@@ -42,6 +42,19 @@ impl JamfPlan {
             })
             .collect()
     }
+
+    /// One plan per computer, in order: each request acts on exactly one record.
+    pub fn each(&self) -> Vec<JamfPlan> {
+        self.computers
+            .iter()
+            .map(|c| JamfPlan {
+                serial: self.serial.clone(),
+                computers: vec![c.clone()],
+                needs_allow_multiple: false,
+                warnings: Vec::new(),
+            })
+            .collect()
+    }
 }
 
 /// Looks the serial up (GET only).

@@ -263,6 +263,13 @@ pub struct StepReport {
 }
 
 impl StepReport {
+    /// The last request found its record already gone (deleted elsewhere, or earlier).
+    pub fn record_was_gone(&self) -> bool {
+        self.actions
+            .last()
+            .is_some_and(|a| a.result == ActionResult::AlreadyGone)
+    }
+
     fn new(system: System) -> StepReport {
         StepReport {
             system,

@@ -21,6 +21,17 @@
 //! `resume --confirm STEP_ID`). A pause (exit 3) says exactly that, keeps the run resumable
 //! without marking it failed, and cannot be mistaken for a broken server or network (exit 1).
 
+//!
+//! One file per system (`jamf.rs`, `entra.rs`, `intune.rs`) holds what is its own: how to read
+//! what was found and in what order to send. This file holds the sequence they share: API or
+//! operator (`mode`), "nothing found / several found" before anything is sent
+//! (`several_or_none`), and one journaled request per record (`send`: intent, request, result).
+//! A new system is a `System` variant, its `Request` kinds and a small file.
+
+mod entra;
+mod intune;
+mod jamf;
+
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
@@ -30,11 +41,10 @@ use super::{operator, Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
 use crate::device::RunOpts;
 use crate::journal::{Change, Undo};
 use crate::server::cleanup::{
-    entra_step, intune_step, jamf_step, ActionRecord, ActionResult, EntraLookup, EntraPlan,
-    IntunePlan, JamfPlan, PlannedRecord, StepReport,
+    entra_step, intune_step, jamf_step, ActionRecord, ActionResult, PlannedRecord, StepReport,
 };
 use crate::server::http::ClientOptions;
-use crate::server::{ApplyOptions, Clients, Credentials, ServerTarget};
+use crate::server::{Clients, Credentials, ServerTarget};
 
 /// Which server record the step deals with.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -315,296 +325,6 @@ impl Spec {
         })
     }
 
-    fn apply_jamf(
-        &self,
-        env: &Env,
-        rec: &mut dyn Recorder,
-        clients: &Clients,
-        target: &ServerTarget,
-    ) -> Result<Outcome> {
-        let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
-        let plan = jamf_step::preview(jamf, target)?;
-        if plan.computers.is_empty() {
-            finished(rec, env.step_id, SystemTime::now())?;
-            return Ok(Outcome::AlreadyDone(format!(
-                "Jamf Pro has no computer with serial {}",
-                target.serial
-            )));
-        }
-        if plan.needs_allow_multiple {
-            let what = format!(
-                "{} Jamf Pro computers have serial {}",
-                plan.computers.len(),
-                plan.serial
-            );
-            if let Some(pause) = multiple_pause(env, &what, &plan.records()) {
-                return Ok(pause);
-            }
-        }
-        let mut done = Vec::new();
-        for c in &plan.computers {
-            let mut one = JamfPlan {
-                serial: plan.serial.clone(),
-                computers: vec![c.clone()],
-                needs_allow_multiple: false,
-                warnings: Vec::new(),
-            };
-            let shown = one.records().remove(0);
-            // A managed record is unmanaged first: deleting it would strand the MDM profile.
-            if c.managed != Some(false) {
-                let r = request(
-                    rec,
-                    "POST Jamf Pro unmanage",
-                    &unmanage_target(&shown),
-                    WHY_UNMANAGE,
-                    || jamf_step::unmanage(jamf, &one, true),
-                )?;
-                done.extend(describe(&r));
-                if gone(&r) {
-                    continue;
-                }
-                one.computers[0].managed = Some(false);
-            }
-            let r = request(
-                rec,
-                "DELETE Jamf Pro record",
-                &delete_target(&shown),
-                WHY_JAMF,
-                || jamf_step::apply(jamf, &one, &ApplyOptions::default()),
-            )?;
-            done.extend(describe(&r));
-        }
-        finished(rec, env.step_id, SystemTime::now())?;
-        Ok(Outcome::Done(done.join("; ")))
-    }
-
-    fn apply_unmanage(
-        &self,
-        env: &Env,
-        rec: &mut dyn Recorder,
-        clients: &Clients,
-        target: &ServerTarget,
-    ) -> Result<Outcome> {
-        let sent_key = format!("unmanage-sent:{}", env.step_id);
-        let sent = match rec.get_note(&sent_key) {
-            // Sent by an earlier attempt: wait for it rather than queue it again.
-            Some(at) => at,
-            None => {
-                let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
-                let plan = jamf_step::preview(jamf, target)?;
-                if plan.computers.is_empty() {
-                    tracing::info!(
-                        step = env.step_id,
-                        "Jamf Pro has no computer with serial {}: no unmanage command can be sent",
-                        target.serial
-                    );
-                    return self.operator_step().apply(env, rec);
-                }
-                if plan.needs_allow_multiple {
-                    let what = format!(
-                        "{} Jamf Pro computers have serial {}",
-                        plan.computers.len(),
-                        plan.serial
-                    );
-                    if let Some(pause) = multiple_pause(env, &what, &plan.records()) {
-                        return Ok(pause);
-                    }
-                }
-                for c in &plan.computers {
-                    let one = JamfPlan {
-                        serial: plan.serial.clone(),
-                        computers: vec![c.clone()],
-                        needs_allow_multiple: false,
-                        warnings: Vec::new(),
-                    };
-                    let shown = one.records().remove(0);
-                    request(
-                        rec,
-                        "POST Jamf Pro unmanage",
-                        &unmanage_target(&shown),
-                        WHY_UNMANAGE,
-                        || jamf_step::unmanage(jamf, &one, true),
-                    )?;
-                }
-                let at = super::now_rfc3339();
-                rec.note(&sent_key, &at)?;
-                at
-            }
-        };
-        let start = Instant::now();
-        let bound = self.wait_bound()?;
-        loop {
-            if !mdm_profile_installed(env)? {
-                return Ok(Outcome::Done(format!(
-                    "unmanage command sent at {sent}; the MDM profile is gone"
-                )));
-            }
-            if start.elapsed() >= bound {
-                break;
-            }
-            if !sleep_unless_cancelled(PROFILE_POLL, rec) {
-                break;
-            }
-        }
-        let reason = format!(
-            "the unmanage command was sent at {sent} but the MDM profile is still installed (the Mac must be online to receive it); `{}` checks again. If it stays: {}\n  then: `{}`",
-            env.device.hint("resume"),
-            self.operator.trim(),
-            env.device.hint(&format!("resume --confirm {}", env.step_id))
-        );
-        Ok(self.not_yet(reason))
-    }
-
-    fn apply_entra(
-        &self,
-        env: &Env,
-        rec: &mut dyn Recorder,
-        clients: &Clients,
-        target: &ServerTarget,
-    ) -> Result<Outcome> {
-        let graph = clients.graph.as_ref().context("no Graph client")?;
-        let plan = entra_step::preview(graph, target)?;
-        if plan.lookups.iter().all(|l| l.matches.is_empty()) {
-            finished(rec, env.step_id, SystemTime::now())?;
-            return Ok(Outcome::AlreadyDone(format!(
-                "Entra ID has no device with device id {}",
-                target.entra_device_ids.join(", ")
-            )));
-        }
-        if plan.needs_allow_multiple {
-            let what = plan
-                .lookups
-                .iter()
-                .filter(|l| l.matches.len() > 1)
-                .map(|l| {
-                    format!(
-                        "{} Entra devices have device id {}",
-                        l.matches.len(),
-                        l.device_id
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            if let Some(pause) = multiple_pause(env, &what, &plan.records()) {
-                return Ok(pause);
-            }
-        }
-        let mut done = Vec::new();
-        for l in &plan.lookups {
-            for d in &l.matches {
-                let one = EntraPlan {
-                    lookups: vec![EntraLookup {
-                        device_id: l.device_id.clone(),
-                        matches: vec![d.clone()],
-                    }],
-                    needs_allow_multiple: false,
-                    warnings: Vec::new(),
-                };
-                let shown = one.records().remove(0);
-                let r = request(
-                    rec,
-                    "DELETE Entra ID device",
-                    &delete_target(&shown),
-                    WHY_ENTRA,
-                    || entra_step::apply(graph, &one, true),
-                )?;
-                done.extend(describe(&r));
-            }
-        }
-        finished(rec, env.step_id, SystemTime::now())?;
-        Ok(Outcome::Done(done.join("; ")))
-    }
-
-    fn apply_intune(
-        &self,
-        env: &Env,
-        rec: &mut dyn Recorder,
-        clients: &Clients,
-        target: &ServerTarget,
-    ) -> Result<Outcome> {
-        let graph = clients.graph.as_ref().context("no Graph client")?;
-        let plan = intune_step::preview(graph, target)?;
-        let deleted_key = format!("deleted-at:{}", env.step_id);
-        let mut done = Vec::new();
-        for d in &plan.delete {
-            let one = IntunePlan {
-                serial: plan.serial.clone(),
-                all_agents: plan.all_agents,
-                delete: vec![d.clone()],
-                keep: Vec::new(),
-                warnings: Vec::new(),
-            };
-            let shown = one.records().remove(0);
-            let r = request(
-                rec,
-                "DELETE Intune record",
-                &delete_target(&shown),
-                WHY_INTUNE,
-                || intune_step::apply(graph, &one),
-            )?;
-            // The settle period before re-enrolling starts when the last deletion is accepted.
-            if let Some(at) = r.last_deletion_accepted() {
-                rec.note(
-                    &deleted_key,
-                    &humantime::format_rfc3339_millis(at).to_string(),
-                )?;
-            }
-            done.extend(describe(&r));
-            done.extend(r.notes.iter().cloned());
-        }
-        done.extend(plan.keep.iter().map(|d| {
-            format!(
-                "kept Intune record {} (managed by {})",
-                d.id,
-                d.management_agent.as_deref().unwrap_or("an unknown agent")
-            )
-        }));
-        let start = Instant::now();
-        let bound = self.wait_bound()?;
-        loop {
-            let w = crate::server::wait_until_intune_clear(
-                clients,
-                &target.serial,
-                target.intune_all_agents,
-                Duration::ZERO,
-                INTUNE_POLL,
-                &|_| {},
-            )?;
-            if w.clear {
-                break;
-            }
-            if start.elapsed() >= bound || !sleep_unless_cancelled(INTUNE_POLL, rec) {
-                return Ok(self.not_yet(format!(
-                    "Intune still lists {} record(s) of serial {} ({}); `{}` checks again. If they stay: {}\n  then: `{}`",
-                    w.remaining.len(),
-                    target.serial,
-                    w.remaining.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "),
-                    env.device.hint("resume"),
-                    self.operator.trim(),
-                    env.device.hint(&format!("resume --confirm {}", env.step_id))
-                )));
-            }
-        }
-        let settle_start = rec
-            .get_note(&deleted_key)
-            .and_then(|t| humantime::parse_rfc3339(&t).ok());
-        finished(
-            rec,
-            env.step_id,
-            settle_start.unwrap_or_else(SystemTime::now),
-        )?;
-        if plan.delete.is_empty() && settle_start.is_none() {
-            let mut summary = format!("Intune has no record of serial {} to delete", target.serial);
-            for d in done {
-                summary.push_str("; ");
-                summary.push_str(&d);
-            }
-            return Ok(Outcome::AlreadyDone(summary));
-        }
-        done.push("the Intune search for the serial is empty".into());
-        Ok(Outcome::Done(done.join("; ")))
-    }
-
     /// Not finished yet: pause, or wait while later steps go on.
     fn not_yet(&self, reason: String) -> Outcome {
         if self.blocking {
@@ -634,42 +354,98 @@ fn mdm_profile_installed(env: &Env) -> Result<bool> {
     Ok(out.stdout.contains(super::facts::JAMF_MDM_PROFILE_UUID))
 }
 
-/// The pause for several matches where one is expected, unless `--allow-multiple` was given.
-fn multiple_pause(env: &Env, what: &str, records: &[PlannedRecord]) -> Option<Outcome> {
+/// The requests server steps send, each journaled as one irreversible change.
+#[derive(Clone, Copy, Debug)]
+enum Request {
+    Unmanage,
+    DeleteJamf,
+    DeleteEntra,
+    DeleteIntune,
+}
+
+impl Request {
+    /// The change's `what` in the journal.
+    fn what(self) -> &'static str {
+        match self {
+            Request::Unmanage => "POST Jamf Pro unmanage",
+            Request::DeleteJamf => "DELETE Jamf Pro record",
+            Request::DeleteEntra => "DELETE Entra ID device",
+            Request::DeleteIntune => "DELETE Intune record",
+        }
+    }
+
+    /// Why it cannot be undone (shown by rollback).
+    fn why(self) -> &'static str {
+        match self {
+            Request::Unmanage => WHY_UNMANAGE,
+            Request::DeleteJamf => WHY_JAMF,
+            Request::DeleteEntra => WHY_ENTRA,
+            Request::DeleteIntune => WHY_INTUNE,
+        }
+    }
+
+    /// The change's target: the record as `plan` showed it.
+    fn target(self, r: &PlannedRecord) -> String {
+        match self {
+            Request::Unmanage => unmanage_target(r),
+            _ => delete_target(r),
+        }
+    }
+}
+
+/// Before anything is sent: `none` (what was not found) ends the step as already done;
+/// `several` (several matches where one is expected) pauses it, deleting nothing, unless
+/// `--allow-multiple` was given. `None`: go on.
+fn several_or_none(
+    env: &Env,
+    rec: &mut dyn Recorder,
+    none: Option<String>,
+    several: Option<String>,
+    records: &[PlannedRecord],
+) -> Result<Option<Outcome>> {
+    if let Some(none) = none {
+        finished(rec, env.step_id, SystemTime::now())?;
+        return Ok(Some(Outcome::AlreadyDone(none)));
+    }
+    let Some(what) = several else {
+        return Ok(None);
+    };
     if env.values.get("allow_multiple").map(String::as_str) == Some("true") {
-        return None;
+        return Ok(None);
     }
     let shown: Vec<String> = records
         .iter()
         .map(|r| format!("    {}", delete_target(r)))
         .collect();
-    Some(Outcome::Pause {
+    Ok(Some(Outcome::Pause {
         reason: format!(
             "{what}; nothing was deleted:\n{}\n  check them in the console, then either `reenroll resume --allow-multiple` (acts on them all) or act on the right one(s) by hand and `reenroll resume --confirm {}`",
             shown.join("\n"),
             env.step_id
         ),
         until: None,
-    })
+    }))
 }
 
-/// Sends one request between its intent and its result in the journal. A record already gone
-/// closes the intent as not done (nothing changed); an error closes it as failed and is returned.
-fn request(
+/// Sends one request about one record between its intent and its result in the journal, and
+/// adds what it did to `done` (the step's summary). A record already gone closes the intent as
+/// not done (nothing changed); an error closes it as failed and is returned.
+fn send(
     rec: &mut dyn Recorder,
-    what: &str,
-    target: &str,
-    why: &str,
-    send: impl FnOnce() -> Result<StepReport>,
+    request: Request,
+    record: &PlannedRecord,
+    done: &mut Vec<String>,
+    call: impl FnOnce() -> Result<StepReport>,
 ) -> Result<StepReport> {
+    let target = request.target(record);
     let n = rec.intent(Change::Other {
-        what: what.to_string(),
-        target: target.to_string(),
+        what: request.what().to_string(),
+        target: target.clone(),
     })?;
-    let report = match send() {
+    let report = match call() {
         Ok(r) => r,
         Err(e) => {
-            rec.failed(n, target, &format!("{e:#}"), false)?;
+            rec.failed(n, &target, &format!("{e:#}"), false)?;
             return Err(e);
         }
     };
@@ -677,37 +453,30 @@ fn request(
         Some(ActionResult::Deleted | ActionResult::Accepted { .. }) => rec.applied(
             n,
             Undo::Irreversible {
-                what: target.to_string(),
-                why: why.to_string(),
+                what: target.clone(),
+                why: request.why().to_string(),
             },
         )?,
         Some(ActionResult::AlreadyGone) => rec.failed(
             n,
-            target,
+            &target,
             "already gone (deleted elsewhere or by an earlier attempt): nothing was changed",
             false,
         )?,
         None => rec.failed(
             n,
-            target,
+            &target,
             &format!("not sent: {}", report.notes.join("; ")),
             false,
         )?,
     }
+    done.extend(
+        report
+            .actions
+            .iter()
+            .map(|a: &ActionRecord| a.describe(report.system)),
+    );
     Ok(report)
-}
-
-fn gone(r: &StepReport) -> bool {
-    r.actions
-        .last()
-        .is_some_and(|a| a.result == ActionResult::AlreadyGone)
-}
-
-fn describe(r: &StepReport) -> Vec<String> {
-    r.actions
-        .iter()
-        .map(|a: &ActionRecord| a.describe(r.system))
-        .collect()
 }
 
 fn finished(rec: &mut dyn Recorder, step: &str, at: SystemTime) -> Result<()> {
