@@ -322,7 +322,9 @@ fn the_restart_step_returns_while_shutdown_waits_and_rollback_cancels_it() {
     assert!(!dev.exists("/var/db/sandbox/pending-reboot"));
     assert_eq!(dev.last_run_status()["state"], "rolled-back");
     // Nothing left to restart: a simulated restart finds nothing scheduled.
-    dev.boot().exit(0).stdout_contains("no restart was scheduled");
+    dev.boot()
+        .exit(0)
+        .stdout_contains("no restart was scheduled");
 }
 
 #[test]
