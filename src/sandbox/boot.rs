@@ -175,9 +175,12 @@ fn end_shutdown_children(device: &Device) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", list.display())),
     };
     let state = device.host_path(STATE_DIR)?;
-    let state = std::fs::canonicalize(&state)
-        .with_context(|| format!("resolving {}", state.display()))?;
-    for pid in text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+    let state =
+        std::fs::canonicalize(&state).with_context(|| format!("resolving {}", state.display()))?;
+    for pid in text
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
         if pid <= 1 || !is_shutdown_child(pid, &state) {
             continue;
         }
