@@ -264,3 +264,81 @@ fn a_restore_across_volumes_never_touches_a_users_look_alike_file() {
     assert_eq!(dev.read(&lookalike), "the user's own file");
     assert!(dev.exists(&format!("/{PORTAL}")));
 }
+
+/// The pids the sandbox's fake `pgrep -x shutdown` reports: the children a fake `shutdown -r +N`
+/// left waiting for the restart, while they live (like Apple's, they hold the caller's stdout
+/// and stderr open until then, at most 30 s in the sandbox).
+fn shutdown_children(dev: &support::Device) -> Vec<String> {
+    let out = std::process::Command::new(dev.path("/usr/bin/pgrep"))
+        .args(["-x", "shutdown"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running the sandbox's fake pgrep");
+    let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        out.status.code(),
+        Some(if pids.is_empty() { 1 } else { 0 }),
+        "{out:?}"
+    );
+    pids
+}
+
+#[test]
+fn the_restart_step_returns_while_shutdown_waits_and_rollback_cancels_it() {
+    let dev = Sandbox::new().build();
+    let pb = dev.playbook("rrr", REMOVE_REBOOT_REMOVE);
+    let id = dev.reenroll(&["run", &pb, "--yes"]).exit(3).run_id();
+    // The run paused while shutdown's child still waits for the restart: it did not wait for
+    // the child (which would have given up after 30 s).
+    let children = shutdown_children(&dev);
+    assert_eq!(children.len(), 1, "{children:?}");
+    let journal = dev.journal(&id);
+    assert!(
+        journal
+            .iter()
+            .any(|r| r["type"] == "note" && r["key"] == "reboot-at:restart"),
+        "the restart was not journaled: {journal:?}"
+    );
+    // reenroll checked that the restart is scheduled, and kept shutdown's output in its log.
+    assert!(dev
+        .command_log()
+        .iter()
+        .any(|l| l == "/usr/bin/pgrep -x shutdown"));
+    let log = dev.read("/var/log/reenroll.log");
+    assert!(
+        log.contains(&format!("shutdown: [pid {}]", children[0])),
+        "{log}"
+    );
+    // The run lock is free: status reads the run, rollback takes the lock and cancels the
+    // restart, ending shutdown's child.
+    assert_eq!(dev.last_run_status()["state"], "paused");
+    dev.reenroll(&["rollback", "--yes"])
+        .exit(0)
+        .stdout_contains("cancelled the restart scheduled for");
+    assert_eq!(shutdown_children(&dev), Vec::<String>::new());
+    assert!(!dev.exists("/var/db/sandbox/pending-reboot"));
+    assert_eq!(dev.last_run_status()["state"], "rolled-back");
+    // Nothing left to restart: a simulated restart finds nothing scheduled.
+    dev.boot()
+        .exit(0)
+        .stdout_contains("no restart was scheduled");
+}
+
+#[test]
+fn a_restart_not_scheduled_despite_shutdown_exiting_0_fails_the_step() {
+    let dev = Sandbox::new().build();
+    // A shutdown that says it scheduled the restart but leaves no process waiting for it.
+    dev.script("/sbin/shutdown", "echo \"Shutdown at $(date).\"\nexit 0");
+    let pb = dev.playbook("rrr", REMOVE_REBOOT_REMOVE);
+    let run = dev.reenroll(&["run", &pb, "--yes"]).exit(1);
+    run.stdout_contains("no `shutdown` process");
+    let id = run.run_id();
+    assert!(!dev
+        .journal(&id)
+        .iter()
+        .any(|r| r["type"] == "note" && r["key"] == "reboot-at:restart"));
+    assert_eq!(dev.step_states()["restart"], "failed");
+}

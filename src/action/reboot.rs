@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
-use crate::device::{Device, RunOpts};
+use crate::device::{Capture, Device, RunOpts};
 use crate::journal::{Change, Undo};
 
 pub const LABEL: &str = "com.github.reenroll";
@@ -201,21 +201,35 @@ impl Spec {
             program: "/sbin/shutdown".into(),
             args: args.clone(),
         })?;
-        let out = env
-            .device
-            .run("/sbin/shutdown", &args, &RunOpts::default())?;
+        // NOTE: Apple's shutdown forks; its child calls setsid() and keeps our stdout/stderr
+        // open until the restart, so capturing them through pipes would wait for the restart.
+        // Its output goes to the log file; it is judged by its exit status, then by its child.
+        let out = env.device.run(
+            "/sbin/shutdown",
+            &args,
+            &RunOpts {
+                timeout: Some(SHUTDOWN_TIMEOUT),
+                output: Capture::AppendTo(crate::engine::LOG_FILE.into()),
+                ..Default::default()
+            },
+        )?;
         if !out.success() {
+            let said = out.stdout.trim();
             rec.failed(
                 n,
                 "/sbin/shutdown",
-                &format!("exited {}: {}", out.status_text(), out.stderr.trim()),
+                &format!("exited {}: {said}", out.status_text()),
                 false,
             )?;
             return Ok(Outcome::Failed(format!(
-                "`shutdown -r +{delay}` exited {}: {}",
-                out.status_text(),
-                out.stderr.trim()
+                "`shutdown -r +{delay}` exited {}: {said}",
+                out.status_text()
             )));
+        }
+        if let Err(e) = confirm_scheduled(env.device, delay) {
+            let error = format!("{e:#}");
+            rec.failed(n, "/sbin/shutdown", &error, false)?;
+            return Ok(Outcome::Failed(error));
         }
         rec.applied(
             n,
@@ -232,6 +246,42 @@ impl Spec {
             reason: format!("restart scheduled for {at} (in {delay} minute(s)); the LaunchDaemon {LABEL} resumes this run after it"),
             until: Some(at),
         })
+    }
+}
+
+/// How long `shutdown -r +N` itself may take: it forks the child that waits for the restart and
+/// exits at once.
+const SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `shutdown` exited 0: make sure the restart is scheduled, i.e. its child waits for it
+/// (`pgrep -x shutdown` finds it). Rollback cancels the restart by ending that process.
+fn confirm_scheduled(device: &Device, delay: u64) -> Result<()> {
+    let out = device
+        .run(
+            "/usr/bin/pgrep",
+            &["-x".into(), "shutdown".into()],
+            &RunOpts {
+                timeout: Some(SHUTDOWN_TIMEOUT),
+                ..Default::default()
+            },
+        )
+        .context("checking that the restart is scheduled (`pgrep -x shutdown`)")?;
+    let pids = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    match out.code {
+        Some(0) if !pids.is_empty() => {
+            tracing::info!(pids, "the restart is scheduled: shutdown waits for it");
+            Ok(())
+        }
+        Some(0) | Some(1) => anyhow::bail!(
+            "`shutdown -r +{delay}` exited 0 but `pgrep -x shutdown` finds no `shutdown` process: \
+             the restart is not scheduled (see /var/log/reenroll.log for what shutdown said)"
+        ),
+        _ => Err(anyhow::anyhow!(
+            "`pgrep -x shutdown` exited {}: {}",
+            out.status_text(),
+            out.stderr.trim()
+        ))
+        .context("checking that the restart is scheduled"),
     }
 }
 

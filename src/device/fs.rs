@@ -412,6 +412,46 @@ pub fn read_file(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
+/// Open a log file at a Mac path for appending (and reading back what was appended), created
+/// 0600 when absent, through the no-follow walk: a link at the path or in its parents is
+/// refused, and so is anything but a regular file (a FIFO would block its writers).
+pub fn open_append(device: &Device, mac_path: &str) -> Result<File> {
+    let (dir, name) = match open_parent(device, mac_path)? {
+        Parent::Open(d, n) => (d, n),
+        Parent::Missing => anyhow::bail!("the folder of {mac_path} does not exist"),
+        Parent::Refused(r) => anyhow::bail!("refusing to open {mac_path}: {r}"),
+    };
+    let fd = own(openat(
+        Some(dir.as_raw_fd()),
+        &*name,
+        OFlag::O_RDWR
+            | OFlag::O_APPEND
+            | OFlag::O_CREAT
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_CLOEXEC,
+        permission_bits(0o600),
+    )
+    .with_context(|| format!("opening {mac_path}"))?);
+    let f = File::from(fd);
+    let meta = f
+        .metadata()
+        .with_context(|| format!("reading what {mac_path} is"))?;
+    if !meta.is_file() {
+        anyhow::bail!("refusing to write to {mac_path}: it is not a regular file");
+    }
+    // Blocking again for the programs that write to it (O_NONBLOCK only kept the open itself
+    // from waiting on a FIFO).
+    let flags = nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+        .with_context(|| format!("reading the flags of {mac_path}"))?;
+    nix::fcntl::fcntl(
+        f.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK),
+    )
+    .with_context(|| format!("setting the flags of {mac_path}"))?;
+    Ok(f)
+}
+
 /// Remove a file of reenroll's own at a Mac path (a link is removed as a link). `Ok(false)`:
 /// it was not there.
 pub fn remove_file(device: &Device, mac_path: &str) -> Result<bool> {

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-pub use programs::{Output, RunOpts};
+pub use programs::{Capture, Output, RunOpts};
 pub use users::{ConsoleUser, LocalUser};
 
 use crate::keychain::{Keychain, KeychainFile, KeychainLocation};

@@ -2,6 +2,12 @@
 //! inside the sandbox under `--root`, in their own process group (a Ctrl-C at the terminal reaches
 //! reenroll, which lets the step finish, not the child), stdin closed unless the step talks to the
 //! program over a pipe, argv logged, stdout/stderr/status kept for the error.
+//!
+//! Output is captured through pipes unless `RunOpts::output` says otherwise. A program that
+//! leaves a background child holding its stdout/stderr (Apple's `shutdown -r +N` does, until the
+//! restart) must not be captured that way: reading the pipes to their end would wait for the
+//! child. `Capture::Discard`/`Capture::AppendTo` give it no pipe, so `run` returns when the
+//! program itself exits.
 
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
@@ -18,6 +24,24 @@ pub struct RunOpts {
     pub timeout: Option<Duration>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Where stdout and stderr go (pipes, read to their end, unless told otherwise).
+    pub output: Capture,
+}
+
+/// Where a program's stdout and stderr go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Capture {
+    /// Through pipes, read to their end into `Output::stdout`/`stderr`. NOTE: that end comes
+    /// only when every process holding the pipes has closed them, a background child included.
+    #[default]
+    Pipes,
+    /// Not captured: both to /dev/null. `run` returns when the program itself exits.
+    Discard,
+    /// Not captured: both appended to a log file of the device (a Mac path, opened without
+    /// following a link, created 0600). `run` returns when the program itself exits, with what
+    /// was appended to the file until then in `Output::stdout` (stdout and stderr as they came)
+    /// and `Output::stderr` empty.
+    AppendTo(String),
 }
 
 #[derive(Clone, Debug)]
@@ -57,22 +81,36 @@ pub fn run(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> R
     }
     let host = device.host_path(program)?;
     tracing::debug!(program, ?args, "running");
-    let mut cmd = duct::cmd(&host, args)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .before_spawn(|c| {
-            // NOTE: its own process group, so terminal signals meant for reenroll do not kill
-            // a `jamf` or `pkgutil` halfway; timeouts kill the whole group.
-            c.process_group(0);
-            Ok(())
-        });
+    let mut cmd = duct::cmd(&host, args).unchecked().before_spawn(|c| {
+        // NOTE: its own process group, so terminal signals meant for reenroll do not kill
+        // a `jamf` or `pkgutil` halfway; timeouts kill the whole group.
+        c.process_group(0);
+        Ok(())
+    });
     for (k, v) in &opts.env {
         cmd = cmd.env(k, v);
     }
     cmd = match &opts.stdin {
         Some(bytes) => cmd.stdin_bytes(bytes.clone()),
         None => cmd.stdin_null(),
+    };
+    // The log file and where this program's part of it starts.
+    let mut log = None;
+    cmd = match &opts.output {
+        Capture::Pipes => cmd.stdout_capture().stderr_capture(),
+        Capture::Discard => cmd.stdout_null().stderr_null(),
+        Capture::AppendTo(mac) => {
+            let file = super::fs::open_append(device, mac)
+                .with_context(|| format!("opening {mac} for the output of `{program}`"))?;
+            let start = file
+                .metadata()
+                .with_context(|| format!("reading the size of {mac}"))?
+                .len();
+            let clone = || file.try_clone().with_context(|| format!("sharing {mac}"));
+            let (out, err) = (clone()?, clone()?);
+            log = Some((file, start, mac));
+            cmd.stdout_file(out).stderr_file(err)
+        }
     };
     let handle = cmd
         .start()
@@ -101,18 +139,34 @@ pub fn run(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> R
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    let stdout = match log {
+        Some((file, start, mac)) => {
+            read_from(&file, start).with_context(|| format!("reading back {mac}"))?
+        }
+        None => output.stdout,
+    };
     let out = Output {
         code: if timed_out {
             None
         } else {
             output.status.code()
         },
-        stdout: lossy(output.stdout),
+        stdout: lossy(stdout),
         stderr: lossy(output.stderr),
         timed_out,
     };
     tracing::debug!(program, code = ?out.code, "finished");
     Ok(out)
+}
+
+/// At most the first 64 KiB of a file from `start` on (what one program appended to a log).
+fn read_from(file: &std::fs::File, start: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = file;
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(64 * 1024).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn lossy(bytes: Vec<u8>) -> String {
@@ -253,5 +307,149 @@ impl Drop for LineSession {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::{killpg, Signal};
+    use nix::unistd::{getpgid, Pid};
+
+    /// A bare device folder with `/var/log` and executable scripts at Mac paths.
+    fn device(programs: &[(&str, &str)]) -> (tempfile::TempDir, Device) {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("var/log")).unwrap();
+        let device = Device::sandbox(tmp.path()).unwrap();
+        for (mac, body) in programs {
+            let host = device.host_path(mac).unwrap();
+            std::fs::create_dir_all(host.parent().unwrap()).unwrap();
+            std::fs::write(&host, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        (tmp, device)
+    }
+
+    /// Leaves a background child (its pid in /child.pid) holding stdout and stderr for 30 s,
+    /// like Apple's `shutdown -r +N` until the restart, then speaks on both and exits 0.
+    const HOLDER: &str = r#"sh -c 'sleep 30; :' reenroll-test-holder </dev/null &
+echo "$!" >"$(dirname "$0")/../../child.pid"
+echo out
+echo err >&2
+exit 0"#;
+
+    /// Whether `pid` is still our test child (its command line names `marker`).
+    fn alive(pid: i32, marker: &str) -> bool {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).contains(marker))
+            .unwrap_or(false)
+    }
+
+    fn child(device: &Device) -> i32 {
+        std::fs::read_to_string(device.host_path("/child.pid").unwrap())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// End our test child and its `sleep` (its process group), once we know the pid is ours.
+    fn end(pid: i32, marker: &str) {
+        if alive(pid, marker) {
+            if let Ok(group) = getpgid(Some(Pid::from_raw(pid))) {
+                let _ = killpg(group, Signal::SIGKILL);
+            }
+        }
+    }
+
+    #[test]
+    fn a_program_run_without_capture_returns_while_its_child_holds_the_output() {
+        let marker = "reenroll-test-holder";
+        let (_tmp, dev) = device(&[("/usr/bin/holder", HOLDER)]);
+        let opts = RunOpts {
+            output: Capture::Discard,
+            timeout: Some(Duration::from_secs(60)),
+            ..Default::default()
+        };
+        let out = dev.run("/usr/bin/holder", &[], &opts).unwrap();
+        let pid = child(&dev);
+        // Returned while the child still holds what was its stdout: run did not wait for it.
+        let still_there = alive(pid, marker);
+        end(pid, marker);
+        assert!(still_there, "run waited for the background child");
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (Some(0), "", "")
+        );
+        assert!(!out.timed_out);
+    }
+
+    #[test]
+    fn a_program_run_into_a_log_returns_what_it_appended() {
+        let marker = "reenroll-test-holder";
+        let (_tmp, dev) = device(&[("/usr/bin/holder", HOLDER)]);
+        let log = dev.host_path("/var/log/test.log").unwrap();
+        std::fs::write(&log, "earlier\n").unwrap();
+        let opts = RunOpts {
+            output: Capture::AppendTo("/var/log/test.log".into()),
+            ..Default::default()
+        };
+        let out = dev.run("/usr/bin/holder", &[], &opts).unwrap();
+        let pid = child(&dev);
+        let still_there = alive(pid, marker);
+        end(pid, marker);
+        assert!(still_there, "run waited for the background child");
+        assert_eq!(out.code, Some(0));
+        assert_eq!(out.stdout, "out\nerr\n");
+        assert_eq!(out.stderr, "");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "earlier\nout\nerr\n"
+        );
+        // Never through a link.
+        std::os::unix::fs::symlink("/etc/passwd", dev.host_path("/var/log/link.log").unwrap())
+            .unwrap();
+        let opts = RunOpts {
+            output: Capture::AppendTo("/var/log/link.log".into()),
+            ..Default::default()
+        };
+        let e = dev.run("/usr/bin/holder", &[], &opts).unwrap_err();
+        assert!(format!("{e:#}").contains("/var/log/link.log"), "{e:#}");
+    }
+
+    #[test]
+    fn a_timeout_still_kills_the_process_group_without_capture() {
+        let marker = "reenroll-test-hang";
+        let (_tmp, dev) = device(&[(
+            "/usr/bin/hang",
+            r#"sh -c 'sleep 30; :' reenroll-test-hang </dev/null &
+echo "$!" >"$(dirname "$0")/../../child.pid"
+sleep 30"#,
+        )]);
+        for output in [
+            Capture::Discard,
+            Capture::AppendTo("/var/log/hang.log".into()),
+        ] {
+            let _ = std::fs::remove_file(dev.host_path("/child.pid").unwrap());
+            let opts = RunOpts {
+                output,
+                timeout: Some(Duration::from_secs(2)),
+                ..Default::default()
+            };
+            let out = dev.run("/usr/bin/hang", &[], &opts).unwrap();
+            assert!(out.timed_out, "{out:?}");
+            assert_eq!(out.code, None);
+            // Its background child was in its process group: killed too (waiting for the
+            // kernel to finish it off, not for a time to pass).
+            let pid = child(&dev);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while alive(pid, marker) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let survived = alive(pid, marker);
+            end(pid, marker);
+            assert!(!survived, "the timeout left the program's child running");
+        }
     }
 }

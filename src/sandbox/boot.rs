@@ -1,5 +1,5 @@
-//! Simulating a restart of a sandbox device: a new boot session, the pending restart consumed,
-//! launchd's loaded jobs reset, and every LaunchDaemon with `RunAtLoad` run the way launchd would,
+//! Simulating a restart of a sandbox device: a new boot session, the pending restart consumed
+//! (the child the fake `shutdown` left waiting for it ended), launchd's loaded jobs reset, and every LaunchDaemon with `RunAtLoad` run the way launchd would,
 //! provided its program lies inside the sandbox. Programs outside it (the Jamf daemons name
 //! `/usr/local/jamf/bin/jamf`, a Mac path that is not a host path inside the sandbox) are
 //! reported and never run: the host must not be touched.
@@ -17,6 +17,10 @@ use crate::device::{Device, RunOpts};
 /// How long one daemon may run before it is killed (launchd itself would wait forever).
 const DAEMON_TIMEOUT: Duration = Duration::from_secs(600);
 const TAIL_LINES: usize = 20;
+/// The fake `shutdown`'s waiting children, one pid a line (in `STATE_DIR`).
+const SHUTDOWN_PIDS: &str = "shutdown-pids";
+/// The argument (`$0` of its `sh -c`) that names such a child on its command line.
+const SHUTDOWN_MARKER: &str = "reenroll-sandbox-shutdown";
 
 #[derive(Clone, Debug)]
 pub struct BootReport {
@@ -129,6 +133,8 @@ pub fn boot(dir: &Path) -> Result<BootReport> {
     std::fs::write(&path, format!("{boot_session}\n"))
         .with_context(|| format!("writing the new boot session id to {}", path.display()))?;
 
+    // A restart ends every process: the fake `shutdown`'s waiting child among them.
+    end_shutdown_children(&device)?;
     let pending_reboot = read("pending-reboot")?;
     if pending_reboot.is_some() {
         let path = state("pending-reboot")?;
@@ -153,6 +159,86 @@ pub fn boot(dir: &Path) -> Result<BootReport> {
         pending_reboot,
         daemons,
     })
+}
+
+/// The fake `shutdown -r +N` leaves a child waiting for the restart, holding its caller's
+/// stdout/stderr, its pid in `STATE_DIR/shutdown-pids`. End those children (SIGTERM to the
+/// session's process group, then wait until they are gone) and forget them. Only a pid whose
+/// command line is still that child's (pids get reused) is ever signalled.
+fn end_shutdown_children(device: &Device) -> Result<()> {
+    use nix::sys::signal::{kill, killpg, Signal};
+    use nix::unistd::Pid;
+    let list = device.host_path(&format!("{STATE_DIR}/{SHUTDOWN_PIDS}"))?;
+    let text = match std::fs::read_to_string(&list) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", list.display())),
+    };
+    let state = device.host_path(STATE_DIR)?;
+    let state =
+        std::fs::canonicalize(&state).with_context(|| format!("resolving {}", state.display()))?;
+    for pid in text
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
+        if pid <= 1 || !is_shutdown_child(pid, &state) {
+            continue;
+        }
+        let pid = Pid::from_raw(pid);
+        // NOTE: with setsid the child leads its own process group, which holds its `sleep`
+        // too; without, killpg fails (no such group) and the child's trap ends its `sleep`.
+        let signal = |sig| {
+            if killpg(pid, sig).is_err() {
+                let _ = kill(pid, sig);
+            }
+        };
+        signal(Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while is_shutdown_child(pid.as_raw(), &state) {
+            if std::time::Instant::now() >= deadline {
+                signal(Signal::SIGKILL);
+                break;
+            }
+            // Waiting for it to be gone, not for a time to pass.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    std::fs::remove_file(&list).with_context(|| format!("removing {}", list.display()))
+}
+
+/// Whether `pid` is a child the fake `shutdown` of the sandbox whose state folder is `state`
+/// left: its command line ends `reenroll-sandbox-shutdown STATE` (`sh -c SCRIPT MARKER STATE`).
+/// A zombie's command line is empty, so one that has ended does not count.
+fn is_shutdown_child(pid: i32, state: &Path) -> bool {
+    let args: Vec<String> = if cfg!(target_os = "linux") {
+        match std::fs::read(format!("/proc/{pid}/cmdline")) {
+            Ok(bytes) => bytes
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+            Err(_) => return false,
+        }
+    } else {
+        // NOTE: no /proc (a Mac): `ps` joins the arguments with spaces; compare the ending.
+        let Ok(out) = std::process::Command::new("/bin/ps")
+            .args(["-ww", "-o", "args=", "-p", &pid.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+        else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let ending = format!(" {SHUTDOWN_MARKER} {}", state.display());
+        return out.status.success() && text.trim_end().ends_with(&ending);
+    };
+    match args.as_slice() {
+        [.., marker, dir] if marker == SHUTDOWN_MARKER => {
+            std::fs::canonicalize(dir).is_ok_and(|d| d == state)
+        }
+        _ => false,
+    }
 }
 
 /// The `*.plist` files of a launchd folder, as host paths in name order.

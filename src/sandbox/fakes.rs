@@ -18,9 +18,9 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     ("/usr/sbin/sysctl", include_str!("fakes/sysctl.sh")),
     ("/usr/sbin/scutil", include_str!("fakes/scutil.sh")),
     ("/usr/sbin/ioreg", include_str!("fakes/ioreg.sh")),
-    ("/usr/bin/pkill", include_str!("fakes/no_process.sh")),
-    ("/usr/bin/killall", include_str!("fakes/no_process.sh")),
-    ("/usr/bin/pgrep", include_str!("fakes/no_process.sh")),
+    ("/usr/bin/pkill", include_str!("fakes/processes.sh")),
+    ("/usr/bin/killall", include_str!("fakes/processes.sh")),
+    ("/usr/bin/pgrep", include_str!("fakes/processes.sh")),
     ("/usr/bin/app-sso", include_str!("fakes/app_sso.sh")),
 ];
 

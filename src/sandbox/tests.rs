@@ -2,7 +2,7 @@
 //! reenroll will.
 
 use super::*;
-use crate::device::{LocalUser, Output, RunOpts};
+use crate::device::{Capture, LocalUser, Output, RunOpts};
 use crate::keychain::{ItemClass, KeychainItem};
 
 struct Fixture {
@@ -38,6 +38,39 @@ impl Fixture {
     fn run_with(&self, program: &str, args: &[&str], opts: RunOpts) -> Output {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         self.device.run(program, &args, &opts).unwrap()
+    }
+
+    /// `shutdown -r +1` the way reenroll runs it (output into a log, never through pipes: its
+    /// child holds them until the restart); the pid of that child.
+    fn schedule_restart(&self) -> i32 {
+        let opts = RunOpts {
+            output: Capture::AppendTo("/var/log/shutdown.log".into()),
+            ..Default::default()
+        };
+        let out = self.run_with("/sbin/shutdown", &["-r", "+1"], opts);
+        assert!(out.success(), "{out:?}");
+        let pid: i32 = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("shutdown: [pid ")?.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("no pid in {out:?}"))
+            .parse()
+            .unwrap();
+        assert!(self.is_shutdown_child(pid));
+        pid
+    }
+
+    /// Whether `pid` is still the child this sandbox's fake shutdown left (by its command line).
+    fn is_shutdown_child(&self, pid: i32) -> bool {
+        let state = std::fs::canonicalize(self.device.host_path(STATE_DIR).unwrap()).unwrap();
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                let args: Vec<_> = b.split(|c| *c == 0).filter(|a| !a.is_empty()).collect();
+                args.len() >= 2
+                    && args[args.len() - 2] == b"reenroll-sandbox-shutdown"
+                    && args[args.len() - 1] == state.as_os_str().as_encoded_bytes()
+            })
+            .unwrap_or(false)
     }
 
     fn exists(&self, mac: &str) -> bool {
@@ -653,7 +686,7 @@ fn write_daemon(f: &Fixture, name: &str, program: &str, extra: &[(&str, plist::V
 fn boot_starts_a_new_session_and_runs_daemons_inside_only() {
     let f = default_sandbox();
     let before = f.device.boot_session().unwrap();
-    assert!(f.run("/sbin/shutdown", &["-r", "+1"]).success());
+    let child = f.schedule_restart();
     assert_eq!(f.state("pending-reboot").as_deref(), Some("+1\n"));
 
     // A daemon of our own inside the sandbox, by its host path, logging inside the sandbox.
@@ -682,6 +715,10 @@ fn boot_starts_a_new_session_and_runs_daemons_inside_only() {
     let report = boot(&f.dir).unwrap();
     assert_eq!(report.pending_reboot.as_deref(), Some("+1"));
     assert_eq!(f.state("pending-reboot"), None);
+    // The restart ended the child shutdown left waiting for it.
+    assert!(!f.is_shutdown_child(child));
+    assert_eq!(f.run("/usr/bin/pgrep", &["-x", "shutdown"]).code, Some(1));
+    assert_eq!(f.state("shutdown-pids"), None);
     assert_eq!(
         report.previous_boot_session.as_deref(),
         Some(before.as_str())
@@ -725,6 +762,94 @@ fn boot_starts_a_new_session_and_runs_daemons_inside_only() {
     assert!(f
         .run("/bin/launchctl", &["print", "system/org.example.hello"])
         .success());
+}
+
+#[test]
+fn shutdown_leaves_a_child_that_pgrep_finds_and_killall_or_pkill_cancels() {
+    let f = default_sandbox();
+    assert_eq!(f.run("/usr/bin/pgrep", &["-x", "shutdown"]).code, Some(1));
+    let child = f.schedule_restart();
+    let out = f.run("/usr/bin/pgrep", &["-x", "shutdown"]);
+    assert_eq!(
+        (out.code, out.stdout.clone()),
+        (Some(0), format!("{child}\n"))
+    );
+    // Other names still find no process, as on a Mac where they are not running.
+    assert_eq!(
+        f.run("/usr/bin/pgrep", &["-x", "Company Portal"]).code,
+        Some(1)
+    );
+    assert_eq!(f.run("/usr/bin/pgrep", &["-x", "shut"]).code, Some(1));
+    assert_eq!(
+        f.run("/usr/bin/pkill", &["-x", "Self Service"]).code,
+        Some(1)
+    );
+    assert_eq!(f.run("/usr/bin/killall", &["jamf"]).code, Some(1));
+    assert!(f.is_shutdown_child(child));
+    // killall cancels the restart: the child is gone, nothing is pending.
+    let out = f.run("/usr/bin/killall", &["shutdown"]);
+    assert!(out.success(), "{out:?}");
+    assert!(!f.is_shutdown_child(child));
+    assert_eq!(f.state("pending-reboot"), None);
+    assert_eq!(f.run("/usr/bin/pgrep", &["-x", "shutdown"]).code, Some(1));
+    let out = f.run("/usr/bin/killall", &["shutdown"]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("No matching processes"), "{out:?}");
+    // and so does pkill
+    let child = f.schedule_restart();
+    assert!(f.run("/usr/bin/pkill", &["-x", "shutdown"]).success());
+    assert!(!f.is_shutdown_child(child));
+    assert_eq!(f.state("pending-reboot"), None);
+}
+
+#[test]
+fn a_recorded_pid_that_is_not_shutdowns_child_is_never_signalled() {
+    let f = default_sandbox();
+    // A process of this test's own stands where a reused pid would: recorded, not ours.
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let mut other = std::process::Command::new("/bin/sh")
+        .args(["-c", "sleep 30; :", "reenroll-sandbox-shutdown"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = other.id();
+    std::fs::write(
+        f.device
+            .host_path(&format!("{STATE_DIR}/shutdown-pids"))
+            .unwrap(),
+        format!("{pid}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        f.device
+            .host_path(&format!("{STATE_DIR}/pending-reboot"))
+            .unwrap(),
+        "+1\n",
+    )
+    .unwrap();
+    let pgrep = f.run("/usr/bin/pgrep", &["-x", "shutdown"]);
+    let killall = f.run("/usr/bin/killall", &["shutdown"]);
+    let pkill = f.run("/usr/bin/pkill", &["shutdown"]);
+    boot(&f.dir).unwrap();
+    let alive = other.try_wait().unwrap().is_none();
+    // Our own process group (the shell and its sleep).
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = other.wait();
+    assert_eq!(
+        (pgrep.code, killall.code, pkill.code),
+        (Some(1), Some(1), Some(1))
+    );
+    assert!(
+        alive,
+        "a process that is not the fake shutdown's child was signalled"
+    );
 }
 
 #[test]
