@@ -12,8 +12,17 @@ struct Fixture {
     summary: Summary,
 }
 
-fn sandbox(opts: SandboxOptions) -> Fixture {
+/// A temporary folder the sandbox's users can cross (tempfile makes 0700 ones; run as root, the
+/// fake `sudo -u USER` drops to USER's uid).
+pub(crate) fn traversable_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    tmp
+}
+
+fn sandbox(opts: SandboxOptions) -> Fixture {
+    let tmp = traversable_tempdir();
     // A folder that does not exist yet, with a space in its name.
     let dir = tmp.path().join("fake mac");
     let summary = create(&dir, &opts).unwrap();
