@@ -3,7 +3,8 @@
 # records (users.txt), with no supplementary groups, through util-linux's setpriv (no host account
 # is needed): a root-only binary or a 0700 folder of root's fails as on a Mac. Run by anyone else
 # (the demo, a developer's own account) it cannot drop privileges: it says so once per sandbox
-# (remembered by $S/privileges-not-dropped) and runs CMD as the caller.
+# (remembered by /var/log/sandbox-privileges-not-dropped, beside the command log: a note about
+# the sandbox, not part of the device's state) and runs CMD as the caller.
 user=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -46,10 +47,11 @@ if [ "$(id -u)" = "$uid" ]; then
     exec "$sandbox_program" "$@"
 fi
 if ! is_root || ! command -v setpriv >/dev/null 2>&1; then
-    if [ ! -e "$S/privileges-not-dropped" ]; then
+    noted=$SANDBOX_DIR/var/log/sandbox-privileges-not-dropped
+    if [ ! -e "$noted" ]; then
         if is_root; then why="this host has no setpriv (util-linux)"; else why="it does not run as root"; fi
         echo "sudo: sandbox: cannot become $user (uid $uid) because $why; running as $(id -un 2>/dev/null || id -u) instead (a Mac would run it as $user)" >&2
-        : >"$S/privileges-not-dropped" 2>/dev/null
+        : >"$noted" 2>/dev/null
     fi
     exec "$sandbox_program" "$@"
 fi
