@@ -15,6 +15,9 @@ pub fn run() -> Result<i32> {
     let exe = std::env::current_exe().context("finding reenroll's own binary")?;
     let base = std::env::temp_dir().join(format!("reenroll-demo-{}", std::process::id()));
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    // NOTE: run as root, the sandbox's `sudo -u USER` drops to USER, who must cross this folder.
+    std::fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .with_context(|| format!("making {} traversable (0755)", base.display()))?;
     let root = base.join("mac");
     let r = root.to_string_lossy().to_string();
     let step = |title: &str, text: &str, args: &[&str]| -> Result<i32> {

@@ -507,3 +507,43 @@ fn a_crash_inside_the_keychain_purge_then_resume_or_rollback() {
         );
     }
 }
+
+/// An ADE Mac re-enrolls with `profiles renew -type enrollment`, which needs root on a Mac
+/// ("Must be running as root"): it runs as root in the console user's session, `launchctl asuser
+/// UID profiles renew …`, never through `sudo -u`. Run as root, the sandbox's sudo would drop to
+/// the user and the fake `profiles` refuse, as macOS does.
+#[test]
+fn an_ade_mac_renews_its_enrollment_as_root_in_the_users_session() {
+    let dev = Sandbox::new().ade().build();
+    let id = dev
+        .reenroll(&["run", "--yes", "--set", "intune_settle_minutes=0"])
+        .exit(3)
+        .run_id();
+    dev.boot().exit(0);
+    let mut args = vec!["resume"];
+    for s in SERVER_STEPS.iter().chain(&["run-registration-policy"]) {
+        args.extend(["--confirm", s]);
+    }
+    dev.reenroll(&args).exit(0);
+    let st = dev.last_run_status();
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["state"], "completed", "{st:#}");
+    let states = dev.step_states();
+    assert_eq!(states["reenroll-ade"], "done", "{states:?}");
+    assert_eq!(states["reenroll-web"], "skipped", "{states:?}");
+    assert!(dev.exists("/usr/local/jamf/bin/jamf"), "not re-enrolled");
+
+    let log = dev.command_log();
+    let renew = first(&log, "/bin/launchctl asuser 501 /usr/bin/profiles renew");
+    assert_eq!(
+        log[renew],
+        "/bin/launchctl asuser 501 /usr/bin/profiles renew -type enrollment"
+    );
+    assert_eq!(log[renew + 1], "/usr/bin/profiles renew -type enrollment");
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("sudo") && l.contains("profiles renew")),
+        "profiles renew went through sudo:\n{}",
+        log.join("\n")
+    );
+}

@@ -156,3 +156,78 @@ fn managed_preferences_sit_between_jamf_parameters_and_defaults() {
     );
     assert_eq!(header["vars"]["reboot_delay_minutes"], "3");
 }
+
+/// Under the LaunchDaemon reenroll is the copy in `<state>/bin/reenroll`, and the keychain helper
+/// is that copy run as the user (`launchctl asuser UID sudo -u USER <state>/bin/reenroll
+/// keychain-helper …`). Run as root, the sandbox's sudo drops to the user's uid as macOS does, so
+/// the user must be able to reach and execute the copy: the state folder and `bin/` 0755, the
+/// binary root-owned 0755, while everything holding journals and exports stays root-only.
+#[test]
+fn under_the_daemon_the_keychain_helper_reaches_each_users_keychain() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only root can drop to the sandbox users' uids (the fake sudo cannot)");
+        return;
+    }
+    let dev = Sandbox::new().build();
+    let out = policy(&dev, &["playbook=cause6", "", "intune_settle_minutes=0"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    dev.boot().exit(0);
+    let states = dev.step_states();
+    assert_eq!(
+        states["purge-keychains"],
+        "done",
+        "the keychain purge under the daemon: {:#}",
+        dev.last_run_status()
+    );
+    assert!(
+        ea(&dev).starts_with("<result>paused restart "),
+        "{}",
+        ea(&dev)
+    );
+    let binary = dev.state_dir().join("bin/reenroll");
+    let log = dev.command_log();
+    for (user, uid) in [("alice", 501), ("bob", 502)] {
+        let helper = format!(
+            "/bin/launchctl asuser {uid} /usr/bin/sudo -u {user} {} keychain-helper",
+            binary.display()
+        );
+        assert!(
+            log.iter().any(|l| l.starts_with(&helper)),
+            "no `{helper}` in the command log:\n{}",
+            log.join("\n")
+        );
+        let keychain = dev.read(&format!(
+            "/Users/{user}/Library/Keychains/sandbox-keychain.plist"
+        ));
+        assert!(
+            !keychain.contains("MS-Organization-Access"),
+            "{user}'s MS-Organization-Access items are still there"
+        );
+    }
+    // The permission layout: reachable binary, private journals.
+    use std::os::unix::fs::MetadataExt;
+    let mode = |p: &std::path::Path| {
+        let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        (m.mode() & 0o7777, m.uid(), m.gid())
+    };
+    let state = dev.state_dir();
+    let run = dev.run_dir(&dev.last_run());
+    assert_eq!(mode(&state), (0o755, 0, 0), "the state folder");
+    assert_eq!(mode(&state.join("bin")), (0o755, 0, 0), "bin/");
+    assert!(std::fs::symlink_metadata(&binary).unwrap().is_file());
+    assert_eq!(mode(&binary), (0o755, 0, 0), "bin/reenroll");
+    assert_eq!(mode(&state.join("lock")).0, 0o600, "the run lock");
+    assert_eq!(mode(&state.join("runs")).0, 0o700, "runs/");
+    assert_eq!(mode(&run).0, 0o700, "the run's folder");
+    assert_eq!(mode(&run.join("journal.jsonl")).0, 0o600, "the journal");
+    assert_eq!(mode(&run.join("keychain")).0, 0o700, "the exports' folder");
+    let exports: Vec<_> = std::fs::read_dir(run.join("keychain"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!exports.is_empty(), "no exported keychain item");
+    for e in exports {
+        assert_eq!(mode(&e).0, 0o600, "{}", e.display());
+    }
+    dev.assert_private_state();
+}

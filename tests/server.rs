@@ -34,7 +34,9 @@ impl Fixture {
         with_credentials: bool,
         model: impl FnOnce(&Summary) -> Model,
     ) -> Fixture {
+        // 0755: run as root, the fake `sudo -u USER` drops to USER's uid (tempfile makes 0700).
         let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let root = tmp.path().join("mac");
         let summary = sandbox::create(&root, &opts).unwrap();
         let server = TestServer::start(model(&summary)).unwrap();

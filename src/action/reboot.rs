@@ -1,7 +1,8 @@
 //! `reboot`: restart the Mac and carry on afterwards (article step 9).
 //!
 //! Before the restart: copy the running binary to `<state>/bin/reenroll` (a stable path the
-//! LaunchDaemon can run even if the admin's copy moves), write the LaunchDaemon
+//! LaunchDaemon can run even if the admin's copy moves; root:wheel 0755 in 0755 folders, since
+//! the keychain helper is that copy run as each user), write the LaunchDaemon
 //! `/Library/LaunchDaemons/com.github.reenroll.plist` (root:wheel 0644, `RunAtLoad`, written with
 //! the `plist` crate) whose program runs `reenroll resume RUN` for this run, record the boot
 //! session id, schedule the restart with `shutdown -r +N`, and pause (exit 3). After the restart
@@ -57,16 +58,16 @@ pub struct DaemonSetup {
 /// Copy reenroll to the state directory and describe the daemon that resumes `run_id`.
 pub fn prepare_daemon(device: &Device, state_dir: &Path, run_id: &str) -> Result<DaemonSetup> {
     let bin_dir = state_dir.join("bin");
-    crate::journal::secure_dir(&bin_dir)?;
-    // NOTE: the daemon runs as root; the copy stays root-only inside the 0700 state directory.
+    // NOTE: the daemon runs as root, and the keychain helper it starts is this same copy run as
+    // each user (`sudo -u USER <state>/bin/reenroll keychain-helper`): the state folder and bin/
+    // are 0755 and the copy root:wheel 0755, so users can run it but not change it. Journals,
+    // quarantines and exports stay in the 0700 runs/.
+    crate::journal::reachable_dir(state_dir)?;
+    crate::journal::reachable_dir(&bin_dir)?;
     let binary = bin_dir.join("reenroll");
     let exe = std::env::current_exe().context("finding reenroll's own binary")?;
     if exe != binary {
-        let tmp = bin_dir.join("reenroll.new");
-        std::fs::copy(&exe, &tmp)
-            .with_context(|| format!("copying {} to {}", exe.display(), tmp.display()))?;
-        std::fs::rename(&tmp, &binary)
-            .with_context(|| format!("installing {}", binary.display()))?;
+        crate::journal::install_executable(&exe, &binary)?;
     }
     let mut args = vec![binary.display().to_string()];
     if device.is_sandbox() {

@@ -3,8 +3,12 @@
 //! changes nothing); `verify` (default: `done_when`) is checked after the program ran. When the
 //! program ran but the device does not show the result, `unverified_operator` turns the step into
 //! an operator step (e.g. an MDM profile only the server can remove); otherwise the step fails.
-//! `as_user = "console"` runs it in the console user's session
-//! (`launchctl asuser UID sudo -u USER program args…`, arguments passed separately).
+//! `as_user = "console"` runs it as the console user, in their session
+//! (`launchctl asuser UID sudo -u USER program args…`, arguments passed separately);
+//! `as_user = "console-session"` runs it as root in the console user's session
+//! (`launchctl asuser UID program args…`): `launchctl asuser` changes no credentials, so a
+//! program that needs root (`profiles renew -type enrollment`) still has it, and what it shows
+//! (the enrollment notification) appears on the user's screen.
 
 use std::time::Duration;
 
@@ -22,7 +26,8 @@ pub struct Spec {
     pub program: String,
     #[serde(default)]
     pub args: Vec<String>,
-    /// `console`: run in the console user's session.
+    /// `console`: run as the console user in their session; `console-session`: run as root in
+    /// the console user's session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,6 +53,10 @@ pub struct Spec {
     #[serde(default = "yes")]
     pub check_after: bool,
 }
+
+/// `as_user` values: as the console user in their session, or as root in it.
+pub const AS_CONSOLE: &str = "console";
+pub const AS_CONSOLE_SESSION: &str = "console-session";
 
 fn yes() -> bool {
     true
@@ -177,8 +186,12 @@ impl Spec {
 
     pub fn validate(&self) -> Result<()> {
         if let Some(u) = &self.as_user {
-            if u != "console" {
-                bail!("`as_user` can only be \"console\" (the user logged in at the console)");
+            if u != AS_CONSOLE && u != AS_CONSOLE_SESSION {
+                bail!(
+                    "`as_user` can be \"{AS_CONSOLE}\" (run as the user logged in at the console, in \
+                     their session) or \"{AS_CONSOLE_SESSION}\" (run as root in that user's session, \
+                     for programs that need root), not \"{u}\""
+                );
             }
         }
         if self.unverified_operator.is_some() && self.verify.is_none() && self.done_when.is_none() {
@@ -211,7 +224,7 @@ impl Spec {
         let mut target = self.command_line();
         if self.as_user.is_some() {
             match env.device.console_user() {
-                Ok(Some(u)) => target = format!("{target}  (as {} in their session)", u.name),
+                Ok(Some(u)) => target = format!("{target}  ({})", self.as_who(&u)),
                 Ok(None) => plan
                     .notes
                     .push("needs a user logged in at the console; the step waits for one".into()),
@@ -250,8 +263,12 @@ impl Spec {
         let (program, args) = match self.as_user {
             Some(_) => match self.wait_for_console_user(env, rec)? {
                 Some(u) => {
-                    as_who = format!(" as {} in their session", u.name);
-                    as_console_user(&u, &self.program, &self.args)
+                    as_who = format!(" {}", self.as_who(&u));
+                    if self.as_user.as_deref() == Some(AS_CONSOLE_SESSION) {
+                        in_console_session(&u, &self.program, &self.args)
+                    } else {
+                        as_console_user(&u, &self.program, &self.args)
+                    }
                 }
                 None => {
                     return Ok(Outcome::Pause {
@@ -355,6 +372,15 @@ impl Spec {
         }
     }
 
+    /// Who runs the program, for plan and result lines.
+    fn as_who(&self, u: &ConsoleUser) -> String {
+        if self.as_user.as_deref() == Some(AS_CONSOLE_SESSION) {
+            format!("as root in {}'s session", u.name)
+        } else {
+            format!("as {} in their session", u.name)
+        }
+    }
+
     /// The console user, waiting up to `wait_for_user_minutes` for one to log in.
     fn wait_for_console_user(&self, env: &Env, rec: &dyn Recorder) -> Result<Option<ConsoleUser>> {
         let minutes: f64 = match &self.wait_for_user_minutes {
@@ -406,6 +432,18 @@ impl Spec {
     }
 }
 
+/// `launchctl asuser UID program args…`: root in the user's session (`asuser` changes no
+/// credentials), arguments separate.
+pub fn in_console_session(
+    u: &ConsoleUser,
+    program: &str,
+    args: &[String],
+) -> (String, Vec<String>) {
+    let mut a = vec!["asuser".to_string(), u.uid.to_string(), program.to_string()];
+    a.extend(args.iter().cloned());
+    ("/bin/launchctl".to_string(), a)
+}
+
 /// `launchctl asuser UID sudo -u USER program args…`: the user's session, arguments separate.
 pub fn as_console_user(u: &ConsoleUser, program: &str, args: &[String]) -> (String, Vec<String>) {
     let mut a = vec![
@@ -418,4 +456,69 @@ pub fn as_console_user(u: &ConsoleUser, program: &str, args: &[String]) -> (Stri
     ];
     a.extend(args.iter().cloned());
     ("/bin/launchctl".to_string(), a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn playbook(as_user: &str) -> String {
+        format!(
+            "name = \"t\"\ndescription = \"t\"\n[[steps]]\nid = \"s\"\ntitle = \"t\"\n[steps.action]\nkind = \"run\"\n\
+             as_user = \"{as_user}\"\nprogram = \"/usr/bin/profiles\"\nargs = [\"renew\"]\n"
+        )
+    }
+
+    #[test]
+    fn as_user_takes_console_or_console_session_only() {
+        for ok in [AS_CONSOLE, AS_CONSOLE_SESSION] {
+            crate::playbook::Playbook::parse(&playbook(ok), "t.toml")
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        let e = crate::playbook::Playbook::parse(&playbook("root"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("console-session") && e.contains("\"root\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn console_session_keeps_root_and_console_drops_to_the_user() {
+        let u = ConsoleUser {
+            name: "zoë".into(),
+            uid: 502,
+            home: None,
+        };
+        let args = vec!["renew".to_string(), "-type".into(), "enrollment".into()];
+        assert_eq!(
+            in_console_session(&u, "/usr/bin/profiles", &args),
+            (
+                "/bin/launchctl".to_string(),
+                [
+                    "asuser",
+                    "502",
+                    "/usr/bin/profiles",
+                    "renew",
+                    "-type",
+                    "enrollment"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        assert_eq!(
+            as_console_user(&u, "/usr/bin/open", &[]).1,
+            [
+                "asuser",
+                "502",
+                "/usr/bin/sudo",
+                "-u",
+                "zoë",
+                "/usr/bin/open"
+            ]
+            .map(String::from)
+        );
+    }
 }

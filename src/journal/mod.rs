@@ -1,10 +1,13 @@
 //! The write-ahead journal: one folder per run in the root-only state directory.
 //!
 //! ```text
-//! <state>/                      0700
-//!   lock                        the run lock (flock), holds the id of the run that has it
-//!   bin/reenroll                the binary the LaunchDaemon runs after a restart
-//!   runs/<run-id>/              0700
+//! <state>/                      0755 root: the users' keychain helper must reach bin/
+//!   lock                        0600, the run lock (flock), holds the id of the run that has it
+//!   bin/                        0755 root
+//!     reenroll                  0755 root:wheel, the binary the LaunchDaemon runs after a
+//!                               restart, and the keychain helper it starts as each user
+//!   runs/                       0700
+//!     <run-id>/                 0700
 //!     journal.jsonl             0600, append-only JSON lines (format below)
 //!     quarantine/<n>            removed paths, renamed here (same volume)
 //!     keychain/<n>.json         0600, exported keychain items for rollback
@@ -45,6 +48,83 @@ pub fn secure_dir(path: &Path) -> Result<()> {
         .with_context(|| format!("making {} root-only (0700)", path.display()))
 }
 
+/// Create a folder (and its parents) that others may cross and read but not change (0755), for
+/// the state folder and `bin/`; when root, owned by root. Refuses a link in its place.
+pub fn reachable_dir(path: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let meta = std::fs::symlink_metadata(path)
+        .with_context(|| format!("looking at {}", path.display()))?;
+    if !meta.is_dir() {
+        bail!(
+            "{} is not a folder (a link or a file stands there); move it away and run again",
+            path.display()
+        );
+    }
+    own_by_root(path, &meta)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).with_context(|| {
+        format!(
+            "making {} readable by every user (0755), which the keychain helper needs",
+            path.display()
+        )
+    })
+}
+
+/// When running as root, give `path` (not a link) to root:wheel (0:0) if it is not root's.
+fn own_by_root(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if nix::unistd::geteuid().is_root() && (meta.uid() != 0 || meta.gid() != 0) {
+        std::os::unix::fs::lchown(path, Some(0), Some(0))
+            .with_context(|| format!("giving {} to root:wheel", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Install `source` as `target` (a file of a root-owned 0755 folder): 0755, root:wheel when
+/// root, written to `<target>.new` (never through a link: created anew, `O_NOFOLLOW`), synced,
+/// then renamed over `target`, so the LaunchDaemon and the keychain helper never see half a file.
+pub fn install_executable(source: &Path, target: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = target.with_extension("new");
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("removing the leftover {}", tmp.display()))
+        }
+    }
+    let mut from = File::open(source)
+        .with_context(|| format!("opening reenroll's own binary {}", source.display()))?;
+    let mut to = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o700)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    std::io::copy(&mut from, &mut to)
+        .and_then(|_| to.sync_all())
+        .with_context(|| format!("copying {} to {}", source.display(), tmp.display()))?;
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::fchown(&to, Some(0), Some(0))
+            .with_context(|| format!("giving {} to root:wheel", tmp.display()))?;
+    }
+    to.set_permissions(std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable by every user (0755)", tmp.display()))?;
+    drop(to);
+    std::fs::rename(&tmp, target)
+        .with_context(|| format!("installing {} as {}", tmp.display(), target.display()))?;
+    if let Some(dir) = target.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// Write a whole file, 0600, durably.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = OpenOptions::new()
@@ -80,6 +160,36 @@ impl StateDir {
     }
     pub fn bin(&self) -> PathBuf {
         self.path.join("bin")
+    }
+
+    /// Create the state folder, or bring one left by an older version (all 0700) to this
+    /// layout: the folder itself 0755 and root's, `runs/` 0700, `bin/` and its binary 0755 when
+    /// they exist, the lock 0600. Called before each run takes the lock.
+    pub fn prepare(&self) -> Result<()> {
+        reachable_dir(&self.path)?;
+        secure_dir(&self.runs())?;
+        let bin = self.bin();
+        // NOTE: a link or a file in place of bin/ is left alone here and refused when the
+        // daemon is prepared.
+        if std::fs::symlink_metadata(&bin).is_ok_and(|m| m.is_dir()) {
+            reachable_dir(&bin)?;
+            let binary = bin.join("reenroll");
+            if let Ok(m) = std::fs::symlink_metadata(&binary) {
+                if m.is_file() {
+                    own_by_root(&binary, &m)?;
+                    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))
+                        .with_context(|| format!("making {} 0755", binary.display()))?;
+                }
+            }
+        }
+        let lock = self.lock_file();
+        if let Ok(m) = std::fs::symlink_metadata(&lock) {
+            if m.is_file() && m.permissions().mode() & 0o777 != 0o600 {
+                std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("making the run lock {} 0600", lock.display()))?;
+            }
+        }
+        Ok(())
     }
     /// Every run id, oldest first (ids start with their UTC start time).
     pub fn run_ids(&self) -> Result<Vec<String>> {
@@ -256,6 +366,57 @@ mod tests {
             std::fs::metadata(&run).unwrap().permissions().mode() & 0o777,
             0o700
         );
+    }
+
+    #[test]
+    fn a_state_folder_of_an_older_version_is_brought_to_the_new_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path().join("state"));
+        // What older versions left: everything root-only.
+        secure_dir(&state.run_dir("r")).unwrap();
+        secure_dir(&state.bin()).unwrap();
+        std::fs::set_permissions(&state.path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let binary = state.bin().join("reenroll");
+        write_private(&binary, b"#!/bin/sh\n").unwrap();
+        std::fs::write(state.lock_file(), b"").unwrap();
+        std::fs::set_permissions(state.lock_file(), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        state.prepare().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&state.path), 0o755);
+        assert_eq!(mode(&state.bin()), 0o755);
+        assert_eq!(mode(&binary), 0o755);
+        assert_eq!(mode(&state.runs()), 0o700);
+        assert_eq!(mode(&state.run_dir("r")), 0o700);
+        assert_eq!(mode(&state.lock_file()), 0o600);
+        // A fresh one.
+        let fresh = StateDir::new(dir.path().join("fresh"));
+        fresh.prepare().unwrap();
+        assert_eq!(mode(&fresh.path), 0o755);
+        assert_eq!(mode(&fresh.runs()), 0o700);
+        assert!(!fresh.bin().exists());
+    }
+
+    #[test]
+    fn an_executable_is_installed_whole_and_never_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        std::fs::write(&source, b"new binary").unwrap();
+        let bin = dir.path().join("bin");
+        reachable_dir(&bin).unwrap();
+        // A link planted where the temporary copy goes, and one in place of the target: neither
+        // is followed; the victim keeps its content.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, bin.join("reenroll.new")).unwrap();
+        std::os::unix::fs::symlink(&victim, bin.join("reenroll")).unwrap();
+        install_executable(&source, &bin.join("reenroll")).unwrap();
+        let m = std::fs::symlink_metadata(bin.join("reenroll")).unwrap();
+        assert!(m.is_file());
+        assert_eq!(m.permissions().mode() & 0o7777, 0o755);
+        assert_eq!(std::fs::read(bin.join("reenroll")).unwrap(), b"new binary");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert!(!bin.join("reenroll.new").exists());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! `/var/log/sandbox-commands.log`, and keep the device's state as one-value text files in
 //! `/var/db/sandbox/` (see `STATE_DIR`). `boot` simulates a restart.
 //!
-//! Nothing here needs root: ownership is whoever runs it, and user ids live in the records only.
+//! Nothing here needs root. Created by root, the sandbox is owned like a Mac: system files by
+//! root, each home by its user's uid and group 20 (staff), and the fake `sudo -u` drops to those
+//! ids. Created by anyone else, everything belongs to the caller and the fakes run as the caller.
 
 mod boot;
 pub mod fakes;
@@ -35,6 +37,8 @@ use crate::device::Device;
 use crate::keychain::KeychainLocation;
 use plant::Planter;
 
+/// The primary group of the sandbox's users: macOS's default, 20 `staff`.
+pub const STAFF_GID: u32 = 20;
 /// Where the fakes keep the device's state (Mac path).
 pub const STATE_DIR: &str = "/var/db/sandbox";
 /// Present in every sandbox: fakes refuse to run without it above them, `boot` refuses a folder
@@ -410,11 +414,32 @@ fn create_in(device: &Device, opts: &SandboxOptions) -> Result<Summary> {
     let users_txt: String = users
         .iter()
         .zip(&opts.users)
-        .map(|(u, spec)| format!("{}\t{}\t{}\t{}\n", u.name, u.uid, u.home, spec.realname()))
+        .map(|(u, spec)| {
+            format!(
+                "{}\t{}\t{}\t{}\t{STAFF_GID}\n",
+                u.name,
+                u.uid,
+                u.home,
+                spec.realname()
+            )
+        })
         .collect();
     p.file(&state("users.txt"), users_txt)?;
     boot::load_launchd_jobs(device, Some(501))?;
-    p.file(COMMAND_LOG, "")?;
+    // NOTE: the fakes append to it also when the fake sudo runs them as a user.
+    let log = p.file(COMMAND_LOG, "")?;
+    plant::set_mode(&log, 0o666)?;
+    // Where a user's program leaves requests for the system (the fake `open` enrolling): sticky
+    // and writable by all, like /private/tmp.
+    let spool = p.dir(&state("spool"))?;
+    plant::set_mode(&spool, 0o1777)?;
+    if nix::unistd::geteuid().is_root() {
+        // As on a Mac, each home belongs to its user (and group staff), keychains included, so
+        // what runs as the user (`sudo -u`) can change it and nothing else.
+        for u in &users {
+            plant::chown_tree(&p.host(&u.home)?, u.uid, STAFF_GID)?;
+        }
+    }
     // Last: until the marker exists the fakes refuse to run and `boot` refuses the folder.
     p.file(MARKER, "reenroll sandbox device, format 1\n")?;
 

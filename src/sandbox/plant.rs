@@ -116,6 +116,29 @@ impl Planter {
     }
 }
 
+/// Set a mode exactly (the umask does not apply).
+pub(crate) fn set_mode(host: &Path, mode: u32) -> Result<()> {
+    std::fs::set_permissions(host, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting the mode {mode:o} on {}", host.display()))
+}
+
+/// Give a folder and everything below it to `uid:gid`, links themselves (never followed).
+pub(crate) fn chown_tree(host: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::lchown(host, Some(uid), Some(gid))
+        .with_context(|| format!("giving {} to uid {uid} gid {gid}", host.display()))?;
+    let meta = std::fs::symlink_metadata(host)
+        .with_context(|| format!("looking at {}", host.display()))?;
+    if meta.is_dir() {
+        for entry in
+            std::fs::read_dir(host).with_context(|| format!("listing {}", host.display()))?
+        {
+            let entry = entry.with_context(|| format!("listing {}", host.display()))?;
+            chown_tree(&entry.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
 fn sqlite_header() -> Vec<u8> {
     let mut v = b"SQLite format 3\0".to_vec();
     v.resize(512, 0);

@@ -12,8 +12,17 @@ struct Fixture {
     summary: Summary,
 }
 
-fn sandbox(opts: SandboxOptions) -> Fixture {
+/// A temporary folder the sandbox's users can cross (tempfile makes 0700 ones; run as root, the
+/// fake `sudo -u USER` drops to USER's uid).
+pub(crate) fn traversable_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    tmp
+}
+
+fn sandbox(opts: SandboxOptions) -> Fixture {
+    let tmp = traversable_tempdir();
     // A folder that does not exist yet, with a space in its name.
     let dir = tmp.path().join("fake mac");
     let summary = create(&dir, &opts).unwrap();
@@ -860,4 +869,101 @@ fn boot_refuses_a_folder_that_is_not_a_sandbox() {
         format!("{err:#}").contains("not a sandbox device"),
         "{err:#}"
     );
+}
+
+#[test]
+fn profiles_refuses_a_user_where_macos_needs_root() {
+    let f = sandbox(SandboxOptions {
+        ade: true,
+        ..SandboxOptions::default()
+    });
+    for args in [
+        vec!["show", "-type", "enrollment"],
+        vec!["renew", "-type", "enrollment"],
+    ] {
+        let mut as_bob = vec!["-u", "bob", "/usr/bin/profiles"];
+        as_bob.extend(&args);
+        let out = f.run("/usr/bin/sudo", &as_bob);
+        assert_eq!(out.code, Some(1), "{args:?}: {out:?}");
+        // NOTE: not run as root, the fake sudo first says once that it cannot drop privileges.
+        assert!(
+            out.stderr.ends_with("Must be running as root\n"),
+            "{args:?}: {out:?}"
+        );
+    }
+    // `launchctl asuser` changes no credentials: root (or the sandbox's owner) stays it.
+    let out = f.run(
+        "/bin/launchctl",
+        &[
+            "asuser",
+            "502",
+            "/usr/bin/profiles",
+            "show",
+            "-type",
+            "enrollment",
+        ],
+    );
+    assert!(out.success(), "{out:?}");
+    assert!(out.stdout.starts_with("Device Enrollment configuration:"));
+    // Reading the status needs no root.
+    assert!(f
+        .run(
+            "/usr/bin/sudo",
+            &[
+                "-u",
+                "bob",
+                "/usr/bin/profiles",
+                "status",
+                "-type",
+                "enrollment"
+            ]
+        )
+        .success());
+}
+
+#[test]
+fn as_root_homes_belong_to_their_users_and_sudo_drops_to_them() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let f = default_sandbox();
+    for (home, uid) in [("/Users/alice", 501), ("/Users/bob", 502)] {
+        for mac in [
+            home.to_string(),
+            format!("{home}/Library/Keychains/sandbox-keychain.plist"),
+            format!("{home}/{}", layout::USER_AAD_PREFERENCES),
+        ] {
+            let m = std::fs::symlink_metadata(f.device.host_path(&mac).unwrap()).unwrap();
+            assert_eq!((m.uid(), m.gid()), (uid, STAFF_GID), "{mac}");
+        }
+    }
+    let root_owned = f.device.host_path("/Library/Preferences").unwrap();
+    assert_eq!(std::fs::metadata(root_owned).unwrap().uid(), 0);
+    // A program run by `sudo -u bob` is bob: it cannot run what only root may.
+    let secret = f.device.host_path("/private/tmp/root-only").unwrap();
+    std::fs::create_dir_all(&secret).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let prog = secret.join("tool");
+    std::fs::write(&prog, "#!/bin/sh\necho ran\n").unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = f.run(
+        "/usr/bin/sudo",
+        &["-u", "bob", "/private/tmp/root-only/tool"],
+    );
+    assert_eq!(out.code, Some(126), "{out:?}");
+    assert!(out.stderr.contains("Permission denied"), "{out:?}");
+    let out = f.run("/usr/bin/sudo", &["/private/tmp/root-only/tool"]);
+    assert_eq!(out.stdout, "ran\n", "{out:?}");
+    // Bob's own program may still change bob's home, and the command log.
+    let out = f.run(
+        "/usr/bin/sudo",
+        &["-u", "bob", "/usr/local/jamf/bin/jamfAAD", "clean"],
+    );
+    assert!(out.success(), "{out:?}");
+    assert!(!f.exists(&format!("/Users/bob/{}", layout::USER_AAD_PREFERENCES)));
+    assert!(f
+        .log()
+        .iter()
+        .any(|l| l == "/usr/local/jamf/bin/jamfAAD clean"));
 }

@@ -104,10 +104,7 @@ impl Sandbox {
     }
 
     pub fn build(self) -> Device {
-        let tmp = tempfile::Builder::new()
-            .prefix("reenroll-test-")
-            .tempdir()
-            .expect("creating a temporary folder for a sandbox device");
+        let tmp = traversable_tempdir();
         let root = tmp.path().join("mac");
         let mut args: Vec<OsString> = vec!["sandbox".into(), root.clone().into()];
         if !self.users.is_empty() {
@@ -118,6 +115,20 @@ impl Sandbox {
         Cmd::new(args).exit(0);
         Device::at(tmp, root)
     }
+}
+
+/// A temporary folder for a sandbox device, 0755 like the folders above a Mac's `/`: tempfile
+/// makes 0700 ones, which the fake `sudo -u USER` (run as root, it drops to USER's uid) could
+/// not cross to reach the user's home or reenroll's binary.
+pub fn traversable_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::Builder::new()
+        .prefix("reenroll-test-")
+        .tempdir()
+        .expect("creating a temporary folder for a sandbox device");
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("making the temporary folder traversable (0755)");
+    tmp
 }
 
 /// A sandbox device in a temporary folder (deleted when dropped). Beside the device's root lies
@@ -142,10 +153,7 @@ impl Device {
     /// An exact copy in a new temporary folder (bytes, modes, owners, times, xattrs, links), so
     /// several runs can start from one and the same device and their end states be compared.
     pub fn copy(&self) -> Device {
-        let tmp = tempfile::Builder::new()
-            .prefix("reenroll-test-")
-            .tempdir()
-            .expect("creating a temporary folder for a copy");
+        let tmp = traversable_tempdir();
         let root = tmp.path().join("mac");
         let status = Command::new("cp")
             .arg("-a")
@@ -326,8 +334,9 @@ impl Device {
 }
 
 impl Device {
-    /// reenroll's state is root-only: folders 0700 and files 0600. The quarantine keeps each
-    /// removed path's own mode and is not looked into; the copied binary in `bin/` must run.
+    /// reenroll's state: the folder itself and `bin/` (the copied binary, which the keychain
+    /// helper runs as a user) 0755, the binary 0755; everything else root-only, folders 0700 and
+    /// files 0600. The quarantine keeps each removed path's own mode and is not looked into.
     #[track_caller]
     pub fn assert_private_state(&self) {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -351,9 +360,14 @@ impl Device {
         for p in &all {
             let m = std::fs::symlink_metadata(p).unwrap();
             let mode = m.mode() & 0o777;
-            if m.is_dir() {
+            if *p == state || *p == state.join("bin") {
+                assert_eq!(mode, 0o755, "{:o} {}", mode, p.display());
+            } else if p.starts_with(state.join("bin")) {
+                assert_eq!(mode, 0o755, "{:o} {}", mode, p.display());
+                assert!(m.is_file(), "{} is not a plain file", p.display());
+            } else if m.is_dir() {
                 assert_eq!(mode, 0o700, "{:o} {}", mode, p.display());
-            } else if !p.starts_with(state.join("bin")) {
+            } else {
                 assert_eq!(mode, 0o600, "{:o} {}", mode, p.display());
                 files += 1;
             }

@@ -63,6 +63,8 @@ kickstart)
     launchd_loaded "$domain" "$label" || not_found "$domain" "$label"
     ;;
 asuser)
+    # NOTE: like macOS, `asuser UID` only enters the user's bootstrap namespace; it does not change
+    # credentials (root stays root). Acting as the user takes `sudo -u USER` as well.
     [ $# -gt 0 ] && shift
     [ $# -gt 0 ] || {
         echo "Usage: launchctl asuser <uid> <command> [args...]" >&2

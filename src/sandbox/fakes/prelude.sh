@@ -50,8 +50,13 @@ inside_only() {
 state() { if [ -f "$S/$1" ]; then cat "$S/$1"; fi; }
 # Whether a flag file is present.
 flag() { [ -e "$S/$1" ]; }
-# users.txt mirrors the binary user records for the fakes: name TAB uid TAB home TAB realname.
+# users.txt mirrors the binary user records for the fakes:
+# name TAB uid TAB home TAB realname TAB primary gid (20, staff, when the column is missing).
 home_of_user() { awk -F '\t' -v n="$1" '$1 == n { print $3; exit }' "$S/users.txt"; }
+uid_of_user() { awk -F '\t' -v n="$1" '$1 == n { print $2; exit }' "$S/users.txt"; }
+gid_of_user() {
+    awk -F '\t' -v n="$1" '$1 == n { if ($5 == "") print 20; else print $5; exit }' "$S/users.txt"
+}
 home_of_uid() { awk -F '\t' -v u="$1" '$2 == u { print $3; exit }' "$S/users.txt"; }
 realname_of_user() { awk -F '\t' -v n="$1" '$1 == n { print $4; exit }' "$S/users.txt"; }
 console_name() { state console-user | awk '{ print $1; exit }'; }
@@ -106,25 +111,55 @@ sandbox_restore_framework() {
     return 0
 }
 
-# Run CMD the way the sandbox's sudo and launchctl asuser do: a Mac path that exists inside DIR
-# runs from DIR; the host's own system programs are never run in its place.
-sandbox_exec() {
-    sandbox_cmd=$1
-    shift
-    inside_only "$sandbox_cmd"
-    case $sandbox_cmd in
+# The program the sandbox's sudo and launchctl asuser run for CMD, in $sandbox_program: a Mac
+# path that exists inside DIR runs from DIR; the host's own system programs are never run in its
+# place (exit 127); anything else (reenroll's own binary, by its host path) as given.
+sandbox_resolve() {
+    sandbox_program=$1
+    inside_only "$sandbox_program"
+    case $sandbox_program in
     /*)
-        if [ -e "$SANDBOX_DIR$sandbox_cmd" ]; then
-            exec "$SANDBOX_DIR$sandbox_cmd" "$@"
+        if [ -e "$SANDBOX_DIR$sandbox_program" ]; then
+            sandbox_program=$SANDBOX_DIR$sandbox_program
+            return 0
         fi
-        case $sandbox_cmd in
+        case $sandbox_program in
         /bin/* | /sbin/* | /usr/bin/* | /usr/sbin/* | /usr/libexec/* | /System/* | /Library/* | /Applications/* | /usr/local/jamf/*)
-            echo "$SANDBOX_MAC0: $sandbox_cmd is not faked in this sandbox; refusing to run the host's copy" >&2
+            echo "$SANDBOX_MAC0: $sandbox_program is not faked in this sandbox; refusing to run the host's copy" >&2
             exit 127
             ;;
         esac
         ;;
     esac
-    exec "$sandbox_cmd" "$@"
+}
+sandbox_exec() {
+    sandbox_resolve "$1"
+    shift
+    exec "$sandbox_program" "$@"
+}
+
+# Whether the fake really runs as root (a sandbox driven by root, as reenroll is on a Mac).
+is_root() { [ "$(id -u)" = 0 ]; }
+# Whether the fake stands for a program run by root, for fakes that refuse users as macOS does:
+# root itself, or the non-root owner of a sandbox (the demo, a developer's own account: there the
+# caller plays root), unless the fake sudo ran it as a user (SANDBOX_USER, set even where it
+# could not drop privileges).
+acts_as_root() {
+    [ -z "${SANDBOX_USER:-}" ] || return 1
+    is_root && return 0
+    [ "$(id -u)" = "$(ls -nd "$S" | awk '{ print $3 }')" ]
+}
+
+# What the Mac's own root daemons (mdmclient, installd) do about requests a user's program left
+# in $S/spool (a sticky 1777 folder, like /private/tmp): a user cannot write the system's files,
+# so the fake `open` run as a user only asks. Done by whoever may write the device's state: the
+# sudo that ran the user's program, once it ended, or the fake itself when it runs as root.
+sandbox_system_events() {
+    [ -w "$S" ] || return 0
+    if [ -f "$S/spool/enroll" ]; then
+        rm -f "$S/spool/enroll"
+        sandbox_restore_framework || return 1
+    fi
+    return 0
 }
 # --- end of the prelude ---

@@ -34,6 +34,17 @@ has() { # whether the arguments contain $1
     return 1
 }
 
+# `show -type enrollment` and `renew -type enrollment` need root on a Mac (see acts_as_root for
+# what stands for root in a sandbox not driven by root); the sample output
+# (samples/profiles_show_enrollment.txt) is this one line on stderr. The exit status is not
+# documented: 1 here, like profiles' other errors.
+need_root() {
+    if ! acts_as_root; then
+        echo "Must be running as root" >&2
+        exit 1
+    fi
+}
+
 verb=${1:-}
 case $verb in
 status)
@@ -49,6 +60,7 @@ list | -P | -C | -L)
     ;;
 show)
     if has enrollment "$@"; then
+        need_root
         if ! flag ade; then
             echo "Error fetching Device Enrollment configuration: Client is not DEP enabled." >&2
             exit 1
@@ -74,6 +86,7 @@ renew)
         echo "profiles: renew needs -type enrollment" >&2
         exit 1
     fi
+    need_root
     if ! flag ade; then
         echo "Error renewing DEP enrollment configuration: Client is not DEP enabled." >&2
         exit 1
