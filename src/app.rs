@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command, Global, PlaybooksCmd, SandboxCmd};
-use crate::engine::{self, Ctx, LOG_FILE};
+use crate::device::LOG_FILE;
+use crate::engine::{self, Ctx};
 use crate::error;
 use crate::executor;
 use crate::output::Printer;

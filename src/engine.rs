@@ -13,7 +13,6 @@ use crate::journal::StateDir;
 use crate::playbook::{embedded, Playbook, PlaybookError, When};
 
 pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/reenroll";
-pub const LOG_FILE: &str = "/var/log/reenroll.log";
 
 /// Everything a command needs to act on a device, resolved once from plain values (the command
 /// line stays in `app`).

@@ -136,7 +136,7 @@ impl Spec {
         let mut unreachable = Vec::new();
         let mut never_logged_in = Vec::new();
         let export_dir = rec.run_dir().join("keychain");
-        crate::journal::secure_dir(&export_dir)?;
+        crate::device::fs::secure_dir(&export_dir)?;
         for loc in self.locations(env, &mut notes) {
             let kc = match crate::keychain::open_existing(env.device, &loc) {
                 Ok(Some(kc)) => kc,

@@ -210,7 +210,7 @@ impl Spec {
             &args,
             &RunOpts {
                 timeout: Some(SHUTDOWN_TIMEOUT),
-                output: Capture::AppendTo(crate::engine::LOG_FILE.into()),
+                output: Capture::AppendTo(crate::device::LOG_FILE.into()),
                 ..Default::default()
             },
         )?;

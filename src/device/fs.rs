@@ -239,10 +239,22 @@ fn list_dir(fd: &OwnedFd) -> Result<Vec<OsString>> {
     Ok(names)
 }
 
+/// Create a folder (and its parents) and make it root-only (0700).
+pub fn secure_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} root-only (0700)", path.display()))
+}
+
 /// Open (creating it 0700 if needed) a quarantine folder given by host path. The state
 /// directory is reenroll's own, so a plain path is fine here.
 pub fn open_quarantine(host_dir: &Path) -> Result<OwnedFd> {
-    crate::journal::secure_dir(host_dir)?;
+    secure_dir(host_dir)?;
     open_dir_at(None, host_dir.as_os_str())
         .with_context(|| format!("opening the quarantine folder {}", host_dir.display()))
 }

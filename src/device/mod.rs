@@ -7,9 +7,6 @@ pub mod fs;
 pub mod programs;
 pub mod users;
 
-#[cfg(target_os = "macos")]
-pub mod macos;
-
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +14,9 @@ use anyhow::{bail, Context, Result};
 pub use programs::{Capture, Output, RunOpts};
 pub use users::{ConsoleUser, LocalUser};
 
-use crate::keychain::{Keychain, KeychainFile, KeychainLocation};
+/// reenroll's own log on the device (commands that change it, the LaunchDaemon, the output
+/// of `shutdown`).
+pub const LOG_FILE: &str = "/var/log/reenroll.log";
 
 /// The machine reenroll acts on.
 #[derive(Clone, Debug)]
@@ -109,53 +108,6 @@ impl Device {
             .unwrap_or(false)
     }
 
-    /// The keychain backend for a location: the sandbox keychain under `--root` or off macOS,
-    /// the real keychain on a Mac.
-    pub fn keychain(&self, location: &KeychainLocation) -> Result<Box<dyn Keychain>> {
-        #[cfg(target_os = "macos")]
-        if !self.is_sandbox() {
-            return macos::keychain(location);
-        }
-        Ok(Box::new(crate::keychain::sandbox::SandboxKeychain::open(
-            self, location,
-        )?))
-    }
-
-    /// Whether a user's login keychain file exists, looked at with the no-follow walk of `fs`
-    /// (a link anywhere on the way is never followed: the answer is then `Unknown`). On a Mac
-    /// that is `login.keychain-db` (or the pre-10.12 `login.keychain`), on a sandbox device the
-    /// sandbox keychain file. The System keychain always counts as present. Anything that
-    /// prevents looking (a link, a folder reenroll may not read) is `Unknown`, never `Missing`.
-    pub fn keychain_file(&self, location: &KeychainLocation) -> KeychainFile {
-        let KeychainLocation::User { home, .. } = location else {
-            return KeychainFile::Present;
-        };
-        let home = home.trim_end_matches('/');
-        let names: &[&str] = if self.is_sandbox() {
-            &[crate::keychain::sandbox::USER_KEYCHAIN]
-        } else {
-            &[
-                crate::keychain::LOGIN_KEYCHAIN,
-                crate::keychain::LOGIN_KEYCHAIN_LEGACY,
-            ]
-        };
-        let mut unknown = None;
-        for name in names {
-            let mac = format!("{home}/{name}");
-            match fs::probe_shallow(self, &mac) {
-                Ok(fs::Probe::Absent) => {}
-                Ok(fs::Probe::Present(_)) => return KeychainFile::Present,
-                Ok(fs::Probe::Refused(why)) => unknown = Some(why),
-                // Not allowed to look (reenroll is not root): let the keychain backend decide.
-                Err(e) => unknown = Some(format!("{e:#}")),
-            }
-        }
-        match unknown {
-            Some(why) => KeychainFile::Unknown(why),
-            None => KeychainFile::Missing,
-        }
-    }
-
     /// The boot session id (`sysctl -n kern.bootsessionuuid`), new at every boot.
     pub fn boot_session(&self) -> Result<String> {
         let out = self.run(
@@ -223,47 +175,6 @@ mod tests {
         assert!(d.host_path("Library/x").is_err());
         assert!(d.host_path("/Library/../etc/passwd").is_err());
         assert!(d.host_path("/Library/./x").is_err());
-    }
-
-    #[test]
-    fn a_login_keychain_file_is_looked_for_without_following_links() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = Device::sandbox(dir.path()).unwrap();
-        let user = |home: &str| KeychainLocation::User {
-            name: "alice".into(),
-            uid: 501,
-            home: home.into(),
-        };
-        assert_eq!(
-            d.keychain_file(&KeychainLocation::System),
-            KeychainFile::Present
-        );
-        // No home at all, or a home without the file: never logged in.
-        assert_eq!(
-            d.keychain_file(&user("/Users/alice")),
-            KeychainFile::Missing
-        );
-        let kc = dir.path().join("Users/alice/Library/Keychains");
-        std::fs::create_dir_all(&kc).unwrap();
-        assert_eq!(
-            d.keychain_file(&user("/Users/alice/")),
-            KeychainFile::Missing
-        );
-        std::fs::write(kc.join("sandbox-keychain.plist"), "").unwrap();
-        assert_eq!(
-            d.keychain_file(&user("/Users/alice")),
-            KeychainFile::Present
-        );
-        // A home reached through a link: cannot tell, so never "never logged in".
-        std::os::unix::fs::symlink(
-            dir.path().join("Users/alice"),
-            dir.path().join("Users/link"),
-        )
-        .unwrap();
-        assert!(matches!(
-            d.keychain_file(&user("/Users/link")),
-            KeychainFile::Unknown(_)
-        ));
     }
 
     #[test]

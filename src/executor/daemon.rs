@@ -59,7 +59,7 @@ impl Runner<'_> {
             reason: format!(
                 "handed to the LaunchDaemon {}; follow it in {} or with `reenroll status`",
                 crate::action::reboot::LABEL,
-                crate::engine::LOG_FILE
+                crate::device::LOG_FILE
             ),
             at: now_rfc3339(),
             until: None,

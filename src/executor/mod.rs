@@ -104,7 +104,7 @@ fn install_signal_flag() -> Arc<AtomicBool> {
 }
 
 fn take_lock(ctx: &Ctx) -> Result<RunLock> {
-    journal::secure_dir(&ctx.state.path)?;
+    ctx.state.prepare()?;
     match RunLock::acquire(&ctx.state.lock_file())? {
         Acquired::Held(l) => Ok(l),
         Acquired::Busy(holder) => Err(error::refused(format!(

@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::device::fs::secure_dir;
+
 pub use record::{Change, Record, Undo};
 pub use state::{RunState, RunView, StepState};
 
@@ -36,17 +38,6 @@ pub use state::{RunState, RunView, StepState};
 /// `record::READABLE_VERSIONS` (fixtures of each live in tests/fixtures/journal-v*).
 pub const FORMAT_VERSION: u32 = 1;
 pub const JOURNAL_FILE: &str = "journal.jsonl";
-
-/// Create a folder (and its parents) and make it root-only (0700).
-pub fn secure_dir(path: &Path) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("making {} root-only (0700)", path.display()))
-}
 
 /// Create a folder (and its parents) that others may cross and read but not change (0755), for
 /// the state folder and `bin/`; when root, owned by root. Refuses a link in its place.

@@ -148,7 +148,7 @@ pub fn serve_location(
     input: impl BufRead,
     output: impl Write,
 ) -> Result<()> {
-    match device.keychain(location) {
+    match super::backend(device, location) {
         Ok(kc) => serve(kc.as_ref(), input, output),
         Err(e) => {
             let reason = format!("{e:#}");

@@ -1,12 +1,14 @@
 //! The keychain boundary: the item model, the purge rules that decide which items go (portable,
 //! data-driven), and the `Keychain` trait with two backends: the sandbox keychain (a property
 //! list, used under `--root` and on every host that is not a Mac) and the real login/System
-//! keychains through `security-framework` (macOS only, `crate::device::macos`).
+//! keychains through `security-framework` (macOS only, `macos.rs`).
 //!
 //! Secret data never leaves this module in a printable form: `KeychainItem`'s `Debug` and
 //! `Serialize` skip `data`, and exports go straight to 0600 files in the run's journal folder.
 
 pub mod helper;
+#[cfg(target_os = "macos")]
+pub mod macos;
 pub mod purge;
 pub mod rules;
 pub mod sandbox;
@@ -14,6 +16,8 @@ pub mod sandbox;
 use std::fmt;
 
 use anyhow::Result;
+
+use crate::device::Device;
 use serde::{Deserialize, Serialize};
 
 /// The item classes reenroll reasons about. The names are the sandbox keychain's `class` values.
@@ -223,7 +227,7 @@ pub struct Unreachable {
 }
 
 /// A keychain backend. Implementations: `sandbox::SandboxKeychain` and, on macOS,
-/// `crate::device::macos::MacKeychain`.
+/// `macos::MacKeychain`.
 pub trait Keychain {
     /// Every item's attributes (no secret data; listing never prompts).
     fn list(&self) -> Result<Vec<KeychainItem>>;
@@ -236,6 +240,49 @@ pub trait Keychain {
     fn add(&self, item: &KeychainItem) -> Result<()>;
 }
 
+/// The keychain backend for a location: the sandbox keychain under `--root` or off macOS,
+/// the real keychain on a Mac (`macos.rs`).
+pub fn backend(device: &Device, location: &KeychainLocation) -> Result<Box<dyn Keychain>> {
+    #[cfg(target_os = "macos")]
+    if !device.is_sandbox() {
+        return macos::keychain(location);
+    }
+    Ok(Box::new(sandbox::SandboxKeychain::open(device, location)?))
+}
+
+/// Whether a user's login keychain file exists, looked at with the device's no-follow walk
+/// (a link anywhere on the way is never followed: the answer is then `Unknown`). On a Mac
+/// that is `login.keychain-db` (or the pre-10.12 `login.keychain`), on a sandbox device the
+/// sandbox keychain file. The System keychain always counts as present. Anything that
+/// prevents looking (a link, a folder reenroll may not read) is `Unknown`, never `Missing`.
+pub fn file_of(device: &Device, location: &KeychainLocation) -> KeychainFile {
+    use crate::device::fs;
+    let KeychainLocation::User { home, .. } = location else {
+        return KeychainFile::Present;
+    };
+    let home = home.trim_end_matches('/');
+    let names: &[&str] = if device.is_sandbox() {
+        &[sandbox::USER_KEYCHAIN]
+    } else {
+        &[LOGIN_KEYCHAIN, LOGIN_KEYCHAIN_LEGACY]
+    };
+    let mut unknown = None;
+    for name in names {
+        let mac = format!("{home}/{name}");
+        match fs::probe_shallow(device, &mac) {
+            Ok(fs::Probe::Absent) => {}
+            Ok(fs::Probe::Present(_)) => return KeychainFile::Present,
+            Ok(fs::Probe::Refused(why)) => unknown = Some(why),
+            // Not allowed to look (reenroll is not root): let the keychain backend decide.
+            Err(e) => unknown = Some(format!("{e:#}")),
+        }
+    }
+    match unknown {
+        Some(why) => KeychainFile::Unknown(why),
+        None => KeychainFile::Missing,
+    }
+}
+
 /// The keychain backend for a location whose keychain file exists, or `None` when the device
 /// shows no keychain file at all (a user who never logged in: an empty keychain, nothing to
 /// purge). Decided here, before any backend or helper is involved, the same way for a Mac and a
@@ -244,7 +291,7 @@ pub fn open_existing(
     device: &crate::device::Device,
     location: &KeychainLocation,
 ) -> Result<Option<Box<dyn Keychain>>> {
-    if device.keychain_file(location) == KeychainFile::Missing {
+    if file_of(device, location) == KeychainFile::Missing {
         return Ok(None);
     }
     open(device, location).map(Some)
@@ -267,7 +314,7 @@ pub fn open(
                 device, exe, location,
             )?))
         }
-        _ => device.keychain(location),
+        _ => backend(device, location),
     }
 }
 
@@ -277,4 +324,41 @@ fn needs_helper(device: &crate::device::Device, uid: u32) -> bool {
         return device.has_program("/bin/launchctl");
     }
     nix::unistd::geteuid().as_raw() != uid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_keychain_file_is_looked_for_without_following_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Device::sandbox(dir.path()).unwrap();
+        let user = |home: &str| KeychainLocation::User {
+            name: "alice".into(),
+            uid: 501,
+            home: home.into(),
+        };
+        assert_eq!(
+            file_of(&d, &KeychainLocation::System),
+            KeychainFile::Present
+        );
+        // No home at all, or a home without the file: never logged in.
+        assert_eq!(file_of(&d, &user("/Users/alice")), KeychainFile::Missing);
+        let kc = dir.path().join("Users/alice/Library/Keychains");
+        std::fs::create_dir_all(&kc).unwrap();
+        assert_eq!(file_of(&d, &user("/Users/alice/")), KeychainFile::Missing);
+        std::fs::write(kc.join("sandbox-keychain.plist"), "").unwrap();
+        assert_eq!(file_of(&d, &user("/Users/alice")), KeychainFile::Present);
+        // A home reached through a link: cannot tell, so never "never logged in".
+        std::os::unix::fs::symlink(
+            dir.path().join("Users/alice"),
+            dir.path().join("Users/link"),
+        )
+        .unwrap();
+        assert!(matches!(
+            file_of(&d, &user("/Users/link")),
+            KeychainFile::Unknown(_)
+        ));
+    }
 }

@@ -197,7 +197,7 @@ pub const SHARED_LABEL: &str = "Contoso VPN";
 /// The DER of a SCEP-style certificate whose subject has no common name, e-mail or DNS name
 /// (`O=Contoso SCEP`): a Mac's `SecCertificateCopySubjectSummary` returns NULL for it.
 pub const SCEP_CERTIFICATE_DER: &[u8] =
-    include_bytes!("../device/testdata/scep-no-common-name.der");
+    include_bytes!("../keychain/testdata/scep-no-common-name.der");
 
 /// Items that trip naive keychain code, as real Macs hold them:
 /// - a SCEP certificate with no subject summary, no label and no issuer common name (what the

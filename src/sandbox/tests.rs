@@ -125,7 +125,10 @@ impl Fixture {
                 }
             }
         };
-        self.device.keychain(&location).unwrap().list().unwrap()
+        crate::keychain::backend(&self.device, &location)
+            .unwrap()
+            .list()
+            .unwrap()
     }
 }
 
@@ -356,14 +359,15 @@ fn keychains_hold_the_registration_and_the_survivors() {
         service: Some("com.microsoft.workplacejoin.registeredUserPrincipalName".into()),
         ..Default::default()
     };
-    let kc = f
-        .device
-        .keychain(&KeychainLocation::User {
+    let kc = crate::keychain::backend(
+        &f.device,
+        &KeychainLocation::User {
             name: "bob".into(),
             uid: 502,
             home: "/Users/bob".into(),
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(
         kc.export(&upn).unwrap().as_deref(),
         Some(&b"bob@contoso.com"[..])
