@@ -124,10 +124,56 @@ impl Printer {
         self.print(text.trim_end_matches('\n'));
     }
 
+    /// A countdown of `total` with `message`: a bar on a terminal, one line otherwise.
+    pub fn countdown(&self, total: std::time::Duration, message: &str) -> Countdown {
+        if std::io::stdout().is_terminal() && !self.json {
+            let b = indicatif::ProgressBar::new(total.as_secs());
+            b.set_style(
+                indicatif::ProgressStyle::with_template("  waiting  [{bar:25}] {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.set_message(message.to_string());
+            Countdown(Some(b))
+        } else {
+            self.print(&format!(
+                "  waiting  {message} ({} left)",
+                humantime::format_duration(std::time::Duration::from_secs(total.as_secs()))
+            ));
+            Countdown(None)
+        }
+    }
+
     pub fn json<T: serde::Serialize>(&self, value: &T) {
         let mut out = std::io::stdout().lock();
         let _ = serde_json::to_writer_pretty(&mut out, value);
         let _ = writeln!(out);
+    }
+}
+
+/// A countdown on the terminal (`Printer::countdown`); nothing more off a terminal.
+pub struct Countdown(Option<indicatif::ProgressBar>);
+
+impl Countdown {
+    /// `left` remains; `message` says until when.
+    pub fn left(&self, left: std::time::Duration, message: &str) {
+        if let Some(b) = &self.0 {
+            b.set_position(b.length().unwrap_or(0).saturating_sub(left.as_secs()));
+            b.set_message(message.to_string());
+        }
+    }
+
+    /// Stopped before the end: the bar stays as it was.
+    pub fn abandon(self) {
+        if let Some(b) = self.0 {
+            b.abandon();
+        }
+    }
+
+    /// Done: the bar goes.
+    pub fn finish(self) {
+        if let Some(b) = self.0 {
+            b.finish_and_clear();
+        }
     }
 }
 

@@ -102,7 +102,8 @@ impl Spec {
     }
 }
 
-/// Sleep until `deadline` with a countdown on a terminal. `Some(reason)`: cut short by a signal.
+/// Sleep until `deadline` with a countdown through the run's Printer. `Some(reason)`: cut short
+/// by a signal.
 pub fn countdown(deadline: SystemTime, rec: &dyn Recorder) -> Result<Option<String>> {
     let Ok(left) = deadline.duration_since(SystemTime::now()) else {
         return Ok(None);
@@ -110,25 +111,8 @@ pub fn countdown(deadline: SystemTime, rec: &dyn Recorder) -> Result<Option<Stri
     if left.is_zero() {
         return Ok(None);
     }
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        let b = indicatif::ProgressBar::new(left.as_secs());
-        b.set_style(
-            indicatif::ProgressStyle::with_template("  waiting  [{bar:25}] {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b.set_message(format!(
-            "until {}",
-            humantime::format_rfc3339_seconds(deadline)
-        ));
-        Some(b)
-    } else {
-        println!(
-            "  waiting  until {} ({} left)",
-            humantime::format_rfc3339_seconds(deadline),
-            humantime::format_duration(Duration::from_secs(left.as_secs()))
-        );
-        None
-    };
+    let until = humantime::format_rfc3339_seconds(deadline);
+    let shown = rec.out().countdown(left, &format!("until {until}"));
     loop {
         let now = SystemTime::now();
         let Ok(left) = deadline.duration_since(now) else {
@@ -138,29 +122,23 @@ pub fn countdown(deadline: SystemTime, rec: &dyn Recorder) -> Result<Option<Stri
             break;
         }
         if rec.cancelled() {
-            if let Some(b) = &bar {
-                b.abandon();
-            }
+            shown.abandon();
             return Ok(Some(format!(
-                "the wait until {} was interrupted; `reenroll resume` continues it",
-                humantime::format_rfc3339_seconds(deadline)
+                "the wait until {until} was interrupted; `reenroll resume` continues it"
             )));
         }
-        if let Some(b) = &bar {
-            b.set_position(b.length().unwrap_or(0).saturating_sub(left.as_secs()));
-            let secs = left.as_secs();
-            b.set_message(format!(
-                "{:02}:{:02}:{:02} left, until {}",
+        let secs = left.as_secs();
+        shown.left(
+            left,
+            &format!(
+                "{:02}:{:02}:{:02} left, until {until}",
                 secs / 3600,
                 secs / 60 % 60,
                 secs % 60,
-                humantime::format_rfc3339_seconds(deadline)
-            ));
-        }
+            ),
+        );
         std::thread::sleep(left.min(Duration::from_millis(500)));
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    shown.finish();
     Ok(None)
 }

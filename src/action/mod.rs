@@ -167,6 +167,8 @@ pub trait Recorder {
     fn record_facts(&mut self, facts: Facts) -> Result<()>;
     /// SIGINT/SIGTERM arrived: long waits should return a pause.
     fn cancelled(&self) -> bool;
+    /// Where a long step shows its progress (the run's Printer): actions never print.
+    fn out(&self) -> &crate::output::Printer;
 }
 
 impl ActionSpec {

@@ -378,4 +378,7 @@ impl Recorder for Runner<'_> {
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::SeqCst)
     }
+    fn out(&self) -> &Printer {
+        self.printer
+    }
 }
