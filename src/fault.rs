@@ -4,7 +4,8 @@
 //!
 //! `REENROLL_FAULT` holds comma-separated tokens:
 //! - `crash@POINT`: SIGKILL this process when it reaches POINT (`before-step:ID`,
-//!   `after-intent:ID#N`, `after-change:ID#N`, `after-step:ID`, `rollback-after:N`, and inside
+//!   `after-intent:ID#N`, `before-applied:ID#N` (the change done, its `applied` record not yet
+//!   written), `after-change:ID#N`, `after-step:ID`, `rollback-after:N`, and inside
 //!   a move across volumes `move-staged:N` and `move-copied:N`);
 //! - `exdev`: every rename into or out of quarantine fails with EXDEV, forcing copy + delete;
 //! - `eperm@MAC_PATH`: moving that path fails with EPERM, as a privacy-protected folder does

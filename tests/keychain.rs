@@ -332,3 +332,94 @@ paths = ["/Users/zoë/Documents/notes.txt"]
     dev.reenroll(&["run", &files, "--yes"]).exit(0);
     assert!(dev.last_run_status().get("notes").is_none());
 }
+
+/// The account of the two copies every sandbox user's keychain holds (different data).
+const STAMP: &str = "com.microsoft.workplacejoin.devicePatchAttemptTimestamp";
+const STAMP_DATA: [&str; 2] = ["1709543700", "1712221800"];
+
+/// Only the two copies of `STAMP`: copy 1 is change #0, copy 2 change #1.
+fn stamps_playbook() -> String {
+    purge_playbook(&format!(
+        r#"[[steps.action.remove]]
+name = "patch stamps"
+account = {{ equals = "{STAMP}" }}
+"#
+    ))
+}
+
+/// The data of every `STAMP` copy in zoë's keychain, sorted.
+fn stamps(dev: &Device) -> Vec<String> {
+    let kc = format!("/Users/zoë/{USER_KEYCHAIN}");
+    let v = plist::Value::from_file(dev.path(&kc)).unwrap_or_else(|e| panic!("{kc}: {e}"));
+    let mut out: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_dictionary().unwrap())
+        .filter(|d| d.get("account").and_then(|a| a.as_string()) == Some(STAMP))
+        .map(|d| {
+            String::from_utf8(d.get("data").and_then(|x| x.as_data()).unwrap().to_vec()).unwrap()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_crash_between_deleting_two_copies_of_one_item_loses_neither_on_rollback() {
+    // before-applied: copy 1 deleted, its intent still open; after-change: copy 1 journaled,
+    // copy 2 not reached. Either way copy 2 is still there and must not stand in for copy 1.
+    for point in [
+        "before-applied:purge-keychains#0",
+        "after-change:purge-keychains#0",
+    ] {
+        let dev = Sandbox::new().users(&["zoë"]).build();
+        assert_eq!(stamps(&dev), STAMP_DATA, "the sandbox holds two copies");
+        let pb = dev.playbook("stamps", &stamps_playbook());
+        dev.reenroll(&["run", &pb, "--yes"])
+            .fault(&format!("crash@{point}"))
+            .killed();
+        assert_eq!(stamps(&dev).len(), 1, "{point}: copy 1 was deleted");
+        dev.reenroll(&["rollback", "--yes"]).exit(0);
+        assert_eq!(
+            stamps(&dev),
+            STAMP_DATA,
+            "{point}: both copies, with their data"
+        );
+        assert_eq!(dev.last_run_status()["state"], "rolled-back", "{point}");
+        // A second rollback has nothing left to do and adds no third copy.
+        dev.reenroll(&["rollback", "--yes"]).exit(4);
+        assert_eq!(stamps(&dev), STAMP_DATA, "{point}");
+    }
+}
+
+#[test]
+fn a_resumed_purge_after_a_crash_between_copies_rolls_back_both() {
+    let dev = Sandbox::new().users(&["zoë"]).build();
+    let pb = dev.playbook("stamps", &stamps_playbook());
+    dev.reenroll(&["run", &pb, "--yes"])
+        .fault("crash@before-applied:purge-keychains#0")
+        .killed();
+    dev.reenroll(&["resume"]).exit(0);
+    assert!(stamps(&dev).is_empty());
+    dev.reenroll(&["rollback", "--yes"]).exit(0);
+    assert_eq!(stamps(&dev), STAMP_DATA);
+}
+
+#[test]
+fn both_copies_deleted_are_both_restored() {
+    // A complete purge, and one cut after deleting copy 2 before journaling it.
+    for fault in ["", "crash@before-applied:purge-keychains#1"] {
+        let dev = Sandbox::new().users(&["zoë"]).build();
+        let pb = dev.playbook("stamps", &stamps_playbook());
+        let run = dev.reenroll(&["run", &pb, "--yes"]).fault(fault);
+        if fault.is_empty() {
+            run.exit(0);
+        } else {
+            run.killed();
+        }
+        assert!(stamps(&dev).is_empty(), "{fault}");
+        dev.reenroll(&["rollback", "--yes"]).exit(0);
+        assert_eq!(stamps(&dev), STAMP_DATA, "{fault}");
+    }
+}

@@ -351,52 +351,89 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// Whether a keychain item is present (to reconcile an interrupted delete).
+/// The secret data of an exported keychain item (`<run>/keychain/<export>.json`).
+pub fn read_export(run_dir: &Path, export: &str) -> Result<Vec<u8>> {
+    let path = run_dir.join("keychain").join(format!("{export}.json"));
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("reading the exported item {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("decoding {}", path.display()))
+}
+
+/// Whether the copy an interrupted delete was about to remove is still in the keychain (to
+/// reconcile the delete's open intent). With an export, that copy is the one holding the
+/// exported data: another copy of the same identity does not count (it was not the one being
+/// deleted). Without one, any copy of the identity counts.
 pub fn keychain_undo_probe(
     device: &Device,
     location: &crate::keychain::KeychainLocation,
     item: &crate::keychain::KeychainItem,
+    exported: Option<&[u8]>,
 ) -> Result<bool> {
     let kc = crate::keychain::open(device, location)?;
-    Ok(kc.list()?.iter().any(|i| i.same_identity(item)))
+    match exported {
+        Some(data) => Ok(kc
+            .export_copies(item)?
+            .iter()
+            .any(|d| d.as_deref() == Some(data))),
+        None => Ok(kc.list()?.iter().any(|i| i.same_identity(item))),
+    }
 }
 
-/// Put exported keychain items of one keychain back (rollback). Copies of one identity are
-/// restored together: only as many as are missing are added, so a rollback interrupted halfway
-/// can simply run again.
+/// Put exported keychain items of one keychain back (rollback), one result per item. Each
+/// export file is one copy: a copy with its identity and data already there counts as back,
+/// the others are added (`keychain::purge::restore_copies`), so a rollback interrupted halfway
+/// can simply run again and re-adds exactly the copies that are missing.
 pub fn keychain_undo(
     device: &Device,
     run_dir: &Path,
     location: &crate::keychain::KeychainLocation,
     items: &[(crate::keychain::KeychainItem, String)],
-) -> Result<Vec<String>> {
-    let mut with_data = Vec::new();
-    for (item, export) in items {
-        let path = run_dir.join("keychain").join(format!("{export}.json"));
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("reading the exported item {}", path.display()))?;
-        let data: Vec<u8> = serde_json::from_slice(&bytes)
-            .with_context(|| format!("decoding {}", path.display()))?;
-        let mut i = item.clone();
-        i.data = Some(data);
-        with_data.push(i);
-    }
-    let kc = crate::keychain::open(device, location)?;
-    let outcomes = crate::keychain::purge::restore_all(kc.as_ref(), &with_data)?;
-    Ok(items
+) -> Vec<Result<String>> {
+    // Items whose export cannot be read fail on their own; the others are restored together.
+    let read: Vec<Result<crate::keychain::KeychainItem>> = items
         .iter()
-        .zip(outcomes)
-        .map(|((item, _), o)| match o {
-            crate::keychain::purge::RestoreOutcome::Added => {
-                format!("restored {} in {}", item.describe(), location.describe())
-            }
-            crate::keychain::purge::RestoreOutcome::AlreadyPresent => format!(
-                "already back: {} in {}",
-                item.describe(),
-                location.describe()
-            ),
+        .map(|(item, export)| {
+            read_export(run_dir, export).map(|data| crate::keychain::KeychainItem {
+                data: Some(data),
+                ..item.clone()
+            })
         })
-        .collect())
+        .collect();
+    let with_data: Vec<_> = read
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    let mut restored = match crate::keychain::open(device, location) {
+        Ok(kc) => crate::keychain::purge::restore_copies(kc.as_ref(), &with_data),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            with_data
+                .iter()
+                .map(|_| Err(anyhow::anyhow!("{msg}")))
+                .collect()
+        }
+    }
+    .into_iter();
+    items
+        .iter()
+        .zip(read.iter())
+        .map(|((item, _), r)| match r {
+            Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            Ok(_) => match restored.next().expect("one outcome per readable export") {
+                Ok(crate::keychain::purge::RestoreOutcome::Added) => Ok(format!(
+                    "restored {} in {}",
+                    item.describe(),
+                    location.describe()
+                )),
+                Ok(crate::keychain::purge::RestoreOutcome::AlreadyPresent) => Ok(format!(
+                    "already back: {} in {}",
+                    item.describe(),
+                    location.describe()
+                )),
+                Err(e) => Err(e),
+            },
+        })
+        .collect()
 }
 
 /// Cleanup when a run completes, fails or is rolled back (the restart LaunchDaemon removes itself).

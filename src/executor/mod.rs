@@ -328,6 +328,8 @@ impl Recorder for Runner<'_> {
     }
     fn applied(&mut self, n: u64, undo: Undo) -> Result<()> {
         let step = self.current_step.clone();
+        // The change happened (and was verified) but is not journaled yet: its intent is open.
+        fault::point(&format!("before-applied:{step}#{n}"));
         self.append(Record::Applied {
             step: step.clone(),
             n,

@@ -92,20 +92,16 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
                     .iter()
                     .map(|(_, _, i, e)| (i.clone(), e.clone()))
                     .collect();
-                match action::keychain_undo(&ctx.device, &run_dir, location, &items) {
-                    Ok(outcomes) => group
-                        .iter()
-                        .zip(outcomes)
-                        .map(|((s, n, _, _), o)| (s.clone(), *n, Ok(o)))
-                        .collect(),
-                    Err(e) => {
-                        let msg = format!("{e:#}");
-                        group
-                            .iter()
-                            .map(|(s, n, _, _)| (s.clone(), *n, Err(anyhow::anyhow!(msg.clone()))))
-                            .collect()
-                    }
-                }
+                group
+                    .iter()
+                    .zip(action::keychain_undo(
+                        &ctx.device,
+                        &run_dir,
+                        location,
+                        &items,
+                    ))
+                    .map(|((s, n, _, _), o)| (s.clone(), *n, o))
+                    .collect()
             }
             Undo::RemoveCreated { target } => {
                 vec![(a.step.clone(), a.n, remove_created(ctx, target))]

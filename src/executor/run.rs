@@ -268,8 +268,26 @@ impl Runner<'_> {
                     item,
                     export,
                 } => {
-                    let back =
-                        crate::action::keychain_undo_probe(&self.ctx.device, &location, &item);
+                    // The copy being deleted is the one holding the exported data: another copy
+                    // of the same identity still there says nothing about it.
+                    let back = match &export {
+                        Some(name) => {
+                            crate::action::read_export(&self.run_dir, name).and_then(|data| {
+                                crate::action::keychain_undo_probe(
+                                    &self.ctx.device,
+                                    &location,
+                                    &item,
+                                    Some(&data),
+                                )
+                            })
+                        }
+                        None => crate::action::keychain_undo_probe(
+                            &self.ctx.device,
+                            &location,
+                            &item,
+                            None,
+                        ),
+                    };
                     match (back, export) {
                         // The keychain cannot be reached now (nobody logged in after a restart):
                         // leave the intent open; the next resume or rollback looks again.
@@ -293,8 +311,8 @@ impl Runner<'_> {
                                 why: "it could not be exported before deletion".into(),
                             },
                         })?,
-                        // NOTE: with several copies of one identity, a remaining copy reads as
-                        // "not deleted" here; the step's re-run deletes and journals it again.
+                        // Without an export, any copy of the identity reads as "not deleted";
+                        // the step's re-run deletes and journals it again.
                         (Ok(true), _) => self.append(Record::ChangeFailed {
                             step,
                             n,

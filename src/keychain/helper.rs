@@ -64,9 +64,19 @@ impl WireItem {
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
     List,
-    Export { item: WireItem },
-    Delete { item: WireItem },
-    Add { item: WireItem },
+    Export {
+        item: WireItem,
+    },
+    /// The data of every copy of one identity (rollback tells copies apart by it).
+    ExportCopies {
+        item: WireItem,
+    },
+    Delete {
+        item: WireItem,
+    },
+    Add {
+        item: WireItem,
+    },
 }
 
 /// One answer per request. `error` is set when the operation failed.
@@ -81,6 +91,11 @@ pub enum Response {
     Export {
         #[serde(default)]
         data: Option<Secret>,
+        error: Option<String>,
+    },
+    ExportCopies {
+        #[serde(default)]
+        data: Vec<Option<Secret>>,
         error: Option<String>,
     },
     Delete {
@@ -227,6 +242,16 @@ fn answer(kc: &dyn Keychain, request: Request) -> Answer {
             },
             Err(e) => Response::Export {
                 data: None,
+                error: err(e),
+            },
+        },
+        Request::ExportCopies { item } => match kc.export_copies(&item.into_item()) {
+            Ok(data) => Response::ExportCopies {
+                data: data.into_iter().map(|d| d.map(Secret)).collect(),
+                error: None,
+            },
+            Err(e) => Response::ExportCopies {
+                data: Vec::new(),
                 error: err(e),
             },
         },
@@ -432,6 +457,21 @@ impl Keychain for HelperKeychain {
         match self.call(&request)? {
             Response::Export { error: Some(e), .. } => Err(self.failed("exporting", Some(item), e)),
             Response::Export { data, .. } => Ok(data.map(|Secret(d)| d)),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    fn export_copies(&self, item: &KeychainItem) -> Result<Vec<Option<Vec<u8>>>> {
+        let request = Request::ExportCopies {
+            item: WireItem::new(item),
+        };
+        match self.call(&request)? {
+            Response::ExportCopies { error: Some(e), .. } => {
+                Err(self.failed("exporting every copy of", Some(item), e))
+            }
+            Response::ExportCopies { data, .. } => {
+                Ok(data.into_iter().map(|d| d.map(|Secret(d)| d)).collect())
+            }
             r => Err(unexpected(&r)),
         }
     }

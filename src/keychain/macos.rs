@@ -290,6 +290,55 @@ impl MacKeychain {
             .with_context(|| format!("{} is not in {}", item.describe(), self.path.display()))
     }
 
+    /// One copy's data, the copy given by its reference (`export`, `export_copies`).
+    fn export_ref(&self, item: &KeychainItem, reference: CFType) -> Result<Option<Vec<u8>>> {
+        match item.class {
+            Some(ItemClass::Certificate) => Ok(reference
+                .downcast::<SecCertificate>()
+                .and_then(|c| certificate_der(&c))),
+            Some(ItemClass::GenericPassword | ItemClass::InternetPassword) => {
+                let kind = Kind::of(item.class)?;
+                let query = CFDictionary::from_CFType_pairs(&[
+                    (
+                        key(unsafe { kSecClass }),
+                        key(kind.class_constant()).as_CFType(),
+                    ),
+                    (key(unsafe { kSecMatchSearchList }), self.search_list()),
+                    (
+                        key(unsafe { kSecMatchItemList }),
+                        self.item_list(&reference),
+                    ),
+                    (
+                        key(unsafe { kSecReturnData }),
+                        CFBoolean::true_value().as_CFType(),
+                    ),
+                    (
+                        key(unsafe { kSecMatchLimit }),
+                        CFNumber::from(1i64).as_CFType(),
+                    ),
+                ]);
+                let mut result: CFTypeRef = ptr::null();
+                // SAFETY: as in `search`.
+                let status =
+                    unsafe { SecItemCopyMatching(query.as_concrete_TypeRef(), &mut result) };
+                if status == ERR_INTERACTION_NOT_ALLOWED || status == ERR_AUTH_FAILED {
+                    // Reading it would prompt the user: not exportable silently.
+                    return Ok(None);
+                }
+                check(status).with_context(|| {
+                    format!("exporting {} from {}", item.describe(), self.path.display())
+                })?;
+                if result.is_null() {
+                    return Ok(None);
+                }
+                // SAFETY: non-null result of a Copy function.
+                let result = unsafe { CFType::wrap_under_create_rule(result) };
+                Ok(result.downcast::<CFData>().map(|d| d.bytes().to_vec()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn item_list(&self, reference: &CFType) -> CFType {
         CFArray::from_CFTypes(std::slice::from_ref(reference)).as_CFType()
     }
@@ -450,54 +499,23 @@ impl Keychain for MacKeychain {
 
     fn export(&self, item: &KeychainItem) -> Result<Option<Vec<u8>>> {
         match item.class {
-            Some(ItemClass::Certificate) => {
+            Some(
+                ItemClass::Certificate | ItemClass::GenericPassword | ItemClass::InternetPassword,
+            ) => {
                 let reference = self.find(item)?;
-                Ok(reference
-                    .downcast::<SecCertificate>()
-                    .and_then(|c| certificate_der(&c)))
-            }
-            Some(ItemClass::GenericPassword | ItemClass::InternetPassword) => {
-                let reference = self.find(item)?;
-                let kind = Kind::of(item.class)?;
-                let query = CFDictionary::from_CFType_pairs(&[
-                    (
-                        key(unsafe { kSecClass }),
-                        key(kind.class_constant()).as_CFType(),
-                    ),
-                    (key(unsafe { kSecMatchSearchList }), self.search_list()),
-                    (
-                        key(unsafe { kSecMatchItemList }),
-                        self.item_list(&reference),
-                    ),
-                    (
-                        key(unsafe { kSecReturnData }),
-                        CFBoolean::true_value().as_CFType(),
-                    ),
-                    (
-                        key(unsafe { kSecMatchLimit }),
-                        CFNumber::from(1i64).as_CFType(),
-                    ),
-                ]);
-                let mut result: CFTypeRef = ptr::null();
-                // SAFETY: as in `search`.
-                let status =
-                    unsafe { SecItemCopyMatching(query.as_concrete_TypeRef(), &mut result) };
-                if status == ERR_INTERACTION_NOT_ALLOWED || status == ERR_AUTH_FAILED {
-                    // Reading it would prompt the user: not exportable silently.
-                    return Ok(None);
-                }
-                check(status).with_context(|| {
-                    format!("exporting {} from {}", item.describe(), self.path.display())
-                })?;
-                if result.is_null() {
-                    return Ok(None);
-                }
-                // SAFETY: non-null result of a Copy function.
-                let result = unsafe { CFType::wrap_under_create_rule(result) };
-                Ok(result.downcast::<CFData>().map(|d| d.bytes().to_vec()))
+                self.export_ref(item, reference)
             }
             _ => Ok(None),
         }
+    }
+
+    fn export_copies(&self, item: &KeychainItem) -> Result<Vec<Option<Vec<u8>>>> {
+        let kind = Kind::of(item.class)?;
+        self.search(kind)?
+            .into_iter()
+            .filter(|(i, _)| i.same_identity(item))
+            .map(|(_, reference)| self.export_ref(item, reference))
+            .collect()
     }
 
     fn delete(&self, item: &KeychainItem) -> Result<()> {

@@ -234,6 +234,11 @@ pub trait Keychain {
     /// The item's secret data when it can be exported without a prompt; `None` when it cannot
     /// (not extractable, or exporting would prompt).
     fn export(&self, item: &KeychainItem) -> Result<Option<Vec<u8>>>;
+    /// The data of every copy with this item's identity, in keychain order (`None` for a copy
+    /// that cannot be exported without a prompt). Copies of one identity are told apart by it:
+    /// rollback and the reconciliation of an interrupted delete match an export file to the one
+    /// copy it came from, never to "an item like it".
+    fn export_copies(&self, item: &KeychainItem) -> Result<Vec<Option<Vec<u8>>>>;
     /// Delete exactly one item with these attributes. Callers re-query afterwards.
     fn delete(&self, item: &KeychainItem) -> Result<()>;
     /// Put an item back (rollback). `item.data` holds what `export` returned.

@@ -239,51 +239,72 @@ fn purge_identity(
     Ok(())
 }
 
-/// Put one exported item back (rollback). Idempotent: an item with the same identity that is
-/// already there is left alone. For several copies of one identity use `restore_all`.
+/// Put one exported item back (rollback). Idempotent: a copy with the same identity and the
+/// same data that is already there is left alone. For several items use `restore_copies`.
 pub fn restore(kc: &dyn Keychain, item: &KeychainItem) -> Result<RestoreOutcome> {
-    if item.data.is_none() {
-        bail!(
-            "{} was not exported before it was deleted, so it cannot be put back",
-            item.describe()
-        );
-    }
-    if copies(kc, item)? > 0 {
-        return Ok(RestoreOutcome::AlreadyPresent);
-    }
-    add_verified(kc, item, 1)?;
-    Ok(RestoreOutcome::Added)
+    restore_copies(kc, std::slice::from_ref(item))
+        .pop()
+        .expect("one outcome per item")
 }
 
-/// Put back a set of exported items, copies of one identity included: for each identity, only
-/// as many as are missing are added, so a rollback interrupted halfway can simply run again.
+/// Put back a set of exported items, copies of one identity included; an error for the first
+/// item that could not be put back. See `restore_copies`.
 pub fn restore_all(kc: &dyn Keychain, items: &[KeychainItem]) -> Result<Vec<RestoreOutcome>> {
+    restore_copies(kc, items).into_iter().collect()
+}
+
+/// Put back a set of exported items, each on its own (one result per item, in order). Each
+/// export is one copy, told apart from the other copies of its identity by its data: a copy
+/// with the same identity and the same data in the keychain answers for one export (never for
+/// two), every other export is added. So a rollback interrupted halfway can run again, and a
+/// copy the purge never reached does not stand in for one it deleted.
+pub fn restore_copies(kc: &dyn Keychain, items: &[KeychainItem]) -> Vec<Result<RestoreOutcome>> {
+    // Per identity: the data of the copies in the keychain not yet matched to an export.
+    let mut present: Vec<(&KeychainItem, Result<_, String>)> = Vec::new();
     let mut outcomes = Vec::with_capacity(items.len());
-    let mut present: Vec<(&KeychainItem, usize)> = Vec::new();
     for item in items {
-        if item.data.is_none() {
-            bail!(
+        let Some(data) = &item.data else {
+            outcomes.push(Err(anyhow::anyhow!(
                 "{} was not exported before it was deleted, so it cannot be put back",
                 item.describe()
-            );
-        }
+            )));
+            continue;
+        };
         let slot = match present.iter().position(|(i, _)| i.same_identity(item)) {
             Some(p) => p,
             None => {
-                present.push((item, copies(kc, item)?));
+                let copies = kc
+                    .export_copies(item)
+                    .with_context(|| {
+                        format!("reading the copies of {} in the keychain", item.describe())
+                    })
+                    .map_err(|e| format!("{e:#}"));
+                present.push((item, copies));
                 present.len() - 1
             }
         };
-        if present[slot].1 > 0 {
-            present[slot].1 -= 1;
-            outcomes.push(RestoreOutcome::AlreadyPresent);
-        } else {
-            let before = copies(kc, item)?;
-            add_verified(kc, item, before + 1)?;
-            outcomes.push(RestoreOutcome::Added);
+        let there = match &mut present[slot].1 {
+            Ok(there) => there,
+            Err(e) => {
+                outcomes.push(Err(anyhow::anyhow!("{e}")));
+                continue;
+            }
+        };
+        if let Some(p) = there
+            .iter()
+            .position(|d| d.as_deref() == Some(data.as_slice()))
+        {
+            there.remove(p);
+            outcomes.push(Ok(RestoreOutcome::AlreadyPresent));
+            continue;
         }
+        outcomes.push(
+            copies(kc, item)
+                .and_then(|before| add_verified(kc, item, before + 1))
+                .map(|()| RestoreOutcome::Added),
+        );
     }
-    Ok(outcomes)
+    outcomes
 }
 
 fn add_verified(kc: &dyn Keychain, item: &KeychainItem, expected: usize) -> Result<()> {
@@ -471,6 +492,35 @@ label = { equals = "JAMF" }
         );
     }
 
+    /// Rollback after a purge cut short between two copies: the copy still there must not stand
+    /// in for the deleted one (a copy is told apart by its data).
+    #[test]
+    fn rollback_adds_exactly_the_missing_copy_of_an_identity() {
+        let (_dir, kc) = sandbox();
+        let stamp = "com.microsoft.workplacejoin.devicePatchAttemptTimestamp";
+        kc.add(&genp(stamp, b"two")).unwrap();
+        let saved = [genp(stamp, b"one"), genp(stamp, b"two")];
+        assert_eq!(
+            restore_all(&kc, &saved).unwrap(),
+            vec![RestoreOutcome::Added, RestoreOutcome::AlreadyPresent]
+        );
+        let mut data: Vec<_> = kc
+            .export_copies(&genp(stamp, b""))
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        data.sort();
+        assert_eq!(data, vec![b"one".to_vec(), b"two".to_vec()]);
+        // Two exports with the same data are two copies: one copy there answers for one of them.
+        let twins = [genp(stamp, b"one"), genp(stamp, b"one")];
+        assert_eq!(
+            restore_all(&kc, &twins).unwrap(),
+            vec![RestoreOutcome::AlreadyPresent, RestoreOutcome::Added]
+        );
+        assert_eq!(kc.list().unwrap().len(), 3);
+    }
+
     #[test]
     fn a_failing_sink_stops_before_the_delete() {
         let (_dir, kc) = sandbox();
@@ -527,6 +577,15 @@ label = { equals = "JAMF" }
                 .iter()
                 .find(|i| i.same_identity(item))
                 .and_then(|i| i.data.clone()))
+        }
+        fn export_copies(&self, item: &KeychainItem) -> Result<Vec<Option<Vec<u8>>>> {
+            Ok(self
+                .items
+                .borrow()
+                .iter()
+                .filter(|i| i.same_identity(item))
+                .map(|i| i.data.clone())
+                .collect())
         }
         fn delete(&self, item: &KeychainItem) -> Result<()> {
             match self.mode {

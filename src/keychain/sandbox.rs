@@ -230,6 +230,16 @@ impl Keychain for SandboxKeychain {
         })
     }
 
+    fn export_copies(&self, item: &KeychainItem) -> Result<Vec<Option<Vec<u8>>>> {
+        self.unlocked()?;
+        Ok(self
+            .load()?
+            .into_iter()
+            .filter(|(i, _)| i.same_identity(item))
+            .map(|(i, _)| i.extractable.then(|| i.data.unwrap_or_default()))
+            .collect())
+    }
+
     fn delete(&self, item: &KeychainItem) -> Result<()> {
         self.unlocked()?;
         let mut items = self.load()?;
