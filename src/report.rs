@@ -208,6 +208,16 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
                 }
             }
         }
+        if !run.not_restored.is_empty() {
+            s.push_str(&format!(
+                "  {}: `reenroll rollback {}` retries them\n",
+                crate::executor::incomplete_text(run.not_restored.len()),
+                run.id
+            ));
+            for f in &run.not_restored {
+                s.push_str(&wrap("    not restored: ", "      ", f, WIDTH));
+            }
+        }
         if let Some(p) = &run.paused {
             s.push_str(&wrap(
                 "  paused: ",
@@ -243,9 +253,14 @@ pub fn jamf_extension_attribute(r: &crate::executor::StatusReport) -> String {
     let Some(run) = r.runs.last() else {
         return "<result>none</result>".to_string();
     };
-    let step = run
-        .paused_at_step
-        .clone()
+    // A rollback left incomplete names the (first) step it still owes a change of.
+    let owed = run
+        .not_restored
+        .first()
+        .and_then(|f| f.split_once(": "))
+        .map(|(step, _)| step.to_string());
+    let step = owed
+        .or_else(|| run.paused_at_step.clone())
         .or_else(|| {
             run.steps
                 .iter()

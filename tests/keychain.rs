@@ -423,3 +423,48 @@ fn both_copies_deleted_are_both_restored() {
         assert_eq!(stamps(&dev), STAMP_DATA, "{fault}");
     }
 }
+
+#[test]
+fn a_locked_keychain_during_rollback_leaves_the_run_open_and_its_exports_kept() {
+    let dev = Sandbox::new().users(&["zoë"]).build();
+    let pb = dev.playbook("stamps", &stamps_playbook());
+    let id = dev.reenroll(&["run", &pb, "--yes"]).exit(0).run_id();
+    let exports = |dev: &Device| {
+        std::fs::read_dir(dev.run_dir(&id).join("keychain"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(exports(&dev), 2);
+    // zoë logged out: her keychain is locked while the rollback runs.
+    let marker = format!("/Users/zoë/{}", reenroll::keychain::sandbox::LOCKED_MARKER);
+    dev.write(&marker, "");
+    dev.reenroll(&["rollback", "--yes"])
+        .exit(1)
+        .stdout_contains("rollback incomplete: 2 items not restored");
+    let st = dev.last_run_status();
+    assert_eq!(st["state"], "rollback-incomplete", "{st:#}");
+    assert_eq!(st["not_restored"].as_array().unwrap().len(), 2, "{st:#}");
+    let ea = dev.reenroll(&["status", "--jamf-ea"]).exit(0).stdout;
+    assert!(
+        ea.starts_with("<result>rollback-incomplete purge-keychains "),
+        "{ea}"
+    );
+    // purge keeps the exported items the retry needs, and says why.
+    dev.reenroll(&["purge", "--older-than", "0s", "--yes"])
+        .exit(0)
+        .stdout_contains("rollback incomplete: 2 items not restored");
+    assert_eq!(
+        exports(&dev),
+        2,
+        "purge deleted what the rollback still needs"
+    );
+    // zoë logs in again: the retry puts back both copies and completes the rollback.
+    dev.remove(&marker);
+    dev.reenroll(&["rollback", "--yes"]).exit(0);
+    assert_eq!(stamps(&dev), STAMP_DATA);
+    assert_eq!(dev.last_run_status()["state"], "rolled-back");
+    dev.reenroll(&["purge", "--older-than", "0s", "--yes"])
+        .exit(0)
+        .stdout_contains("1 run(s) purged");
+    assert_eq!(exports(&dev), 0);
+}

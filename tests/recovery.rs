@@ -342,3 +342,64 @@ fn a_restart_not_scheduled_despite_shutdown_exiting_0_fails_the_step() {
         .any(|r| r["type"] == "note" && r["key"] == "reboot-at:restart"));
     assert_eq!(dev.step_states()["restart"], "failed");
 }
+
+const REMOVE_PREFS: &str = r#"
+name = "remove-prefs"
+description = "Remove alice's Company Portal preferences."
+[[steps]]
+id = "first"
+title = "Remove the preferences"
+[steps.action]
+kind = "remove"
+paths = ["/Users/alice/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
+"#;
+
+#[test]
+fn a_rollback_that_cannot_restore_everything_leaves_the_run_open_and_purge_keeps_it() {
+    let prefs = "/Users/alice/Library/Preferences/com.microsoft.CompanyPortalMac.plist";
+    let dev = Sandbox::new().build();
+    let original = std::fs::read(dev.path(prefs)).unwrap();
+    let pb = dev.playbook("remove-prefs", REMOVE_PREFS);
+    let id = dev.reenroll(&["run", &pb, "--yes"]).exit(0).run_id();
+    assert!(!dev.exists(prefs));
+    // Something new stands at the original path: the restore conflicts, both are kept.
+    dev.write(prefs, "written by Company Portal since");
+    dev.reenroll(&["rollback", "--yes"])
+        .exit(1)
+        .stdout_contains("both are kept")
+        .stdout_contains("rollback incomplete: 1 item not restored");
+    let st = dev.last_run_status();
+    assert_eq!(st["state"], "rollback-incomplete", "{st:#}");
+    assert!(
+        st["not_restored"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("first: conflict"),
+        "{st:#}"
+    );
+    let ea = dev.reenroll(&["status", "--jamf-ea"]).exit(0).stdout;
+    assert!(ea.starts_with("<result>rollback-incomplete first "), "{ea}");
+    dev.reenroll(&["status"])
+        .exit(0)
+        .stdout_contains("rollback incomplete: 1 item not restored");
+    // purge keeps the quarantine the retry needs, and says so.
+    dev.reenroll(&["purge", "--older-than", "0s", "--yes"])
+        .exit(0)
+        .stdout_contains(&format!("kept run {id}: rollback incomplete"))
+        .stdout_contains("0 run(s) purged");
+    assert!(dev.run_dir(&id).join("quarantine").join("0").exists());
+    // The run is still open: a new run of the playbook is refused until it is finished.
+    dev.reenroll(&["run", &pb, "--yes"])
+        .exit(4)
+        .stderr_contains("rollback-incomplete");
+    // The conflict resolved, `rollback` (no id: the open run) retries it and completes.
+    dev.remove(prefs);
+    dev.reenroll(&["rollback", "--yes"])
+        .exit(0)
+        .stdout_contains("1 restored");
+    assert_eq!(std::fs::read(dev.path(prefs)).unwrap(), original);
+    assert_eq!(dev.last_run_status()["state"], "rolled-back");
+    dev.reenroll(&["rollback", "--yes"])
+        .exit(4)
+        .stderr_contains("no run to roll back");
+}

@@ -173,6 +173,14 @@ fn check_confirms(pb: &Playbook, confirms: &[String], flag: &str, run: &str) -> 
 /// Refuse a new run while another run of the same playbook is unfinished.
 fn refuse_if_unfinished(ctx: &Ctx, playbook: &str, hint: &str) -> Result<()> {
     for (view, state, _) in all_runs(ctx)? {
+        if view.playbook == playbook && state == RunState::RollbackIncomplete {
+            return Err(error::refused(format!(
+                "run {} of `{playbook}` is {}: its rollback could not put everything back; finish it with `{}` first",
+                view.id,
+                state.as_str(),
+                ctx.device.hint(&format!("rollback {}", view.id))
+            )));
+        }
         if view.playbook == playbook
             && matches!(
                 state,
@@ -306,7 +314,7 @@ mod status;
 
 pub use daemon::{confirm_and_hand_off, schedule};
 pub use purge::purge;
-pub use rollback::{rollback, RollbackReport};
+pub use rollback::{incomplete_text, rollback, RollbackReport};
 pub use run::{find_run, resume, run, ResumeOptions};
 pub use status::{status, RunStatus, StatusReport, StepStatus};
 

@@ -1,4 +1,5 @@
-//! `purge`: delete the quarantine of finished runs.
+//! `purge`: delete the quarantine of finished runs; never what a run still owes (an unfinished
+//! run, or a rollback that could not put everything back).
 
 use super::*;
 
@@ -8,6 +9,18 @@ pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> R
     let cutoff = SystemTime::now() - older_than;
     let mut purged = 0;
     for (view, state, _) in all_runs(ctx)? {
+        // A rollback that could not put everything back still needs the quarantine and the
+        // exported items for its retry: say so, whatever the run's age.
+        if state == RunState::RollbackIncomplete {
+            let owed = view.rollback_ended.as_ref().map_or(0, Vec::len);
+            printer.line(&format!(
+                "kept run {}: {}; its quarantine and exported items stay for `{}`, which retries them",
+                view.id,
+                super::rollback::incomplete_text(owed),
+                ctx.device.hint(&format!("rollback {}", view.id))
+            ));
+            continue;
+        }
         // A failed run can still be resumed or rolled back: its quarantine stays.
         if !matches!(state, RunState::Completed | RunState::RolledBack) {
             continue;

@@ -44,6 +44,27 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
         run: runner.run_id.clone(),
         ..Default::default()
     };
+    // Intents the reconciliation could not close (a keychain it could not reach): whether the
+    // delete happened is unknown, so the run still owes the item if it did.
+    for (step, _, change) in &runner.view.dangling {
+        if let Change::Delete {
+            location,
+            item,
+            export,
+        } = change
+        {
+            let what = format!("{} in {}", item.describe(), location.describe());
+            if export.is_some() {
+                let why = format!("cannot tell whether {what} was deleted before the interruption: the keychain cannot be reached; its export is kept");
+                printer.step("failed", step, &why);
+                report.failures.push(format!("{step}: {why}"));
+            } else {
+                report.irreversible.push(format!(
+                    "{step}: {what} (it may have been deleted, and it could not be exported)"
+                ));
+            }
+        }
+    }
     let applied: Vec<_> = runner
         .view
         .applied
@@ -146,7 +167,8 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
         failures: report.failures.clone(),
         irreversible: report.irreversible.clone(),
     })?;
-    runner.finish_hooks(RunState::RolledBack);
+    let state = runner.view.state(false);
+    runner.finish_hooks(state);
     printer.line(&format!(
         "rollback of {}: {} restored, {} already back, {} could not be restored, {} cannot be undone",
         report.run,
@@ -161,7 +183,24 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
     for i in &report.irreversible {
         printer.line(&format!("  cannot be undone: {i}"));
     }
+    if !report.failures.is_empty() {
+        tracing::warn!(run = %report.run, failures = report.failures.len(), "rollback incomplete");
+        printer.line(&format!(
+            "{}: the run stays open ({}) and keeps its quarantine and exported items; fix the causes above, then `{}` retries exactly those",
+            incomplete_text(report.failures.len()),
+            state.as_str(),
+            ctx.device.hint(&format!("rollback {}", report.run))
+        ));
+    }
     Ok(report)
+}
+
+/// "rollback incomplete: 2 items not restored"
+pub fn incomplete_text(n: usize) -> String {
+    format!(
+        "rollback incomplete: {n} item{} not restored",
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 /// A restart the run scheduled that has not happened yet would interrupt the rollback: cancel it

@@ -97,8 +97,13 @@ pub fn resume(
         if from_daemon {
             crate::action::reboot::remove_daemon(&ctx.device)?;
         }
+        let how = if state == RunState::RollbackIncomplete {
+            "is rollback-incomplete (its rollback could not put everything back)"
+        } else {
+            "was being rolled back when it stopped"
+        };
         return Err(error::refused(format!(
-            "run {} was being rolled back when it stopped: finish that with `reenroll rollback {}`; it cannot be resumed",
+            "run {} {how}: finish that with `reenroll rollback {}`; it cannot be resumed",
             view.id, view.id
         )));
     }

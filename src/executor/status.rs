@@ -22,6 +22,10 @@ pub struct RunStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused_at_step: Option<String>,
     pub steps: Vec<StepStatus>,
+    /// State `rollback-incomplete`: what the last rollback could not put back (`STEP: why`),
+    /// which the next `rollback` retries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_restored: Vec<String>,
     pub exceptions: Vec<String>,
     pub facts: Facts,
     /// What the admin should know about the run's steps (what a keychain purge cannot see).
@@ -108,6 +112,11 @@ pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
                 None
             },
             steps,
+            not_restored: if state == RunState::RollbackIncomplete {
+                view.rollback_ended.clone().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
             exceptions: view.exceptions.clone(),
             facts: view.facts.clone(),
             notes,

@@ -17,6 +17,10 @@ pub enum RunState {
     Completed,
     Failed,
     RolledBack,
+    /// A rollback ended with changes it could not put back (a conflict, a locked keychain, a
+    /// disk error): the run still owes them; `rollback` retries exactly those, `purge` keeps
+    /// what they need.
+    RollbackIncomplete,
 }
 
 impl RunState {
@@ -28,6 +32,7 @@ impl RunState {
             RunState::Completed => "completed",
             RunState::Failed => "failed",
             RunState::RolledBack => "rolled-back",
+            RunState::RollbackIncomplete => "rollback-incomplete",
         }
     }
     /// A run that `resume` can continue.
@@ -102,6 +107,8 @@ pub struct RunView {
     pub facts: BTreeMap<String, serde_json::Value>,
     pub exceptions: Vec<String>,
     pub rollback_started: bool,
+    /// How the newest rollback ended: what it could not put back (empty: everything is back).
+    /// `None` while no rollback ended, or since another one started.
     pub rollback_ended: Option<Vec<String>>,
     pub last_step_started: Option<String>,
     pub next_n: u64,
@@ -197,6 +204,8 @@ impl RunView {
                 }
                 Record::RollbackStart { .. } => {
                     v.rollback_started = true;
+                    // A retry of a rollback that ended incomplete: open again until it ends.
+                    v.rollback_ended = None;
                     v.paused = None;
                 }
                 Record::Restored { step, n, .. } => {
@@ -222,8 +231,12 @@ impl RunView {
 
     /// The run's state; `lock_held` tells a live run from one whose process died.
     pub fn state(&self, lock_held_by_this_run: bool) -> RunState {
-        if self.rollback_ended.is_some() {
-            return RunState::RolledBack;
+        if let Some(failures) = &self.rollback_ended {
+            return if failures.is_empty() {
+                RunState::RolledBack
+            } else {
+                RunState::RollbackIncomplete
+            };
         }
         if let Some(s) = self.ended_state {
             if !self.rollback_started {
