@@ -7,6 +7,8 @@
 //!   `after-intent:ID#N`, `before-applied:ID#N` (the change done, its `applied` record not yet
 //!   written), `after-change:ID#N`, `after-step:ID`, `rollback-after:N`, and inside
 //!   a move across volumes `move-staged:N` and `move-copied:N`);
+//! - `enospc@POINT`: the write at POINT (`journal-header`, `install-executable`) stops half-way
+//!   with ENOSPC, as on a full disk;
 //! - `exdev`: every rename into or out of quarantine fails with EXDEV, forcing copy + delete;
 //! - `eperm@MAC_PATH`: moving that path fails with EPERM, as a privacy-protected folder does
 //!   without Full Disk Access (root bypasses file permissions, so tests cannot cause it otherwise).
@@ -33,6 +35,20 @@ pub fn point(name: &str) {
         let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
     }
     let _ = name;
+}
+
+/// Pretend that the disk fills up during the write at `point`.
+#[inline]
+pub fn enospc(point: &str) -> bool {
+    #[cfg(feature = "fault-injection")]
+    return tokens()
+        .iter()
+        .any(|t| t.strip_prefix("enospc@") == Some(point));
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = point;
+        false
+    }
 }
 
 /// Pretend that renames cross a volume boundary.

@@ -180,6 +180,12 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
             "  started {}, last event {}\n",
             run.started, run.updated
         ));
+        if let Some(d) = &run.damage {
+            s.push_str(&wrap("  damaged: ", "    ", d, WIDTH));
+        }
+        for u in &run.unexplained {
+            s.push_str(&wrap("  no record explains: ", "    ", u, WIDTH));
+        }
         if !run.facts.is_empty() {
             let f = |k: &str| {
                 run.facts

@@ -133,11 +133,7 @@ fn fixture_records_survive_a_write_and_read_with_todays_code() {
     // that is resumed gets new records appended after the old ones, and both must read back.
     for dir in fixture_dirs() {
         let records = journal::read(&dir.join(journal::JOURNAL_FILE)).unwrap();
-        let mut bytes = Vec::new();
-        for r in &records {
-            bytes.extend(serde_json::to_vec(r).unwrap());
-            bytes.push(b'\n');
-        }
+        let bytes = journal::encode(&records).unwrap();
         assert_eq!(
             journal::parse(&bytes).unwrap(),
             records,
@@ -175,4 +171,35 @@ fn fixtures_hold_no_host_paths() {
             );
         }
     }
+}
+
+#[test]
+fn a_version_1_journal_continued_by_this_build_reads_and_its_new_records_are_checked() {
+    // A run paused by a version-1 reenroll and resumed after an upgrade: the old lines carry no
+    // checksum, the new ones do, and from the first of them on every line must.
+    let fixture = fixture_dirs()
+        .into_iter()
+        .find(|d| version_of(d) == 1)
+        .expect("the v1 fixture");
+    let tmp = tempfile::tempdir().unwrap();
+    let journal_path = tmp.path().join(journal::JOURNAL_FILE);
+    std::fs::copy(fixture.join(journal::JOURNAL_FILE), &journal_path).unwrap();
+    let old = journal::read(&journal_path).unwrap();
+    let mut j = journal::Journal::reopen(tmp.path()).unwrap();
+    j.append(&Record::Note {
+        key: "upgraded".into(),
+        value: "yes".into(),
+    })
+    .unwrap();
+    drop(j);
+    let records = journal::read(&journal_path).unwrap();
+    assert_eq!(records.len(), old.len() + 1);
+    assert_eq!(records[..old.len()], old[..]);
+
+    // A changed byte in the new line is damage, named by its line.
+    let text = std::fs::read_to_string(&journal_path).unwrap();
+    let damaged = text.replacen("\"upgraded\"", "\"upgradeD\"", 1);
+    std::fs::write(&journal_path, &damaged).unwrap();
+    let err = format!("{:#}", journal::read(&journal_path).unwrap_err());
+    assert!(err.contains(&format!("line {} ", old.len() + 1)), "{err}");
 }

@@ -1,7 +1,8 @@
 //! Property tests for the journal reader. A journal is read after crashes, power loss and
 //! upgrades, so `journal::parse` must never panic on any bytes, must accept a journal cut off
 //! anywhere (a torn last line) by returning exactly the complete records before the cut, and must
-//! refuse, naming the line, a journal damaged anywhere before its last line.
+//! refuse, naming the line, a journal damaged anywhere before its last line. Since format
+//! version 2 every line carries a checksum: any changed byte of a complete line is refused.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use reenroll::device::fs::Moved;
 use reenroll::journal::{self, record, Change, Record, RunState, StepState, Undo};
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/journal-v1/journal.jsonl");
+const FIXTURE_V2: &[u8] = include_bytes!("fixtures/journal-v2/journal.jsonl");
 
 fn text() -> impl Strategy<Value = String> {
     // Arbitrary Unicode, newlines, quotes and control characters included: serde_json must
@@ -149,7 +151,7 @@ fn body_record() -> impl Strategy<Value = Record> {
     ]
 }
 
-/// A valid journal's records: generated ones, or the real v1 fixture.
+/// A valid journal's records: generated ones, or a real fixture.
 fn valid_records() -> impl Strategy<Value = Vec<Record>> {
     prop_oneof![
         3 => (header(), prop::collection::vec(body_record(), 0..12)).prop_map(|(h, mut body)| {
@@ -157,17 +159,18 @@ fn valid_records() -> impl Strategy<Value = Vec<Record>> {
             body
         }),
         1 => Just(journal::parse(FIXTURE).expect("the v1 fixture reads")),
+        1 => Just(journal::parse(FIXTURE_V2).expect("the v2 fixture reads")),
     ]
 }
 
+/// What the journal writes: one line per record, each with its checksum.
 fn encode(records: &[Record]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for r in records {
-        let line = serde_json::to_vec(r).unwrap();
-        assert!(!line.contains(&b'\n'), "a record spans two lines: {r:?}");
-        bytes.extend(line);
-        bytes.push(b'\n');
-    }
+    let bytes = journal::encode(records).unwrap();
+    assert_eq!(
+        bytes.iter().filter(|b| **b == b'\n').count(),
+        records.len(),
+        "a record spans two lines"
+    );
     bytes
 }
 
@@ -311,6 +314,48 @@ proptest! {
         let err = journal::parse(&damaged).expect_err("damage accepted");
         let msg = format!("{:#}", err);
         prop_assert!(msg.contains(&format!("line {} ", k + 1)), "damage at line {}: {}", k + 1, msg);
+    }
+
+    /// Any one byte changed anywhere in a version-2 journal but its final newline is refused:
+    /// each line's checksum covers its bytes and its line number (issue 11: 177 of 320 such
+    /// changes used to go unnoticed).
+    #[test]
+    fn any_changed_byte_of_a_complete_line_is_refused(
+        header in header(),
+        body in prop::collection::vec(body_record(), 0..8),
+        at in any::<prop::sample::Index>(),
+        to in any::<u8>(),
+    ) {
+        let mut records = vec![header];
+        records.extend(body);
+        let bytes = encode(&records);
+        let i = at.index(bytes.len() - 1);
+        prop_assume!(bytes[i] != to);
+        let mut changed = bytes.clone();
+        changed[i] = to;
+        let got = journal::parse(&changed);
+        prop_assert!(got.is_err(), "byte {} changed to {:#04x} went unnoticed", i, to);
+    }
+
+    /// A line repeated, or two lines swapped, is refused too (the line number is in the sum).
+    #[test]
+    fn a_repeated_or_moved_line_is_refused(
+        records in valid_records(),
+        which in any::<prop::sample::Index>(),
+        swap in any::<bool>(),
+    ) {
+        prop_assume!(records.len() >= 3);
+        let bytes = encode(&records);
+        let mut lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+        let k = 1 + which.index(lines.len() - 2);
+        if swap {
+            prop_assume!(lines[k] != lines[k + 1]);
+            lines.swap(k, k + 1);
+        } else {
+            lines.insert(k + 1, lines[k]);
+        }
+        let msg = format!("{:#}", journal::parse(&lines.concat()).expect_err("accepted"));
+        prop_assert!(msg.contains(&format!("line {} ", k + 2)) || msg.contains(&format!("line {} ", k + 1)), "{}", msg);
     }
 
     /// Random byte flips anywhere: never a panic, and never more records than complete lines.

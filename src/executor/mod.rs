@@ -106,7 +106,10 @@ fn install_signal_flag() -> Arc<AtomicBool> {
 fn take_lock(ctx: &Ctx) -> Result<RunLock> {
     ctx.state.prepare()?;
     match RunLock::acquire(&ctx.state.lock_file())? {
-        Acquired::Held(l) => Ok(l),
+        Acquired::Held(l) => {
+            damage::discard_never_started(ctx);
+            Ok(l)
+        }
         Acquired::Busy(holder) => Err(error::refused(format!(
             "another reenroll holds the run lock{}: wait for it, or see `reenroll status`",
             if holder.is_empty() {
@@ -118,17 +121,16 @@ fn take_lock(ctx: &Ctx) -> Result<RunLock> {
     }
 }
 
-/// Every run with its derived state, oldest first.
+/// Every run whose journal is sound, with its derived state, oldest first. Damaged runs are
+/// left out (`damage::load_all` has them): damage stays confined to its run.
 pub fn all_runs(ctx: &Ctx) -> Result<Vec<(RunView, RunState, Vec<Record>)>> {
-    let holder = RunLock::is_held(&ctx.state.lock_file());
-    let mut out = Vec::new();
-    for id in ctx.state.run_ids()? {
-        let records = journal::read(&ctx.state.run_dir(&id).join(journal::JOURNAL_FILE))?;
-        let view = RunView::from_records(&records);
-        let state = view.state(holder.as_deref() == Some(id.as_str()));
-        out.push((view, state, records));
-    }
-    Ok(out)
+    Ok(damage::load_all(ctx)?
+        .into_iter()
+        .filter_map(|r| match r {
+            damage::Run::Sound(view, state, records) => Some((view, state, records)),
+            damage::Run::Damaged(_) => None,
+        })
+        .collect())
 }
 
 /// What a run froze in its journal header: the playbook's text, the variables, the options.
@@ -307,6 +309,7 @@ impl<'a> Runner<'a> {
 }
 
 mod daemon;
+mod damage;
 mod purge;
 mod rollback;
 mod run;

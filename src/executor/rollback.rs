@@ -14,7 +14,9 @@ pub struct RollbackReport {
 /// Undo, newest first, every reversible change of a run.
 pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<RollbackReport> {
     let lock = take_lock(ctx)?;
+    super::damage::refuse_damaged(ctx, id)?;
     let (view, state, records) = find_run(ctx, id, |s| s != RunState::RolledBack, "roll back")?;
+    super::damage::refuse_unexplained(ctx, &view.id)?;
     if state == RunState::Running {
         return Err(error::refused(format!(
             "run {} is running; wait for it or stop it first",

@@ -14,6 +14,7 @@ pub fn run(
     printer: &Printer,
 ) -> Result<Ended> {
     let lock = take_lock(ctx)?;
+    super::damage::mention_skipped(ctx, printer)?;
     refuse_if_unfinished(
         ctx,
         &pb.name,

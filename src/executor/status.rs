@@ -31,6 +31,13 @@ pub struct RunStatus {
     /// What the admin should know about the run's steps (what a keychain purge cannot see).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Why the run's journal cannot be trusted (its state is then `damaged`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damage: Option<String>,
+    /// Entries of the run's folder (`quarantine/<n>`, `keychain/<name>.json`) that no trusted
+    /// record explains: the journal was cut short or damaged before their records.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unexplained: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -43,11 +50,26 @@ pub struct StepStatus {
 
 pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
     let mut runs = Vec::new();
-    for (view, state, records) in all_runs(ctx)? {
+    for run in super::damage::load_all(ctx)? {
+        let (view, state, records) = match run {
+            super::damage::Run::Sound(view, state, records) => (view, state, records),
+            super::damage::Run::Damaged(d) => {
+                if id.is_none_or(|i| i == d.id) {
+                    runs.push(super::damage::status_of(ctx, &d));
+                }
+                continue;
+            }
+        };
         if id.is_some_and(|i| i != view.id) {
             continue;
         }
         let mut notes = Vec::new();
+        let unexplained = super::damage::account(ctx, &view.id)
+            .map(|e| crate::journal::damage::unexplained(&e))
+            .unwrap_or_default();
+        if !unexplained.is_empty() {
+            notes.push(super::damage::hint(ctx, &view.id));
+        }
         let step_ids: Vec<String> = match records.first() {
             Some(Record::Header { source, origin, .. }) => match Playbook::parse(source, origin) {
                 Ok(pb) => {
@@ -120,6 +142,8 @@ pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
             exceptions: view.exceptions.clone(),
             facts: view.facts.clone(),
             notes,
+            damage: None,
+            unexplained,
         });
     }
     if let Some(id) = id {

@@ -14,10 +14,13 @@
 //! ```
 //!
 //! Every record is one JSON line, appended, flushed and fsync'ed before the change it announces.
-//! The first record is the header with the format version. A last line without its newline is a
-//! torn write from a crash: it is ignored when reading and cut off before the next append. Any
-//! other line that does not parse is corruption, reported with its line number, never guessed.
+//! The first record is the header with the format version. Since version 2 every line ends with
+//! its checksum (`"sum"`, see `record::checksum`). A last line without its newline is a torn
+//! write from a crash: it is ignored when reading and cut off before the next append. Any other
+//! line that does not parse or check out is damage, reported with its line number, never guessed:
+//! `load` keeps the records before it and the run is reported as damaged (`damage.rs`).
 
+pub mod damage;
 pub mod lock;
 pub mod record;
 pub mod state;
@@ -36,7 +39,7 @@ pub use state::{RunState, RunView, StepState};
 
 /// The journal format version written by this build. Readers accept every version listed in
 /// `record::READABLE_VERSIONS` (fixtures of each live in tests/fixtures/journal-v*).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub const JOURNAL_FILE: &str = "journal.jsonl";
 
 /// Create a folder (and its parents) that others may cross and read but not change (0755), for
@@ -96,24 +99,49 @@ pub fn install_executable(source: &Path, target: &Path) -> Result<()> {
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&tmp)
         .with_context(|| format!("creating {}", tmp.display()))?;
-    std::io::copy(&mut from, &mut to)
-        .and_then(|_| to.sync_all())
-        .with_context(|| format!("copying {} to {}", source.display(), tmp.display()))?;
-    if nix::unistd::geteuid().is_root() {
-        std::os::unix::fs::fchown(&to, Some(0), Some(0))
-            .with_context(|| format!("giving {} to root:wheel", tmp.display()))?;
-    }
-    to.set_permissions(std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("making {} executable by every user (0755)", tmp.display()))?;
+    // From here on the temporary copy is ours: a failure (ENOSPC half-way, a folder in the
+    // target's place) removes it, so no partial binary is left beside the real one.
+    let installed = (|| -> Result<()> {
+        copy_whole(&mut from, &mut to)
+            .with_context(|| format!("copying {} to {}", source.display(), tmp.display()))?;
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::fchown(&to, Some(0), Some(0))
+                .with_context(|| format!("giving {} to root:wheel", tmp.display()))?;
+        }
+        to.set_permissions(std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("making {} executable by every user (0755)", tmp.display()))?;
+        std::fs::rename(&tmp, target)
+            .with_context(|| format!("installing {} as {}", tmp.display(), target.display()))
+    })();
     drop(to);
-    std::fs::rename(&tmp, target)
-        .with_context(|| format!("installing {} as {}", tmp.display(), target.display()))?;
+    if let Err(e) = installed {
+        return Err(match std::fs::remove_file(&tmp) {
+            Ok(()) => e,
+            Err(r) if r.kind() == std::io::ErrorKind::NotFound => e,
+            Err(r) => e.context(format!(
+                "the partial copy {} could not be removed either ({r}); delete it by hand",
+                tmp.display()
+            )),
+        });
+    }
     if let Some(dir) = target.parent() {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
     }
     Ok(())
+}
+
+/// Copy a file's bytes and sync them (a fault-injection point can fail it half-way with ENOSPC).
+fn copy_whole(from: &mut File, to: &mut File) -> std::io::Result<()> {
+    if crate::fault::enospc("install-executable") {
+        let mut half = Vec::new();
+        from.read_to_end(&mut half)?;
+        to.write_all(&half[..half.len() / 2])?;
+        return Err(std::io::Error::from_raw_os_error(nix::libc::ENOSPC));
+    }
+    std::io::copy(from, to)?;
+    to.sync_all()
 }
 
 /// Write a whole file, 0600, durably.
@@ -219,10 +247,13 @@ impl StateDir {
 pub struct Journal {
     file: File,
     path: PathBuf,
+    /// Complete lines in the file: the next record is line `lines + 1` (its checksum says so).
+    lines: u64,
 }
 
 impl Journal {
-    /// Start a new journal with its header record.
+    /// Start a new journal with its header record. When the header cannot be written whole
+    /// (a full disk), the run never started: its journal and folder are removed again.
     pub fn create(run_dir: &Path, header: &Record) -> Result<Self> {
         secure_dir(run_dir)?;
         let path = run_dir.join(JOURNAL_FILE);
@@ -232,8 +263,34 @@ impl Journal {
             .mode(0o600)
             .open(&path)
             .with_context(|| format!("creating the journal {}", path.display()))?;
-        let mut j = Journal { file, path };
-        j.append(header)?;
+        let mut j = Journal {
+            file,
+            path,
+            lines: 0,
+        };
+        let written = if crate::fault::enospc("journal-header") {
+            j.append_torn(header)
+        } else {
+            j.append(header)
+        };
+        if let Err(e) = written {
+            let path = j.path.clone();
+            drop(j);
+            let discarded = std::fs::remove_file(&path).and_then(|_| std::fs::remove_dir(run_dir));
+            return Err(match discarded {
+                Ok(()) => e.context(format!(
+                    "the run could not start: its journal's header was not written, so nothing \
+                     was changed and its folder {} was removed",
+                    run_dir.display()
+                )),
+                Err(r) => e.context(format!(
+                    "the run could not start: its journal's header was not written, so nothing \
+                     was changed; its folder {} could not be removed ({r}): the next reenroll \
+                     command removes it",
+                    run_dir.display()
+                )),
+            });
+        }
         if let Ok(d) = File::open(run_dir) {
             let _ = d.sync_all();
         }
@@ -257,24 +314,47 @@ impl Journal {
             file.set_len(keep as u64)
                 .with_context(|| format!("repairing the torn end of {}", path.display()))?;
             file.sync_all()?;
+            bytes.truncate(keep);
         }
         file.seek(SeekFrom::End(0))?;
-        Ok(Journal { file, path })
+        let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+        Ok(Journal { file, path, lines })
     }
 
     /// Append one record durably (write, flush, fsync) before returning.
     pub fn append(&mut self, record: &Record) -> Result<()> {
-        let mut line = serde_json::to_vec(record).context("encoding a journal record")?;
+        let mut line = record::encode_line(self.lines + 1, record)?;
         line.push(b'\n');
         self.file
             .write_all(&line)
             .and_then(|_| self.file.sync_data())
+            .with_context(|| format!("writing the journal {}", self.path.display()))?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Fault injection: half a record written, then the disk is full.
+    fn append_torn(&mut self, record: &Record) -> Result<()> {
+        let line = record::encode_line(self.lines + 1, record)?;
+        self.file
+            .write_all(&line[..line.len() / 2])
+            .and_then(|_| Err(std::io::Error::from_raw_os_error(nix::libc::ENOSPC)))
             .with_context(|| format!("writing the journal {}", self.path.display()))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Every record as the journal's lines, checksums included (what `Journal::append` writes).
+pub fn encode(records: &[Record]) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        bytes.extend(record::encode_line(i as u64 + 1, r)?);
+        bytes.push(b'\n');
+    }
+    Ok(bytes)
 }
 
 /// Read every record of a journal file, tolerating only a torn last line.
@@ -284,40 +364,80 @@ pub fn read(path: &Path) -> Result<Vec<Record>> {
     parse(&bytes).with_context(|| format!("the journal {} is damaged", path.display()))
 }
 
+/// Every record of a journal, tolerating only a torn last line; damage anywhere else is an
+/// error naming its line.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Record>> {
+    let read = parse_lenient(bytes);
+    if let Some(d) = read.damage {
+        return Err(d.error);
+    }
+    if read.records.is_empty() {
+        bail!("the journal has no header (the run never started)");
+    }
+    Ok(read.records)
+}
+
+/// What could be read of a journal: the records before the first damaged line, and that damage.
+pub struct Lenient {
+    pub records: Vec<Record>,
+    pub damage: Option<LineDamage>,
+}
+
+/// The first line that does not parse or check out (1-based), and why.
+pub struct LineDamage {
+    pub line: usize,
+    pub error: anyhow::Error,
+}
+
+/// Read the complete lines of a journal up to the first damaged one. A last line without its
+/// newline is a torn write: it is no record, and no damage.
+pub fn parse_lenient(bytes: &[u8]) -> Lenient {
     let mut records = Vec::new();
     // Only what ends with a newline is complete; a trailing fragment is a torn write.
     let complete = match bytes.iter().rposition(|b| *b == b'\n') {
         Some(p) => &bytes[..p],
         None => &bytes[..0],
     };
+    let mut version = None;
+    let mut sums_seen = false;
     if !complete.is_empty() || bytes.first() == Some(&b'\n') {
         for (i, line) in complete.split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
-                bail!(
-                    "line {} is empty; the journal was changed by something else",
-                    i + 1
-                );
+            let line_no = i + 1;
+            let decoded = if line.is_empty() {
+                Err(anyhow::anyhow!(
+                    "line {line_no} is empty; the journal was changed by something else"
+                ))
+            } else {
+                record::decode_line(version, line_no as u64, line, &mut sums_seen).and_then(|r| {
+                    if i == 0 {
+                        record::check_header(&r)?;
+                        if let Record::Header { version: v, .. } = &r {
+                            version = Some(*v);
+                        }
+                    } else if matches!(r, Record::Header { .. }) {
+                        bail!("line {line_no} is a second header");
+                    }
+                    Ok(r)
+                })
+            };
+            match decoded {
+                Ok(r) => records.push(r),
+                Err(error) => {
+                    return Lenient {
+                        records,
+                        damage: Some(LineDamage {
+                            line: line_no,
+                            error,
+                        }),
+                    }
+                }
             }
-            let record: Record = serde_json::from_slice(line).with_context(|| {
-                format!(
-                    "line {} is not a valid record; the journal is corrupt there (only the last \
-                     line may be torn by a crash). Keep the folder for inspection",
-                    i + 1
-                )
-            })?;
-            if i == 0 {
-                record::check_header(&record)?;
-            } else if matches!(record, Record::Header { .. }) {
-                bail!("line {} is a second header", i + 1);
-            }
-            records.push(record);
         }
     }
-    if records.is_empty() {
-        bail!("the journal has no header (the run never started)");
+    Lenient {
+        records,
+        damage: None,
     }
-    Ok(records)
 }
 
 #[cfg(test)]

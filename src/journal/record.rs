@@ -4,15 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::FORMAT_VERSION;
 use crate::device::fs::Moved;
 use crate::keychain::{KeychainItem, KeychainLocation};
 
 pub const FORMAT_NAME: &str = "reenroll-journal";
-pub const READABLE_VERSIONS: &[u32] = &[1];
+/// Version 1: plain JSON lines. Version 2: every line ends with its checksum (`"sum"`).
+pub const READABLE_VERSIONS: &[u32] = &[1, 2];
+/// The first version whose every record carries a checksum.
+pub const CHECKSUM_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -200,6 +204,92 @@ pub fn check_header(r: &Record) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The checksum of a record's line: the first 8 bytes (16 hex digits) of the SHA-256 of its line
+/// number and its JSON without the `sum` field. The line number is part of it, so a line that is
+/// duplicated, dropped or moved does not check out either.
+pub fn checksum(line_no: u64, json: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{FORMAT_NAME} line {line_no}\n").as_bytes());
+    h.update(json);
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `,"sum":"` + 16 hex digits + `"}`: how every line of a version-2 journal ends.
+const SUM_PREFIX: &[u8] = b",\"sum\":\"";
+const SUM_LEN: usize = SUM_PREFIX.len() + 16 + 2;
+
+/// One journal line (without its newline): the record's JSON with its checksum as the last
+/// field, `{"type":...,"sum":"0123456789abcdef"}`.
+pub fn encode_line(line_no: u64, record: &Record) -> Result<Vec<u8>> {
+    let mut json = serde_json::to_vec(record).context("encoding a journal record")?;
+    if json.last() != Some(&b'}') || json.len() < 2 {
+        bail!("a journal record did not encode as a JSON object");
+    }
+    let sum = checksum(line_no, &json);
+    json.pop();
+    json.extend_from_slice(SUM_PREFIX);
+    json.extend_from_slice(sum.as_bytes());
+    json.extend_from_slice(b"\"}");
+    Ok(json)
+}
+
+/// The JSON of a line that carries a checksum, with the checksum taken out, if it checks out;
+/// `Ok(None)` for a line without one.
+fn strip_checksum(line_no: u64, line: &[u8]) -> Result<Option<Vec<u8>>> {
+    let has_sum = line.len() > SUM_LEN
+        && line.ends_with(b"\"}")
+        && line[line.len() - SUM_LEN..].starts_with(SUM_PREFIX);
+    if !has_sum {
+        return Ok(None);
+    }
+    let sum = &line[line.len() - 18..line.len() - 2];
+    let mut json = line[..line.len() - SUM_LEN].to_vec();
+    json.push(b'}');
+    if checksum(line_no, &json).as_bytes() != sum {
+        bail!(
+            "line {line_no} does not match its checksum: it was changed, duplicated or moved \
+             after it was written"
+        );
+    }
+    Ok(Some(json))
+}
+
+/// Decode one complete line of a journal whose header says `version` (`None`: this is the
+/// header). Version 2 lines must carry their checksum; in a version-1 journal, lines appended
+/// by a later reenroll carry one (checked), and once one does, every later line must.
+pub fn decode_line(
+    version: Option<u32>,
+    line_no: u64,
+    line: &[u8],
+    sums_seen: &mut bool,
+) -> Result<Record> {
+    let (json, summed) = match strip_checksum(line_no, line)? {
+        Some(json) => (json, true),
+        None => (line.to_vec(), false),
+    };
+    let record: Record = serde_json::from_slice(&json).with_context(|| {
+        format!(
+            "line {line_no} is not a valid record; the journal is corrupt there (only the last \
+             line may be torn by a crash). Keep the folder for inspection"
+        )
+    })?;
+    let version = match (version, &record) {
+        (None, Record::Header { version, .. }) => *version,
+        _ => version.unwrap_or(0),
+    };
+    if !summed && (version >= CHECKSUM_VERSION || *sums_seen) {
+        bail!(
+            "line {line_no} has no checksum (every record of this journal carries one); it was \
+             changed after it was written"
+        );
+    }
+    *sums_seen |= summed;
+    Ok(record)
 }
 
 impl Record {
