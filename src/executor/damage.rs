@@ -142,6 +142,7 @@ pub(super) fn status_of(ctx: &Ctx, d: &DamagedRun) -> RunStatus {
         exceptions: Vec::new(),
         facts: view.facts.clone(),
         notes: vec![hint(ctx, &d.id)],
+        not_restored: Vec::new(),
         damage: Some(d.describe()),
         unexplained,
     }
