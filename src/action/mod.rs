@@ -14,6 +14,7 @@ pub mod remove;
 pub mod run;
 pub mod server;
 pub mod template;
+pub mod timer;
 pub mod wait_for;
 
 use std::collections::BTreeMap;
@@ -205,6 +206,44 @@ impl ActionSpec {
             | ActionSpec::Reboot(_)
             | ActionSpec::Gate(_)
             | ActionSpec::Server(_) => Vec::new(),
+        }
+    }
+
+    /// The timer fields the spec sets (a number or a `{variable}`), with their maxima.
+    pub fn timers(&self) -> Vec<timer::Timer> {
+        use timer::{Timer, DAY, WEEK};
+        match self {
+            ActionSpec::Gate(s) => {
+                vec![Timer::new("settle_minutes", &s.settle_minutes, WEEK, false)]
+            }
+            ActionSpec::Reboot(s) => vec![Timer::new("delay_minutes", &s.delay_minutes, DAY, true)],
+            ActionSpec::WaitFor(s) => {
+                vec![Timer::new(
+                    "timeout_minutes",
+                    &s.timeout_minutes,
+                    WEEK,
+                    false,
+                )]
+            }
+            ActionSpec::Run(s) => {
+                let mut t = Vec::new();
+                if let Some(m) = &s.timeout_minutes {
+                    t.push(Timer::new("timeout_minutes", m, DAY, true));
+                }
+                if let Some(m) = &s.wait_for_user_minutes {
+                    t.push(Timer::new("wait_for_user_minutes", m, WEEK, false));
+                }
+                t
+            }
+            ActionSpec::Server(s) => s
+                .wait_minutes
+                .as_deref()
+                .map(|m| vec![Timer::new("wait_minutes", m, WEEK, false)])
+                .unwrap_or_default(),
+            ActionSpec::Facts(_)
+            | ActionSpec::Remove(_)
+            | ActionSpec::Operator(_)
+            | ActionSpec::KeychainPurge(_) => Vec::new(),
         }
     }
 

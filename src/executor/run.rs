@@ -155,6 +155,16 @@ pub fn resume(
     {
         vars.insert(k, v);
     }
+    // The timers with this resume's values, before anything is recorded (exit 2).
+    let mut with_sets = vars.clone();
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &new_sets {
+        with_sets.insert(k.clone(), v.clone());
+        sources.insert(k.clone(), "resume --set".into());
+    }
+    if !new_sets.is_empty() {
+        crate::settings::check_timers(&pb, &with_sets, &sources)?;
+    }
     let mut runner = Runner::open(ctx, lock, pb, &view.id, records, vars, options, printer)?;
     for (k, v) in new_sets {
         runner.append(Record::Note {

@@ -253,6 +253,20 @@ impl Playbook {
                     ));
                 }
             }
+            // Timers: a number or a `{variable}` whose default is one (finite, not negative,
+            // at most the timer's maximum); the values that override a default are checked by
+            // `settings::resolve` and `resume --set`.
+            let defaults: BTreeMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.default.clone()))
+                .collect();
+            if let Err(p) = check_step_timers(&id, &action, &defaults) {
+                let at = match p.vars.first().and_then(|v| raw.vars.get(v)) {
+                    Some(v) => v.span().start,
+                    None => locate(source, action_span.clone(), &p.text),
+                };
+                return Err(err_at(at, p.to_string()));
+            }
             if let Err(e) = action.validate() {
                 return Err(err_at(action_span.start, format!("step `{id}`: {e:#}")));
             }
@@ -310,6 +324,69 @@ impl Playbook {
 
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+/// A timer refused: the step, the field, the text and the variables it names.
+#[derive(Debug)]
+pub struct TimerProblem {
+    pub step: String,
+    pub field: &'static str,
+    pub text: String,
+    pub vars: Vec<String>,
+    pub message: String,
+}
+
+impl fmt::Display for TimerProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step `{}`: ", self.step)?;
+        if !self.vars.is_empty() {
+            write!(f, "{} = \"{}\": ", self.field, self.text)?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// Check one step's timers with `values` (variables) filled in.
+pub fn check_step_timers(
+    step: &str,
+    action: &ActionSpec,
+    values: &BTreeMap<String, String>,
+) -> Result<(), TimerProblem> {
+    for t in action.timers() {
+        let vars = crate::action::template::placeholders(&t.text).unwrap_or_default();
+        let mut expanded = t.clone();
+        expanded.text = crate::action::template::expand(&t.text, values, true);
+        if let Err(e) = expanded.duration() {
+            let message = if vars.is_empty() {
+                format!("{e:#}")
+            } else {
+                format!(
+                    "{e:#} (from {})",
+                    vars.iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(TimerProblem {
+                step: step.to_string(),
+                field: t.field,
+                text: t.text,
+                vars,
+                message,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Playbook {
+    /// Every step's timers with `values` (the resolved variables) filled in.
+    pub fn check_timers(&self, values: &BTreeMap<String, String>) -> Result<(), TimerProblem> {
+        self.steps
+            .iter()
+            .try_for_each(|s| check_step_timers(&s.id, &s.action, values))
     }
 }
 

@@ -1,0 +1,132 @@
+//! Hostile input values and playbooks (issue 11, §3): timers that are not finite, negative or
+//! beyond their maximum, paths outside the allowed roots, unknown facts, NUL bytes, invalid
+//! UTF-8, and user records that cannot be read or point elsewhere. Each is refused before
+//! anything changes (exit 2, file:line:column for a playbook), or confined to what it concerns.
+
+mod support;
+
+use support::Sandbox;
+
+/// Every way to give a timer a value that cannot be waited: plan, run, the Jamf policy and the
+/// managed preferences refuse it with exit 2 and nothing changed, naming the variable.
+#[test]
+fn timers_that_are_not_finite_or_beyond_their_maximum_are_refused_before_anything_changes() {
+    let dev = Sandbox::new().build();
+    let before = dev.tree_hash();
+    let cases = [
+        "login_wait_minutes=inf",
+        "login_wait_minutes=1e300",
+        "login_wait_minutes=9223372036854775807",
+        "intune_settle_minutes=inf",
+        "intune_settle_minutes=NaN",
+        "intune_settle_minutes=-5",
+        "intune_settle_minutes=10081",
+        "reboot_delay_minutes=9223372036854775807",
+        "reboot_delay_minutes=1441",
+        "enrollment_timeout_minutes=-1",
+        "server_wait_minutes=1e300",
+    ];
+    for set in cases {
+        let var = set.split('=').next().unwrap();
+        dev.reenroll(&["plan", "--set", set])
+            .exit(2)
+            .stderr_contains(var);
+        dev.reenroll(&["run", "--yes", "--set", set])
+            .exit(2)
+            .stderr_contains(var)
+            .stderr_contains("nothing was changed");
+        before.assert_same(&dev.tree_hash(), set);
+    }
+    // A Jamf policy parameter names its parameter number.
+    dev.reenroll(&["jamf-policy", "/", "Mac", "alice", "login_wait_minutes=inf"])
+        .exit(2)
+        .stderr_contains("parameter 4");
+    // The managed preferences (a configuration profile) too.
+    let mut d = plist::Dictionary::new();
+    d.insert(
+        "intune_settle_minutes".into(),
+        plist::Value::Integer(i64::MAX.into()),
+    );
+    let prefs = dev.path("/Library/Managed Preferences/com.github.reenroll.plist");
+    std::fs::create_dir_all(prefs.parent().unwrap()).unwrap();
+    plist::Value::Dictionary(d).to_file_binary(&prefs).unwrap();
+    let before = dev.tree_hash();
+    dev.reenroll(&["plan"])
+        .exit(2)
+        .stderr_contains("managed preferences");
+    dev.reenroll(&["run", "--yes"]).exit(2);
+    before.assert_same(&dev.tree_hash(), "managed preferences");
+    assert!(dev.status()["runs"].as_array().unwrap().is_empty());
+    // The maxima themselves are accepted.
+    std::fs::remove_file(&prefs).unwrap();
+    dev.reenroll(&[
+        "plan",
+        "--set",
+        "intune_settle_minutes=10080",
+        "--set",
+        "reboot_delay_minutes=1440",
+    ])
+    .exit(0);
+}
+
+#[test]
+fn resume_set_refuses_a_timer_that_cannot_be_waited() {
+    let dev = Sandbox::new().build();
+    // The run goes as far as the restart and pauses there.
+    dev.reenroll(&["run", "--yes"]).exit(3);
+    let journal_before = dev.journal(&dev.last_run()).len();
+    for set in [
+        "intune_settle_minutes=inf",
+        "login_wait_minutes=1e300",
+        "login_wait_minutes=-1",
+    ] {
+        dev.reenroll(&["resume", "--set", set])
+            .exit(2)
+            .stderr_contains(set.split('=').next().unwrap());
+    }
+    assert_eq!(
+        dev.journal(&dev.last_run()).len(),
+        journal_before,
+        "a refused --set recorded something"
+    );
+}
+
+fn timer_playbook(field_line: &str) -> String {
+    format!(
+        r#"name = "t"
+description = "d"
+[vars.wait]
+default = 5
+timer = true
+[[steps]]
+id = "settle"
+title = "Settle"
+[steps.action]
+kind = "gate"
+after = []
+{field_line}
+"#
+    )
+}
+
+#[test]
+fn negative_or_infinite_timers_in_a_playbook_are_refused_at_file_line_column() {
+    let dev = Sandbox::new().build();
+    let ok = dev.playbook("ok", &timer_playbook("settle_minutes = \"{wait}\""));
+    dev.reenroll(&["plan", &ok]).exit(0);
+    for (name, text, line) in [
+        ("neg", timer_playbook("settle_minutes = \"-3\""), 12),
+        ("inf", timer_playbook("settle_minutes = \"inf\""), 12),
+        (
+            "neg-default",
+            timer_playbook("settle_minutes = \"{wait}\"").replace("default = 5", "default = -5"),
+            3,
+        ),
+    ] {
+        let pb = dev.playbook(name, &text);
+        dev.reenroll(&["plan", &pb])
+            .exit(2)
+            .stderr_contains(&format!("{pb}:{line}:"))
+            .stderr_contains("settle_minutes");
+    }
+}
