@@ -130,3 +130,134 @@ fn negative_or_infinite_timers_in_a_playbook_are_refused_at_file_line_column() {
             .stderr_contains("settle_minutes");
     }
 }
+
+const REMOVE_ONE: &str = r#"name = "rm"
+description = "d"
+
+[[steps]]
+id = "first"
+title = "A harmless removal first"
+[steps.action]
+kind = "remove"
+paths = ["/Library/Preferences/com.jamf.management.jamfAAD.plist"]
+
+[[steps]]
+id = "second"
+title = "The path under test"
+[steps.action]
+kind = "remove"
+paths = ["PATH"]
+"#;
+
+/// Places no playbook may remove are refused at validation, naming file:line:column, before
+/// the first (harmless) step runs; not at run time after earlier steps changed the device.
+#[test]
+fn removals_outside_the_allowed_roots_are_refused_at_validation() {
+    let dev = Sandbox::new().users(&["zoë"]).build();
+    let before = dev.tree_hash();
+    for path in [
+        "/",
+        "/etc",
+        "/Users",
+        "/System",
+        "/var/db/dslocal",
+        "/private/etc/sudoers",
+        "{home}/Documents",
+        "/Users/zoë/Documents",
+        "{home}/Library/Keychains",
+        "/Library/Application Support/reenroll",
+        "/Library/Application Support/reenroll/runs",
+        "/Library/LaunchDaemons/com.apple.something.plist",
+        "/Library/Preferences",
+        "/opt/x",
+    ] {
+        let pb = dev.playbook("rm", &REMOVE_ONE.replace("PATH", path));
+        for cmd in [vec!["plan", pb.as_str()], vec!["run", pb.as_str(), "--yes"]] {
+            dev.reenroll(&cmd)
+                .exit(2)
+                .stderr_contains(&format!("{pb}:16:"))
+                .stderr_contains(path);
+        }
+        before.assert_same(&dev.tree_hash(), path);
+    }
+    assert!(dev.status()["runs"].as_array().unwrap().is_empty());
+    // Allowed roots, and `allow_paths` widening them visibly.
+    for path in [
+        "/Library/LaunchDaemons/com.jamfsoftware.task.1.plist",
+        "/Library/LaunchAgents/com.microsoft.update.agent.plist",
+        "{home}/Library/Caches/com.microsoft.CompanyPortalMac",
+        "/Applications/Company Portal.app",
+        "/usr/local/jamf",
+        "/usr/local/bin/jamf",
+    ] {
+        let pb = dev.playbook("rm", &REMOVE_ONE.replace("PATH", path));
+        dev.reenroll(&["plan", &pb]).exit(0);
+    }
+    let widened = format!(
+        "allow_paths = [\"/opt/x\"]\n{}",
+        REMOVE_ONE.replace("PATH", "/opt/x/y")
+    );
+    let pb = dev.playbook("widened", &widened);
+    dev.reenroll(&["plan", &pb])
+        .exit(0)
+        .stdout_contains("allow_paths: /opt/x");
+    let plan = dev.reenroll(&["plan", "--json", &pb]).exit(0).json();
+    assert!(
+        plan["warnings"].to_string().contains("allow_paths"),
+        "{plan}"
+    );
+    // allow_paths cannot open what is never allowed.
+    for entry in ["/", "/etc", "/private", "{home}/Library/Keychains"] {
+        let pb = dev.playbook(
+            "wide",
+            &format!(
+                "allow_paths = [\"{entry}\"]\n{}",
+                REMOVE_ONE.replace("PATH", "/etc/hosts")
+            ),
+        );
+        dev.reenroll(&["plan", &pb])
+            .exit(2)
+            .stderr_contains(&format!("{pb}:1:"));
+    }
+    // The embedded playbooks stay valid.
+    dev.reenroll(&["plan", "cause6"]).exit(0);
+    dev.reenroll(&["plan", "reregister"]).exit(0);
+}
+
+#[test]
+fn unknown_facts_nul_characters_and_invalid_utf8_are_refused_at_file_line_column() {
+    let dev = Sandbox::new().build();
+    let base = REMOVE_ONE.replace("PATH", "/Library/Preferences/x.plist");
+    let fact = base.replace(
+        "title = \"The path under test\"",
+        "title = \"The path under test\"\nwhen = { fact = \"is_tuesday\" }",
+    );
+    let pb = dev.playbook("fact", &fact);
+    dev.reenroll(&["plan", &pb])
+        .exit(2)
+        .stderr_contains(&format!("{pb}:14:"))
+        .stderr_contains("is_tuesday");
+    let known = fact.replace("is_tuesday", "mdm_profile");
+    dev.reenroll(&["plan", &dev.playbook("known", &known)])
+        .exit(0);
+    let nul = base.replace(
+        "/Library/Preferences/x.plist",
+        "/Library/Preferences/x\\u0000.plist",
+    );
+    let pb = dev.playbook("nul", &nul);
+    dev.reenroll(&["plan", &pb])
+        .exit(2)
+        .stderr_contains(&format!("{pb}:16:"))
+        .stderr_contains("NUL");
+    // Invalid UTF-8 on line 6, column 12 (the `h` of "A harmless").
+    let mut bytes = base.clone().into_bytes();
+    let at = base.find("A harmless").unwrap() + 2;
+    bytes[at] = 0xff;
+    let path = dev.outside().join("latin1.toml");
+    std::fs::write(&path, &bytes).unwrap();
+    let p = path.to_str().unwrap();
+    dev.reenroll(&["plan", p])
+        .exit(2)
+        .stderr_contains(&format!("{p}:6:12:"))
+        .stderr_contains("UTF-8");
+}

@@ -232,7 +232,10 @@ fn a_host_that_is_not_a_mac_refuses_changes_without_root() {
     let pb = tmp.path().join("pb.toml");
     std::fs::write(
         &pb,
-        PURGE_USERS.replace("{home}/Library", "/reenroll-test-does-not-exist"),
+        format!(
+            "allow_paths = [\"/reenroll-test-does-not-exist\"]\n{}",
+            PURGE_USERS.replace("{home}/Library", "/reenroll-test-does-not-exist")
+        ),
     )
     .unwrap();
     let state = tmp.path().join("state");

@@ -149,7 +149,7 @@ fn frozen(view: &RunView, records: &[Record]) -> Result<Frozen> {
     else {
         anyhow::bail!("run {} has no header", view.id);
     };
-    let pb = Playbook::parse(source, origin)
+    let pb = Playbook::parse_recorded(source, origin)
         .map_err(crate::playbook::PlaybookError::coded)
         .with_context(|| format!("re-reading the playbook frozen in run {}", view.id))?;
     Ok(Frozen {
