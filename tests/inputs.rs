@@ -261,3 +261,98 @@ fn unknown_facts_nul_characters_and_invalid_utf8_are_refused_at_file_line_column
         .stderr_contains(&format!("{p}:6:12:"))
         .stderr_contains("UTF-8");
 }
+
+const PURGE_USERS: &str = r#"name = "purge-users"
+description = "Per-user removals."
+
+[[steps]]
+id = "purge-users"
+title = "Remove each user's Company Portal preferences"
+[steps.action]
+kind = "remove"
+paths = ["{home}/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
+"#;
+
+const USER_RECORDS: &str = "/var/db/dslocal/nodes/Default/users";
+const PREFS: &str = "Library/Preferences/com.microsoft.CompanyPortalMac.plist";
+
+/// A user record whose home climbs out (`/Users/../etc`) is skipped with an exception naming
+/// it; the other users' files are still removed (exit 6).
+#[test]
+fn a_user_record_with_a_climbing_home_is_skipped_with_an_exception_and_the_others_purged() {
+    let dev = Sandbox::new().users(&["zoë", "jdoe"]).build();
+    let mut d = plist::Dictionary::new();
+    for (k, v) in [("name", "evil"), ("uid", "777"), ("home", "/Users/../etc")] {
+        d.insert(
+            k.into(),
+            plist::Value::Array(vec![plist::Value::String(v.into())]),
+        );
+    }
+    plist::Value::Dictionary(d)
+        .to_file_binary(dev.path(&format!("{USER_RECORDS}/evil.plist")))
+        .unwrap();
+    for (_, home) in dev.users() {
+        dev.write(&format!("{home}/{PREFS}"), "x");
+    }
+    let pb = dev.playbook("purge-users", PURGE_USERS);
+    let r = dev.reenroll(&["run", &pb, "--yes"]).exit(6);
+    r.says("evil").says("/Users/../etc");
+    for (name, home) in dev.users() {
+        assert!(
+            !dev.exists(&format!("{home}/{PREFS}")),
+            "{name}'s file was not removed\n{r}"
+        );
+    }
+}
+
+#[test]
+fn a_keychain_purge_skips_a_user_record_with_a_climbing_home_with_an_exception() {
+    let dev = Sandbox::new().users(&["zoë"]).build();
+    let mut d = plist::Dictionary::new();
+    for (k, v) in [("name", "evil"), ("uid", "777"), ("home", "/Users/../etc")] {
+        d.insert(
+            k.into(),
+            plist::Value::Array(vec![plist::Value::String(v.into())]),
+        );
+    }
+    plist::Value::Dictionary(d)
+        .to_file_binary(dev.path(&format!("{USER_RECORDS}/evil.plist")))
+        .unwrap();
+    let pb = dev.playbook(
+        "kc",
+        r#"name = "kc"
+description = "d"
+[[steps]]
+id = "purge-keychains"
+title = "Purge"
+[steps.action]
+kind = "keychain-purge"
+keychains = ["users"]
+[[steps.action.remove]]
+name = "Microsoft"
+any = { contains = "microsoft" }
+"#,
+    );
+    let r = dev.reenroll(&["run", &pb, "--yes"]).exit(6);
+    r.says("evil");
+    assert_eq!(dev.step_states()["purge-keychains"], "done", "{r}");
+}
+
+/// Listing the local users fails: the step fails (it never reports "done" having removed
+/// nothing), and plan says it could not see.
+#[test]
+fn a_failure_listing_the_users_fails_the_step() {
+    let dev = Sandbox::new().users(&["zoë"]).build();
+    let (_, home) = dev.users().remove(0);
+    dev.write(&format!("{home}/{PREFS}"), "x");
+    // The records folder replaced by a file: read_dir fails with ENOTDIR.
+    dev.remove(USER_RECORDS);
+    dev.write(USER_RECORDS, "not a folder");
+    let pb = dev.playbook("purge-users", PURGE_USERS);
+    dev.reenroll(&["plan", &pb])
+        .exit(0)
+        .says("could not list the local users");
+    let r = dev.reenroll(&["run", &pb, "--yes"]).exit(1);
+    r.says("local user");
+    assert_eq!(dev.step_states()["purge-users"], "failed", "{r}");
+}

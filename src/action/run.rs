@@ -105,14 +105,14 @@ impl Check {
     pub fn holds(&self, env: &Env) -> Result<bool> {
         let mut notes = Vec::new();
         for t in &self.absent {
-            for p in super::expand_path(env, t, &mut notes) {
+            for p in super::expand_path(env, t, &mut notes)?.paths {
                 if !matches!(fs::probe_shallow(env.device, &p)?, Probe::Absent) {
                     return Ok(false);
                 }
             }
         }
         for t in &self.present {
-            for p in super::expand_path(env, t, &mut notes) {
+            for p in super::expand_path(env, t, &mut notes)?.paths {
                 if !matches!(fs::probe_shallow(env.device, &p)?, Probe::Present(_)) {
                     return Ok(false);
                 }
