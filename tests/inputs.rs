@@ -356,3 +356,36 @@ fn a_failure_listing_the_users_fails_the_step() {
     r.says("local user");
     assert_eq!(dev.step_states()["purge-users"], "failed", "{r}");
 }
+
+/// Under a umask of 000, reenroll's log and the daemon's output log are still 0644 (never
+/// world-writable).
+#[test]
+fn log_files_are_0644_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dev = Sandbox::new().build();
+    let under_umask_000 = |args: &[&str]| {
+        let status = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg("umask 000 && exec \"$0\" \"$@\"")
+            .arg(support::BIN)
+            .args(args)
+            .env_remove("REENROLL_FAULT")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        status.code()
+    };
+    let root = dev.root().to_str().unwrap().to_string();
+    assert_eq!(under_umask_000(&["--root", &root, "run", "--yes"]), Some(3));
+    assert_eq!(under_umask_000(&["sandbox", "boot", &root]), Some(0));
+    for log in ["/var/log/reenroll.log", "/var/log/reenroll-daemon.log"] {
+        let mode = std::fs::metadata(dev.path(log))
+            .unwrap_or_else(|e| panic!("{log}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o644, "{log} is {mode:o}");
+    }
+}

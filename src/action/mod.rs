@@ -166,7 +166,7 @@ pub trait Recorder {
     fn quarantine(&mut self) -> Result<&OwnedFd>;
     fn run_dir(&self) -> &Path;
     fn record_facts(&mut self, facts: Facts) -> Result<()>;
-    /// SIGINT/SIGTERM arrived: long waits should return a pause.
+    /// SIGINT/SIGTERM/SIGHUP arrived: long waits should return a pause.
     fn cancelled(&self) -> bool;
     /// Where a long step shows its progress (the run's Printer): actions never print.
     fn out(&self) -> &crate::output::Printer;

@@ -344,7 +344,8 @@ impl Runner<'_> {
             if self.cancel.load(Ordering::SeqCst) {
                 return self.pause(
                     None,
-                    "stopped by a signal (SIGINT/SIGTERM); `reenroll resume` continues".into(),
+                    "stopped by a signal (SIGINT/SIGTERM/SIGHUP); `reenroll resume` continues"
+                        .into(),
                     None,
                 );
             }
