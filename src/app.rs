@@ -156,6 +156,7 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
                 crate::planfile::load(file).map_err(|e| error::invalid(format!("{e:#}")))?;
             let pb = crate::playbook::Playbook::parse(&saved.source, &saved.origin)
                 .map_err(crate::playbook::PlaybookError::coded)?;
+            crate::settings::check_timers(&pb, &saved.vars, &saved.var_sources)?;
             (
                 pb,
                 saved.vars.clone(),

@@ -80,9 +80,32 @@ pub fn load_playbook(name_or_path: Option<&str>) -> Result<Playbook> {
             names.join(", ")
         )));
     }
-    let src = std::fs::read_to_string(&path)
+    let bytes = std::fs::read(&path)
         .with_context(|| format!("reading the playbook {}", path.display()))
         .map_err(|e| error::invalid(format!("{e:#}")))?;
+    let src = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            // Where the first invalid byte is, as file:line:column of the valid text before it.
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let valid = std::str::from_utf8(valid).unwrap_or_default();
+            let line = valid.matches('\n').count() + 1;
+            let column = valid
+                .rfind('\n')
+                .map_or(valid.chars().count(), |p| valid[p + 1..].chars().count())
+                + 1;
+            return Err(PlaybookError {
+                file: path.display().to_string(),
+                line,
+                column,
+                message: format!(
+                    "invalid UTF-8 (byte 0x{:02x}): a playbook is UTF-8 text",
+                    e.as_bytes()[e.utf8_error().valid_up_to()]
+                ),
+            }
+            .coded());
+        }
+    };
     Playbook::parse(&src, &path.display().to_string()).map_err(PlaybookError::coded)
 }
 

@@ -24,11 +24,17 @@ pub fn init(verbose: u8, quiet: bool, log_file: Option<&Path>) {
         if let Some(dir) = p.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
+        // 0644 whatever the umask (a umask of 000 made it world-writable), never through a
+        // link; an existing log is put back to 0644.
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o644)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(p)
             .ok()?;
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o644));
         Some(
             fmt::layer()
                 .with_writer(std::sync::Mutex::new(f))

@@ -173,6 +173,12 @@ pub fn plan(
             )
         })
         .collect();
+    if !pb.allow_paths.is_empty() {
+        warnings.push(format!(
+            "this playbook widens where it may remove things with allow_paths: {}",
+            pb.allow_paths.join(", ")
+        ));
+    }
     Ok(PlanReport {
         playbook: pb.name.clone(),
         description: pb.description.trim().to_string(),

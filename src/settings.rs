@@ -114,7 +114,39 @@ pub fn resolve(pb: &Playbook, layers: &[Layer]) -> Result<Resolved> {
             sources.insert(k.clone(), layer.source.clone());
         }
     }
+    check_timers(pb, &values, &sources)?;
     Ok((values, sources, notes))
+}
+
+/// Refuse (exit 2) a timer that is not a finite, non-negative number of minutes within its
+/// maximum, naming where the value came from: nothing has changed yet.
+pub fn check_timers(
+    pb: &Playbook,
+    values: &BTreeMap<String, String>,
+    sources: &BTreeMap<String, String>,
+) -> Result<()> {
+    pb.check_timers(values).map_err(|p| {
+        let from = p
+            .vars
+            .iter()
+            .map(|v| {
+                format!(
+                    "{v}={} ({})",
+                    values.get(v).map(String::as_str).unwrap_or(""),
+                    sources.get(v).map(String::as_str).unwrap_or(SOURCE_DEFAULT)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let from = if from.is_empty() {
+            String::new()
+        } else {
+            format!("{from}: ")
+        };
+        error::invalid(format!(
+            "{from}{p}; nothing was changed. Give a number of minutes within the maximum"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -326,7 +326,7 @@ id = "remove-a-file"
 title = "Remove a file"
 [steps.action]
 kind = "remove"
-paths = ["/Users/zoë/Documents/notes.txt"]
+paths = ["/Users/zoë/Library/Preferences/notes.plist"]
 "#,
     );
     dev.reenroll(&["run", &files, "--yes"]).exit(0);

@@ -232,7 +232,10 @@ fn a_host_that_is_not_a_mac_refuses_changes_without_root() {
     let pb = tmp.path().join("pb.toml");
     std::fs::write(
         &pb,
-        PURGE_USERS.replace("{home}/Library", "/reenroll-test-does-not-exist"),
+        format!(
+            "allow_paths = [\"/reenroll-test-does-not-exist\"]\n{}",
+            PURGE_USERS.replace("{home}/Library", "/reenroll-test-does-not-exist")
+        ),
     )
     .unwrap();
     let state = tmp.path().join("state");
@@ -459,11 +462,21 @@ paths = ["{home}/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
 
 #[test]
 fn sigterm_lets_the_current_step_finish_then_pauses_the_run() {
+    a_signal_lets_the_current_step_finish_then_pauses_the_run(nix::sys::signal::Signal::SIGTERM);
+}
+
+/// A closed terminal or a dropped ssh session (SIGHUP) is handled like SIGTERM.
+#[test]
+fn sighup_lets_the_current_step_finish_then_pauses_the_run() {
+    a_signal_lets_the_current_step_finish_then_pauses_the_run(nix::sys::signal::Signal::SIGHUP);
+}
+
+fn a_signal_lets_the_current_step_finish_then_pauses_the_run(signal: nix::sys::signal::Signal) {
     let dev = Sandbox::new().build();
     dev.script(
         "/usr/local/bin/hold",
         r#"d=$(dirname "$0")
-trap ': >"$d/hold.signalled"' TERM INT
+trap ': >"$d/hold.signalled"' TERM INT HUP
 : >"$d/hold.started"
 while [ ! -e "$d/hold.release" ]; do sleep 0.02; done
 : >"$d/hold.done""#,
@@ -472,17 +485,13 @@ while [ ! -e "$d/hold.release" ]; do sleep 0.02; done
     let child = dev.reenroll(&["run", &pb, "--yes"]).spawn();
     wait_for(&dev.path("/usr/local/bin/hold.started"));
     // What a Ctrl-C or launchd's stop sends to reenroll (not to its own process group).
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     dev.write("/usr/local/bin/hold.release", "");
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "paused\n{stdout}");
-    assert!(stdout.contains("SIGTERM"), "{stdout}");
+    assert!(stdout.contains(signal.as_str()), "{stdout}");
     // The step in progress finished and was recorded; its program never saw the signal.
     assert!(dev.exists("/usr/local/bin/hold.done"));
     assert!(

@@ -19,6 +19,27 @@ pub const JAMF_MDM_PROFILE_UUID: &str = "00000000-0000-0000-A000-4A414D460003";
 pub const JAMF_BINARY: &str = "/usr/local/jamf/bin/jamf";
 pub const CONDITIONAL_ACCESS: &str = "/Library/Application Support/JAMF/Jamf.app/Contents/MacOS/Jamf Conditional Access.app/Contents/MacOS/Jamf Conditional Access";
 
+/// Every fact the preflight step may record: the names a step's `when = { fact = ... }` or
+/// `not_fact` may use (playbook validation refuses any other). A test keeps it in step with
+/// what `gather` records.
+pub const FACTS: &[&str] = &[
+    "serial",
+    "computer_name",
+    "console_user",
+    "console_uid",
+    "console_home",
+    "jss_url",
+    "jss_reachable",
+    "mdm_profile",
+    "ade",
+    "mdm_enrolled",
+    "psso_registered",
+    "entra_device_ids",
+    "upn",
+    "keychains_unreachable",
+    "unreadable",
+];
+
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
@@ -270,5 +291,27 @@ mod tests {
             super::parse_ioreg_serial(t).as_deref(),
             Some("C02ZK0XXMD6R")
         );
+    }
+}
+
+#[cfg(test)]
+mod facts_list {
+    #[test]
+    fn every_recorded_fact_is_in_the_list() {
+        let src = include_str!("facts.rs");
+        let mut n = 0;
+        for part in src.split(".insert(").skip(1) {
+            let name = part.trim_start().trim_start_matches('"');
+            let Some(end) = name.find('"') else { continue };
+            let name = &name[..end];
+            if name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !name.is_empty() {
+                assert!(
+                    super::FACTS.contains(&name),
+                    "`{name}` is recorded but not in FACTS"
+                );
+                n += 1;
+            }
+        }
+        assert!(n >= 14, "found only {n} facts");
     }
 }

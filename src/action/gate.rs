@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
@@ -22,13 +22,12 @@ pub struct Spec {
 
 impl Spec {
     fn settle(&self) -> Result<Duration> {
-        let m: f64 = self.settle_minutes.trim().parse().with_context(|| {
-            format!(
-                "settle_minutes must be a number, not `{}`",
-                self.settle_minutes
-            )
-        })?;
-        Ok(Duration::from_secs_f64((m.max(0.0)) * 60.0))
+        super::timer::minutes(
+            "settle_minutes",
+            &self.settle_minutes,
+            super::timer::WEEK,
+            false,
+        )
     }
 
     pub fn plan(&self, _env: &Env) -> Result<StepPlan> {
@@ -80,7 +79,11 @@ impl Spec {
                 self.after.join(", ")
             )));
         }
-        let deadline = last.unwrap_or(env.now) + self.settle()?;
+        let deadline = super::timer::add_system(
+            last.unwrap_or(env.now),
+            self.settle()?,
+            "the end of the settle wait",
+        )?;
         let deadline_text = humantime::format_rfc3339_seconds(deadline).to_string();
         if rec
             .get_note(&format!("deadline:{}", env.step_id))

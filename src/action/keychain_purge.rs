@@ -15,7 +15,7 @@
 //! The purge sees file-based keychains only: items in the data-protection keychain are neither
 //! listed nor deleted, and `plan` says so (`keychain::DATA_PROTECTION_NOTE`, docs/keychain.md).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
@@ -56,31 +56,58 @@ impl Spec {
         self.rules().validate()
     }
 
-    fn locations(&self, env: &Env, notes: &mut Vec<String>) -> Vec<KeychainLocation> {
+    /// The keychains to purge, and the users skipped because their record's home is not a
+    /// plain absolute path (who, why). Err: the local users could not be read (the step fails
+    /// rather than report "done" having looked at nobody).
+    fn locations(
+        &self,
+        env: &Env,
+        notes: &mut Vec<String>,
+    ) -> Result<(Vec<KeychainLocation>, super::Skipped)> {
         let mut out = Vec::new();
+        let mut skipped = Vec::new();
+        let mut user = |name: String, uid: u32, home: String, out: &mut Vec<KeychainLocation>| {
+            match crate::device::check_mac_path(&home) {
+                Ok(()) if !home.trim_end_matches('/').is_empty() => {
+                    out.push(KeychainLocation::User { name, uid, home })
+                }
+                Ok(()) => skipped.push((
+                    format!("{name}'s login keychain"),
+                    format!("the user record `{name}` gives `/` as its home folder; skipped"),
+                )),
+                Err(e) => skipped.push((
+                    format!("{name}'s login keychain"),
+                    format!("the user record `{name}` has the home folder `{home}`, which is not a plain absolute path ({e:#}); skipped, its keychain was not touched"),
+                )),
+            }
+        };
         for k in &self.keychains {
             match k.as_str() {
-                "users" => match env.device.users() {
-                    Ok(us) => out.extend(us.into_iter().map(|u| KeychainLocation::User {
-                        name: u.name,
-                        uid: u.uid,
-                        home: u.home,
-                    })),
-                    Err(e) => notes.push(format!("could not list the local users: {e:#}")),
-                },
-                "console" => match env.device.console_user() {
-                    Ok(Some(u)) => match u.home.clone() {
-                        Some(home) => out.push(KeychainLocation::User { home, name: u.name, uid: u.uid }),
+                "users" => {
+                    let us = env
+                        .device
+                        .users()
+                        .context("could not list the local users whose keychains to purge")?;
+                    for u in us {
+                        user(u.name, u.uid, u.home, &mut out);
+                    }
+                }
+                "console" => match env
+                    .device
+                    .console_user()
+                    .context("could not read the console user whose keychain to purge")?
+                {
+                    Some(u) => match u.home.clone() {
+                        Some(home) => user(u.name, u.uid, home, &mut out),
                         None => notes.push(format!("the console user {} has no local home folder: their keychain is skipped", u.name)),
                     },
-                    Ok(None) => notes.push("nobody is logged in at the console".into()),
-                    Err(e) => notes.push(format!("could not read the console user: {e:#}")),
+                    None => notes.push("nobody is logged in at the console".into()),
                 },
                 _ => out.push(KeychainLocation::System),
             }
         }
         out.dedup();
-        out
+        Ok((out, skipped))
     }
 
     pub fn plan(&self, env: &Env) -> Result<StepPlan> {
@@ -92,7 +119,18 @@ impl Spec {
             );
         }
         let mut notes = Vec::new();
-        for loc in self.locations(env, &mut notes) {
+        let (locations, skipped) = match self.locations(env, &mut notes) {
+            Ok(l) => l,
+            Err(e) => {
+                plan.unseen.push(format!("{e:#}"));
+                return Ok(plan);
+            }
+        };
+        for (target, why) in skipped {
+            plan.changes
+                .push(PlannedChange::new(Op::Refuse, target, false).reason(why));
+        }
+        for loc in locations {
             let preview = crate::keychain::open_existing(env.device, &loc)
                 .and_then(|kc| kc.map(|kc| purge::preview(kc.as_ref(), &rules)).transpose());
             match preview {
@@ -137,7 +175,19 @@ impl Spec {
         let mut never_logged_in = Vec::new();
         let export_dir = rec.run_dir().join("keychain");
         crate::device::fs::secure_dir(&export_dir)?;
-        for loc in self.locations(env, &mut notes) {
+        let (locations, skipped) = match self.locations(env, &mut notes) {
+            Ok(l) => l,
+            Err(e) => return Ok(Outcome::Failed(format!("{e:#}"))),
+        };
+        for (target, why) in skipped {
+            let n = rec.intent(Change::Other {
+                what: "purge the keychain".into(),
+                target: target.clone(),
+            })?;
+            rec.failed(n, &target, &why, true)?;
+            exceptions += 1;
+        }
+        for loc in locations {
             let kc = match crate::keychain::open_existing(env.device, &loc) {
                 Ok(Some(kc)) => kc,
                 Ok(None) => {

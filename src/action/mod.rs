@@ -14,6 +14,7 @@ pub mod remove;
 pub mod run;
 pub mod server;
 pub mod template;
+pub mod timer;
 pub mod wait_for;
 
 use std::collections::BTreeMap;
@@ -165,7 +166,7 @@ pub trait Recorder {
     fn quarantine(&mut self) -> Result<&OwnedFd>;
     fn run_dir(&self) -> &Path;
     fn record_facts(&mut self, facts: Facts) -> Result<()>;
-    /// SIGINT/SIGTERM arrived: long waits should return a pause.
+    /// SIGINT/SIGTERM/SIGHUP arrived: long waits should return a pause.
     fn cancelled(&self) -> bool;
     /// Where a long step shows its progress (the run's Printer): actions never print.
     fn out(&self) -> &crate::output::Printer;
@@ -205,6 +206,44 @@ impl ActionSpec {
             | ActionSpec::Reboot(_)
             | ActionSpec::Gate(_)
             | ActionSpec::Server(_) => Vec::new(),
+        }
+    }
+
+    /// The timer fields the spec sets (a number or a `{variable}`), with their maxima.
+    pub fn timers(&self) -> Vec<timer::Timer> {
+        use timer::{Timer, DAY, WEEK};
+        match self {
+            ActionSpec::Gate(s) => {
+                vec![Timer::new("settle_minutes", &s.settle_minutes, WEEK, false)]
+            }
+            ActionSpec::Reboot(s) => vec![Timer::new("delay_minutes", &s.delay_minutes, DAY, true)],
+            ActionSpec::WaitFor(s) => {
+                vec![Timer::new(
+                    "timeout_minutes",
+                    &s.timeout_minutes,
+                    WEEK,
+                    false,
+                )]
+            }
+            ActionSpec::Run(s) => {
+                let mut t = Vec::new();
+                if let Some(m) = &s.timeout_minutes {
+                    t.push(Timer::new("timeout_minutes", m, DAY, true));
+                }
+                if let Some(m) = &s.wait_for_user_minutes {
+                    t.push(Timer::new("wait_for_user_minutes", m, WEEK, false));
+                }
+                t
+            }
+            ActionSpec::Server(s) => s
+                .wait_minutes
+                .as_deref()
+                .map(|m| vec![Timer::new("wait_minutes", m, WEEK, false)])
+                .unwrap_or_default(),
+            ActionSpec::Facts(_)
+            | ActionSpec::Remove(_)
+            | ActionSpec::Operator(_)
+            | ActionSpec::KeychainPurge(_) => Vec::new(),
         }
     }
 
@@ -298,47 +337,70 @@ fn expand_strings(v: &mut serde_json::Value, values: &BTreeMap<String, String>) 
     }
 }
 
+/// Users an action skipped: (what it would have touched for them, why, naming the record).
+pub type Skipped = Vec<(String, String)>;
+
+/// A path template expanded for the device: the concrete Mac paths, and the users skipped
+/// because their record's home is not a plain absolute path (each naming the record).
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub paths: Vec<String>,
+    /// (the template for that user, why it was skipped).
+    pub skipped: Skipped,
+}
+
 /// Expand a path template into concrete Mac paths: `{home}` for every local user, `{user}` for
-/// the console user. Notes say what could not be expanded.
-pub fn expand_path(env: &Env, template: &str, notes: &mut Vec<String>) -> Vec<String> {
+/// the console user. Notes say what there was nothing to expand to (nobody logged in); a failure
+/// to read the users is an error (a step must not report "done" having looked at nobody); a
+/// user whose home is not a plain absolute path (`/Users/../etc`) is skipped, named in
+/// `skipped`.
+pub fn expand_path(env: &Env, template: &str, notes: &mut Vec<String>) -> Result<Expanded> {
+    let mut out = Expanded::default();
+    let add = |name: &str, home: &str, rest: &str, out: &mut Expanded| {
+        let home = home.trim_end_matches('/');
+        match crate::device::check_mac_path(home) {
+            Ok(()) if !home.is_empty() => out.paths.push(format!("{home}{rest}")),
+            Ok(()) => out.skipped.push((
+                format!("{template} for user {name}"),
+                format!("the user record `{name}` gives `/` as its home folder; skipped"),
+            )),
+            Err(e) => out.skipped.push((
+                format!("{template} for user {name}"),
+                format!("the user record `{name}` has the home folder `{home}`, which is not a plain absolute path ({e:#}); skipped, nothing of it was touched"),
+            )),
+        }
+    };
     if let Some(rest) = template.strip_prefix("{home}") {
-        match env.device.users() {
-            Ok(users) => users
-                .iter()
-                .map(|u| format!("{}{rest}", u.home.trim_end_matches('/')))
-                .collect(),
-            Err(e) => {
-                note_once(notes, format!("could not list the local users: {e:#}"));
-                Vec::new()
-            }
+        let users = env
+            .device
+            .users()
+            .with_context(|| format!("could not list the local users to expand `{template}`"))?;
+        for u in &users {
+            add(&u.name, &u.home, rest, &mut out);
         }
     } else if let Some(rest) = template.strip_prefix("{user}") {
-        match env.device.console_user() {
-            Ok(Some(u)) => match u.home {
-                Some(h) => vec![format!("{}{rest}", h.trim_end_matches('/'))],
-                None => {
-                    note_once(
-                        notes,
-                        format!("the console user {} has no local home folder", u.name),
-                    );
-                    Vec::new()
-                }
-            },
-            Ok(None) => {
-                note_once(
+        let console = env
+            .device
+            .console_user()
+            .with_context(|| format!("could not read the console user to expand `{template}`"))?;
+        match console {
+            Some(u) => match &u.home {
+                Some(h) => add(&u.name, h, rest, &mut out),
+                None => note_once(
                     notes,
-                    "nobody is logged in at the console: {user} paths were skipped".into(),
-                );
-                Vec::new()
-            }
-            Err(e) => {
-                note_once(notes, format!("could not read the console user: {e:#}"));
-                Vec::new()
-            }
+                    format!("the console user {} has no local home folder", u.name),
+                ),
+            },
+            None => note_once(
+                notes,
+                "nobody is logged in at the console: {user} paths were skipped".into(),
+            ),
         }
     } else {
-        vec![template::expand(template, &BTreeMap::new(), false)]
+        out.paths
+            .push(template::expand(template, &BTreeMap::new(), false));
     }
+    Ok(out)
 }
 
 fn note_once(notes: &mut Vec<String>, n: String) {

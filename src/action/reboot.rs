@@ -143,12 +143,13 @@ pub fn remove_daemon(device: &Device) -> Result<()> {
 
 impl Spec {
     fn delay(&self) -> Result<u64> {
-        self.delay_minutes.trim().parse().with_context(|| {
-            format!(
-                "delay_minutes must be a whole number of minutes, not `{}`",
-                self.delay_minutes
-            )
-        })
+        let d = super::timer::minutes(
+            "delay_minutes",
+            &self.delay_minutes,
+            super::timer::DAY,
+            true,
+        )?;
+        Ok(d.as_secs() / 60)
     }
 
     pub fn plan(&self, env: &Env) -> Result<StepPlan> {
@@ -239,9 +240,12 @@ impl Spec {
                 why: "a restart cannot be taken back".into(),
             },
         )?;
-        let at =
-            humantime::format_rfc3339_seconds(env.now + std::time::Duration::from_secs(delay * 60))
-                .to_string();
+        let at = super::timer::add_system(
+            env.now,
+            std::time::Duration::from_secs(delay.saturating_mul(60)),
+            "the time of the restart",
+        )?;
+        let at = humantime::format_rfc3339_seconds(at).to_string();
         rec.note(&format!("reboot-at:{}", env.step_id), &at)?;
         Ok(Outcome::Pause {
             reason: format!("restart scheduled for {at} (in {delay} minute(s)); the LaunchDaemon {LABEL} resumes this run after it"),

@@ -24,22 +24,37 @@ pub fn needs_full_disk_access(path: &str) -> bool {
 }
 
 impl Spec {
-    fn targets(&self, env: &Env, notes: &mut Vec<String>) -> Vec<String> {
+    /// The concrete paths, and the users skipped (see `expand_path`); an error when the users
+    /// cannot be read.
+    fn targets(&self, env: &Env, notes: &mut Vec<String>) -> Result<(Vec<String>, super::Skipped)> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
+        let mut skipped = Vec::new();
         for t in &self.paths {
-            for p in expand_path(env, t, notes) {
+            let e = expand_path(env, t, notes)?;
+            for p in e.paths {
                 if seen.insert(p.clone()) {
                     out.push(p);
                 }
             }
+            skipped.extend(e.skipped);
         }
-        out
+        Ok((out, skipped))
     }
 
     pub fn plan(&self, env: &Env) -> Result<StepPlan> {
         let mut plan = StepPlan::default();
-        let targets = self.targets(env, &mut plan.notes);
+        let (targets, skipped) = match self.targets(env, &mut plan.notes) {
+            Ok(t) => t,
+            Err(e) => {
+                plan.unseen.push(format!("{e:#}"));
+                return Ok(plan);
+            }
+        };
+        for (target, why) in skipped {
+            plan.changes
+                .push(PlannedChange::new(Op::Refuse, target, false).reason(why));
+        }
         for path in targets {
             match fs::probe(env.device, &path) {
                 Ok(Probe::Absent) => plan.already.push(format!("{path} is absent")),
@@ -63,8 +78,19 @@ impl Spec {
 
     pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
         let mut notes = Vec::new();
-        let targets = self.targets(env, &mut notes);
+        let (targets, skipped) = match self.targets(env, &mut notes) {
+            Ok(t) => t,
+            Err(e) => return Ok(Outcome::Failed(format!("{e:#}"))),
+        };
         let (mut removed, mut exceptions, mut errors) = (0usize, 0usize, Vec::new());
+        for (target, why) in skipped {
+            let n = rec.intent(Change::Remove {
+                target: target.clone(),
+                qname: String::new(),
+            })?;
+            rec.failed(n, &target, &why, true)?;
+            exceptions += 1;
+        }
         for path in targets {
             match fs::probe_shallow(env.device, &path) {
                 Ok(Probe::Absent) => continue,

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
@@ -105,14 +105,14 @@ impl Check {
     pub fn holds(&self, env: &Env) -> Result<bool> {
         let mut notes = Vec::new();
         for t in &self.absent {
-            for p in super::expand_path(env, t, &mut notes) {
+            for p in super::expand_path(env, t, &mut notes)?.paths {
                 if !matches!(fs::probe_shallow(env.device, &p)?, Probe::Absent) {
                     return Ok(false);
                 }
             }
         }
         for t in &self.present {
-            for p in super::expand_path(env, t, &mut notes) {
+            for p in super::expand_path(env, t, &mut notes)?.paths {
                 if !matches!(fs::probe_shallow(env.device, &p)?, Probe::Present(_)) {
                     return Ok(false);
                 }
@@ -295,12 +295,7 @@ impl Spec {
             args: args.clone(),
         })?;
         let timeout = match &self.timeout_minutes {
-            Some(m) => Duration::from_secs(
-                60 * m
-                    .trim()
-                    .parse::<u64>()
-                    .context("timeout_minutes must be a number")?,
-            ),
+            Some(m) => super::timer::minutes("timeout_minutes", m, super::timer::DAY, true)?,
             None => Duration::from_secs(30 * 60),
         };
         let out = env.device.run(
@@ -383,14 +378,14 @@ impl Spec {
 
     /// The console user, waiting up to `wait_for_user_minutes` for one to log in.
     fn wait_for_console_user(&self, env: &Env, rec: &dyn Recorder) -> Result<Option<ConsoleUser>> {
-        let minutes: f64 = match &self.wait_for_user_minutes {
-            Some(m) => m
-                .trim()
-                .parse()
-                .with_context(|| format!("wait_for_user_minutes must be a number, not `{m}`"))?,
-            None => 0.0,
+        let (minutes, wait) = match &self.wait_for_user_minutes {
+            Some(m) => (
+                m.trim().to_string(),
+                super::timer::minutes("wait_for_user_minutes", m, super::timer::WEEK, false)?,
+            ),
+            None => ("0".to_string(), Duration::ZERO),
         };
-        let end = std::time::Instant::now() + Duration::from_secs_f64(minutes.max(0.0) * 60.0);
+        let end = super::timer::deadline(wait);
         let mut told = false;
         loop {
             if let Some(u) = env.device.console_user()? {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::run::Check;
@@ -56,13 +56,14 @@ impl Spec {
     }
 
     pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
-        let minutes: f64 = self.timeout_minutes.trim().parse().with_context(|| {
-            format!(
-                "timeout_minutes must be a number, not `{}`",
-                self.timeout_minutes
-            )
-        })?;
-        let end = Instant::now() + Duration::from_secs_f64(minutes.max(0.0) * 60.0);
+        let wait = super::timer::minutes(
+            "timeout_minutes",
+            &self.timeout_minutes,
+            super::timer::WEEK,
+            false,
+        )?;
+        let minutes = self.timeout_minutes.trim();
+        let end = super::timer::deadline(wait);
         loop {
             if self.until.holds(env).unwrap_or(false) {
                 return Ok(Outcome::Done(format!(

@@ -97,7 +97,13 @@ pub trait StepPrompt {
 
 fn install_signal_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // SIGHUP (the terminal closed, an ssh session dropped) is handled like SIGTERM: the
+    // current step finishes, then the run pauses.
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
     }
     flag
@@ -151,7 +157,7 @@ fn frozen(view: &RunView, records: &[Record]) -> Result<Frozen> {
     else {
         anyhow::bail!("run {} has no header", view.id);
     };
-    let pb = Playbook::parse(source, origin)
+    let pb = Playbook::parse_recorded(source, origin)
         .map_err(crate::playbook::PlaybookError::coded)
         .with_context(|| format!("re-reading the playbook frozen in run {}", view.id))?;
     Ok(Frozen {

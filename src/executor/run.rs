@@ -161,6 +161,16 @@ pub fn resume(
     {
         vars.insert(k, v);
     }
+    // The timers with this resume's values, before anything is recorded (exit 2).
+    let mut with_sets = vars.clone();
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &new_sets {
+        with_sets.insert(k.clone(), v.clone());
+        sources.insert(k.clone(), "resume --set".into());
+    }
+    if !new_sets.is_empty() {
+        crate::settings::check_timers(&pb, &with_sets, &sources)?;
+    }
     let mut runner = Runner::open(ctx, lock, pb, &view.id, records, vars, options, printer)?;
     for (k, v) in new_sets {
         runner.append(Record::Note {
@@ -358,7 +368,8 @@ impl Runner<'_> {
             if self.cancel.load(Ordering::SeqCst) {
                 return self.pause(
                     None,
-                    "stopped by a signal (SIGINT/SIGTERM); `reenroll resume` continues".into(),
+                    "stopped by a signal (SIGINT/SIGTERM/SIGHUP); `reenroll resume` continues"
+                        .into(),
                     None,
                 );
             }

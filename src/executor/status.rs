@@ -71,19 +71,21 @@ pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
             notes.push(super::damage::hint(ctx, &view.id));
         }
         let step_ids: Vec<String> = match records.first() {
-            Some(Record::Header { source, origin, .. }) => match Playbook::parse(source, origin) {
-                Ok(pb) => {
-                    if pb
-                        .steps
-                        .iter()
-                        .any(|s| matches!(s.action, ActionSpec::KeychainPurge(_)))
-                    {
-                        notes.push(crate::keychain::DATA_PROTECTION_NOTE.to_string());
+            Some(Record::Header { source, origin, .. }) => {
+                match Playbook::parse_recorded(source, origin) {
+                    Ok(pb) => {
+                        if pb
+                            .steps
+                            .iter()
+                            .any(|s| matches!(s.action, ActionSpec::KeychainPurge(_)))
+                        {
+                            notes.push(crate::keychain::DATA_PROTECTION_NOTE.to_string());
+                        }
+                        pb.steps.iter().map(|s| s.id.clone()).collect()
                     }
-                    pb.steps.iter().map(|s| s.id.clone()).collect()
+                    Err(_) => view.steps.keys().cloned().collect(),
                 }
-                Err(_) => view.steps.keys().cloned().collect(),
-            },
+            }
             _ => Vec::new(),
         };
         let steps = step_ids

@@ -8,6 +8,7 @@
 //! file, line and column.
 
 pub mod embedded;
+pub mod roots;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -43,6 +44,9 @@ pub struct Playbook {
     pub description: String,
     pub vars: BTreeMap<String, VarDef>,
     pub steps: Vec<Step>,
+    /// Roots a `remove` step may name besides the built-in ones (`roots`): the playbook's
+    /// top-level `allow_paths`, shown by `plan`.
+    pub allow_paths: Vec<String>,
     /// `embedded:NAME` or the file's path.
     pub origin: String,
     pub source: String,
@@ -88,6 +92,8 @@ pub struct When {
 struct RawPlaybook {
     name: Spanned<String>,
     description: String,
+    #[serde(default)]
+    allow_paths: Vec<Spanned<String>>,
     #[serde(default)]
     vars: BTreeMap<String, Spanned<RawVar>>,
     steps: Vec<Spanned<RawStep>>,
@@ -158,6 +164,18 @@ fn line_col(source: &str, offset: usize) -> (usize, usize) {
 impl Playbook {
     /// Parse and validate. `origin` names the file in errors.
     pub fn parse(source: &str, origin: &str) -> Result<Playbook, PlaybookError> {
+        Self::parse_with(source, origin, true)
+    }
+
+    /// Re-read the playbook a journal froze when its run started (resume, rollback, status):
+    /// the structure is checked, but not the rules a new run must meet (allowed roots, known
+    /// facts, timer bounds, NUL characters), which may have tightened since: a run started by
+    /// an older version can always be rolled back.
+    pub fn parse_recorded(source: &str, origin: &str) -> Result<Playbook, PlaybookError> {
+        Self::parse_with(source, origin, false)
+    }
+
+    fn parse_with(source: &str, origin: &str, strict: bool) -> Result<Playbook, PlaybookError> {
         let err_at = |offset: usize, message: String| {
             let (line, column) = line_col(source, offset);
             PlaybookError {
@@ -182,6 +200,32 @@ impl Playbook {
             err_at(offset, message)
         })?;
 
+        // NUL characters (a `\u0000` escape) cut paths and arguments short where macOS reads them.
+        if let Some(v) = strict
+            .then(|| toml::from_str::<toml::Value>(source).ok())
+            .flatten()
+        {
+            if has_nul(&v) {
+                let at = ["\\u0000", "\\U00000000", "\0"]
+                    .iter()
+                    .filter_map(|n| source.find(n))
+                    .min()
+                    .unwrap_or(0);
+                return Err(err_at(
+                    at,
+                    "a NUL character (\\u0000) is not allowed in a playbook".into(),
+                ));
+            }
+        }
+        let mut allow_paths = Vec::new();
+        for a in &raw.allow_paths {
+            if let Err(m) =
+                roots::check_allow(a.get_ref()).or_else(|m| if strict { Err(m) } else { Ok(()) })
+            {
+                return Err(err_at(a.span().start, m));
+            }
+            allow_paths.push(a.get_ref().clone());
+        }
         let mut vars = BTreeMap::new();
         for (name, v) in &raw.vars {
             if !is_ident(name)
@@ -253,6 +297,36 @@ impl Playbook {
                     ));
                 }
             }
+            if let (ActionSpec::Remove(r), true) = (&action, strict) {
+                for path in &r.paths {
+                    if let Err(m) = roots::check_removal(path, &allow_paths) {
+                        return Err(err_at(
+                            locate(source, action_span.clone(), path),
+                            format!("step `{id}`: {m}"),
+                        ));
+                    }
+                }
+            }
+            // Timers: a number or a `{variable}` whose default is one (finite, not negative,
+            // at most the timer's maximum); the values that override a default are checked by
+            // `settings::resolve` and `resume --set`.
+            let defaults: BTreeMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.default.clone()))
+                .collect();
+            if let Err(p) = check_step_timers(&id, &action, &defaults).or_else(|p| {
+                if strict {
+                    Err(p)
+                } else {
+                    Ok(())
+                }
+            }) {
+                let at = match p.vars.first().and_then(|v| raw.vars.get(v)) {
+                    Some(v) => v.span().start,
+                    None => locate(source, action_span.clone(), &p.text),
+                };
+                return Err(err_at(at, p.to_string()));
+            }
             if let Err(e) = action.validate() {
                 return Err(err_at(action_span.start, format!("step `{id}`: {e:#}")));
             }
@@ -262,6 +336,20 @@ impl Playbook {
                         return Err(err_at(
                             w.span().start,
                             format!("step `{id}`: `when` names undefined variable `{name}`"),
+                        ));
+                    }
+                }
+                for name in [&w.get_ref().fact, &w.get_ref().not_fact]
+                    .into_iter()
+                    .flatten()
+                {
+                    if strict && !crate::action::facts::FACTS.contains(&name.as_str()) {
+                        return Err(err_at(
+                            locate(source, w.span(), name),
+                            format!(
+                                "step `{id}`: `when` names unknown fact `{name}` (the facts: {})",
+                                crate::action::facts::FACTS.join(", ")
+                            ),
                         ));
                     }
                 }
@@ -303,6 +391,7 @@ impl Playbook {
             description: raw.description,
             vars,
             steps,
+            allow_paths,
             origin: origin.to_string(),
             source: source.to_string(),
         })
@@ -313,12 +402,84 @@ impl Playbook {
     }
 }
 
+/// A timer refused: the step, the field, the text and the variables it names.
+#[derive(Debug)]
+pub struct TimerProblem {
+    pub step: String,
+    pub field: &'static str,
+    pub text: String,
+    pub vars: Vec<String>,
+    pub message: String,
+}
+
+impl fmt::Display for TimerProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step `{}`: ", self.step)?;
+        if !self.vars.is_empty() {
+            write!(f, "{} = \"{}\": ", self.field, self.text)?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// Check one step's timers with `values` (variables) filled in.
+pub fn check_step_timers(
+    step: &str,
+    action: &ActionSpec,
+    values: &BTreeMap<String, String>,
+) -> Result<(), TimerProblem> {
+    for t in action.timers() {
+        let vars = crate::action::template::placeholders(&t.text).unwrap_or_default();
+        let mut expanded = t.clone();
+        expanded.text = crate::action::template::expand(&t.text, values, true);
+        if let Err(e) = expanded.duration() {
+            let message = if vars.is_empty() {
+                format!("{e:#}")
+            } else {
+                format!(
+                    "{e:#} (from {})",
+                    vars.iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(TimerProblem {
+                step: step.to_string(),
+                field: t.field,
+                text: t.text,
+                vars,
+                message,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Playbook {
+    /// Every step's timers with `values` (the resolved variables) filled in.
+    pub fn check_timers(&self, values: &BTreeMap<String, String>) -> Result<(), TimerProblem> {
+        self.steps
+            .iter()
+            .try_for_each(|s| check_step_timers(&s.id, &s.action, values))
+    }
+}
+
 /// The offset of `needle` inside the span (for an exact line and column), or the span's start.
 fn locate(source: &str, span: std::ops::Range<usize>, needle: &str) -> usize {
     let end = span.end.min(source.len());
     source[span.start..end]
         .find(needle)
         .map_or(span.start, |p| span.start + p)
+}
+
+fn has_nul(v: &toml::Value) -> bool {
+    match v {
+        toml::Value::String(s) => s.contains('\0'),
+        toml::Value::Array(a) => a.iter().any(has_nul),
+        toml::Value::Table(t) => t.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 fn is_ident(s: &str) -> bool {
@@ -348,8 +509,15 @@ id = "rm"
 title = "Remove"
 [steps.action]
 kind = "remove"
-paths = ["/Library/x", "{home}/Library/y"]
+paths = ["/Library/Preferences/x", "{home}/Library/Preferences/y"]
 "#;
+
+    #[test]
+    fn a_recorded_playbook_is_reread_without_the_rules_of_new_runs() {
+        let old = OK.replace("/Library/Preferences/x", "/opt/x");
+        assert!(Playbook::parse(&old, "t.toml").is_err());
+        assert!(Playbook::parse_recorded(&old, "t.toml").is_ok());
+    }
 
     #[test]
     fn parses_a_valid_playbook() {
@@ -373,16 +541,16 @@ paths = ["/Library/x", "{home}/Library/y"]
         assert!(e.contains("pathz"), "{e}");
         let e = err(&OK.replace("kind = \"remove\"", "kind = \"explode\""));
         assert!(e.contains("explode"), "{e}");
-        let e = err(&OK.replace("/Library/x", "Library/x"));
+        let e = err(&OK.replace("/Library/Preferences/x", "Library/x"));
         assert!(e.starts_with("t.toml:12:"), "{e}");
-        let e = err(&OK.replace("/Library/x", "/Library/../etc"));
+        let e = err(&OK.replace("/Library/Preferences/x", "/Library/Preferences/../etc"));
         assert!(e.contains(".."), "{e}");
-        let e = err(&OK.replace("/Library/x", "/Library/{nope}"));
+        let e = err(&OK.replace("/Library/Preferences/x", "/Library/Preferences/{nope}"));
         assert!(
             e.contains("undefined variable `{nope}`") && e.starts_with("t.toml:12:"),
             "{e}"
         );
-        let dup = format!("{OK}\n[[steps]]\nid = \"rm\"\ntitle = \"again\"\n[steps.action]\nkind = \"remove\"\npaths = [\"/a\"]\n");
+        let dup = format!("{OK}\n[[steps]]\nid = \"rm\"\ntitle = \"again\"\n[steps.action]\nkind = \"remove\"\npaths = [\"/Library/Preferences/a\"]\n");
         let e = err(&dup);
         assert!(
             e.contains("duplicate step id") && e.starts_with("t.toml:15:"),

@@ -454,11 +454,17 @@ fn append_inside(device: &Device, path: &Path, text: &str) -> Result<()> {
     {
         bail!("it is a symlink, which could lead outside the sandbox");
     }
+    // The daemon's output log: 0644 whatever the umask, as launchd leaves it.
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o644)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&target)
         .with_context(|| format!("opening {}", target.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("making {} 0644", target.display()))?;
     f.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", target.display()))
 }

@@ -124,11 +124,8 @@ impl Spec {
             System::Intune => "15",
             _ => "10",
         };
-        let text = self.wait_minutes.as_deref().unwrap_or(default).trim();
-        let m: f64 = text
-            .parse()
-            .with_context(|| format!("wait_minutes must be a number, not `{text}`"))?;
-        Ok(Duration::from_secs_f64(m.max(0.0) * 60.0))
+        let text = self.wait_minutes.as_deref().unwrap_or(default);
+        crate::action::timer::minutes("wait_minutes", text, crate::action::timer::WEEK, false)
     }
 
     /// API or operator, from the credentials and the facts. `Err`: the credentials exist but
@@ -488,7 +485,7 @@ fn finished(rec: &mut dyn Recorder, step: &str, at: SystemTime) -> Result<()> {
 
 /// Sleeps `d` in short slices; `false` when a signal asked the run to stop.
 fn sleep_unless_cancelled(d: Duration, rec: &dyn Recorder) -> bool {
-    let end = Instant::now() + d;
+    let end = crate::action::timer::deadline(d);
     while Instant::now() < end {
         if rec.cancelled() {
             return false;
