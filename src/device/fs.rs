@@ -289,13 +289,30 @@ pub fn quarantine(
         )
     };
     match renamed {
-        Ok(()) => Ok(Some(Moved::Renamed)),
+        Ok(()) => {
+            sync_dirs(&[&dir, qdir])
+                .map_err(|e| classify(e, mac_path, "flushing the move to quarantine of"))?;
+            Ok(Some(Moved::Renamed))
+        }
         Err(Errno::EXDEV) => {
             move_across_volumes(&dir, &name, qdir, qname, mac_path)?;
+            sync_dirs(&[&dir, qdir])
+                .map_err(|e| classify(e, mac_path, "flushing the move to quarantine of"))?;
             Ok(Some(Moved::Copied))
         }
         Err(e) => Err(classify(e, mac_path, "moving to quarantine")),
     }
+}
+
+/// fsync each folder, so a rename between them is on disk before the journal says it happened.
+/// NOTE: a rename changes two directories; without this, a power loss after the `applied` record
+/// reached the disk could still lose the rename, and a resume would trust a record of a move the
+/// file system forgot (the record is fsync'ed, the folders are not, by default).
+fn sync_dirs(dirs: &[&OwnedFd]) -> std::result::Result<(), Errno> {
+    for d in dirs {
+        nix::unistd::fsync(d.as_raw_fd())?;
+    }
+    Ok(())
 }
 
 fn classify(e: Errno, mac_path: &str, what: &str) -> FsError {
@@ -345,10 +362,16 @@ pub fn restore(device: &Device, mac_path: &str, qdir: &OwnedFd, qname: &str) -> 
         renameat(Some(qdir.as_raw_fd()), qname, Some(dir.as_raw_fd()), &*name)
     };
     match renamed {
-        Ok(()) => Ok(Restored::Restored),
+        Ok(()) => {
+            sync_dirs(&[qdir, &dir])
+                .with_context(|| format!("flushing the restore of {mac_path}"))?;
+            Ok(Restored::Restored)
+        }
         Err(Errno::EXDEV) => {
             restore_across_volumes(qdir, qname, &dir, &name)
                 .with_context(|| format!("restoring {mac_path} across volumes"))?;
+            sync_dirs(&[qdir, &dir])
+                .with_context(|| format!("flushing the restore of {mac_path}"))?;
             Ok(Restored::Restored)
         }
         Err(e) => Err(e).with_context(|| format!("restoring {mac_path} from quarantine")),
