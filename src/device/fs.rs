@@ -388,6 +388,30 @@ fn permission_bits(mode: u32) -> Mode {
 /// walk: a temporary sibling created exclusively (never through a link), fsync'ed, then renamed
 /// over the path. Root-owned when reenroll runs as root.
 pub fn write_file(device: &Device, mac_path: &str, bytes: &[u8], mode: u32) -> Result<()> {
+    write_owned(device, mac_path, bytes, mode, Owner::Root)
+}
+
+/// Replace a file the device's user owns (the sandbox keychain) through the no-follow walk, like
+/// `write_file`, keeping the owner of the file it replaces (created as the caller when absent).
+pub fn replace_file(device: &Device, mac_path: &str, bytes: &[u8], mode: u32) -> Result<()> {
+    write_owned(device, mac_path, bytes, mode, Owner::Keep)
+}
+
+/// Whose a file written by `write_owned` becomes.
+enum Owner {
+    /// root:wheel when reenroll is root (its own files).
+    Root,
+    /// Whoever owned the file it replaces.
+    Keep,
+}
+
+fn write_owned(
+    device: &Device,
+    mac_path: &str,
+    bytes: &[u8],
+    mode: u32,
+    owner: Owner,
+) -> Result<()> {
     use std::io::Write;
     let (dir, name) = match open_parent(device, mac_path)? {
         Parent::Open(d, n) => (d, n),
@@ -410,16 +434,24 @@ pub fn write_file(device: &Device, mac_path: &str, bytes: &[u8], mode: u32) -> R
         .and_then(|_| f.sync_all())
         .with_context(|| format!("writing {mac_path}"))?;
     nix::sys::stat::fchmod(f.as_raw_fd(), permission_bits(mode))?;
-    if nix::unistd::geteuid().is_root() {
+    let ids = match owner {
+        Owner::Root => Some((0, 0)),
+        Owner::Keep => lstat_at(&dir, &name)
+            .ok()
+            .filter(|st| kind_of(st) == Kind::File)
+            .map(|st| (st.st_uid, st.st_gid)),
+    };
+    if let (Some((uid, gid)), true) = (ids, nix::unistd::geteuid().is_root()) {
         nix::unistd::fchown(
             f.as_raw_fd(),
-            Some(nix::unistd::Uid::from_raw(0)),
-            Some(nix::unistd::Gid::from_raw(0)),
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
         )
-        .with_context(|| format!("making {mac_path} root-owned"))?;
+        .with_context(|| format!("giving {mac_path} to {uid}:{gid}"))?;
     }
     renameat(Some(dir.as_raw_fd()), &*tmp, Some(dir.as_raw_fd()), &*name)
         .with_context(|| format!("installing {mac_path}"))?;
+    sync_dirs(&[&dir]).with_context(|| format!("flushing the folder of {mac_path}"))?;
     Ok(())
 }
 
@@ -440,6 +472,45 @@ pub fn read_file(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> {
         OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?);
+    let mut bytes = Vec::new();
+    File::from(fd)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {mac_path}"))?;
+    Ok(Some(bytes))
+}
+
+/// Read a file at a Mac path that must be a regular file when it exists, without following a
+/// link anywhere and without blocking: `None` when absent; an error for a link, a FIFO, a folder
+/// or a device (a FIFO planted as a keychain file would otherwise hang the reader).
+pub fn read_regular(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let (dir, name) = match open_parent(device, mac_path)? {
+        Parent::Open(d, n) => (d, n),
+        Parent::Missing => return Ok(None),
+        Parent::Refused(r) => anyhow::bail!("refusing to read {mac_path}: {r}"),
+    };
+    match lstat_at(&dir, &name) {
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("looking at {mac_path}")),
+        Ok(st) if kind_of(&st) == Kind::File => {}
+        Ok(_) => anyhow::bail!(
+            "refusing to read {mac_path}: it is not a regular file (a link, a FIFO, a folder or a device stands there)"
+        ),
+    }
+    let fd = own(openat(
+        Some(dir.as_raw_fd()),
+        &*name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("opening {mac_path}"))?);
+    let st =
+        nix::sys::stat::fstat(fd.as_raw_fd()).with_context(|| format!("looking at {mac_path}"))?;
+    if kind_of(&st) != Kind::File {
+        anyhow::bail!(
+            "refusing to read {mac_path}: it changed into something that is not a regular file"
+        );
+    }
     let mut bytes = Vec::new();
     File::from(fd)
         .read_to_end(&mut bytes)

@@ -30,6 +30,7 @@ pub const SYSTEM_KEYCHAIN: &str = "/Library/Keychains/sandbox-keychain.plist";
 pub const LOCKED_MARKER: &str = "Library/Keychains/.sandbox-locked";
 
 pub struct SandboxKeychain {
+    device: Device,
     path: PathBuf,
     mac_path: String,
     location: KeychainLocation,
@@ -73,6 +74,7 @@ impl SandboxKeychain {
             }
         };
         Ok(SandboxKeychain {
+            device: device.clone(),
             path: device.host_path(&mac_path)?,
             mac_path,
             location: location.clone(),
@@ -103,10 +105,12 @@ impl SandboxKeychain {
     }
 
     fn load(&self) -> Result<Vec<(KeychainItem, plist::Dictionary)>> {
-        if !self.path.exists() {
+        // NOTE: through the no-follow walk, and never blocking: this stand-in runs as root on a
+        // developer's machine, so a link or a FIFO planted at the keychain is refused.
+        let Some(bytes) = crate::device::fs::read_regular(&self.device, &self.mac_path)? else {
             return Ok(Vec::new());
-        }
-        let value = plist::Value::from_file(&self.path)
+        };
+        let value = plist::Value::from_reader(std::io::Cursor::new(bytes))
             .with_context(|| format!("reading the sandbox keychain {}", self.mac_path))?;
         let Some(array) = value.as_array() else {
             bail!(
@@ -135,18 +139,24 @@ impl SandboxKeychain {
     }
 
     fn save(&self, dicts: Vec<plist::Dictionary>) -> Result<()> {
+        use crate::device::fs;
         let value = plist::Value::Array(dicts.into_iter().map(plist::Value::Dictionary).collect());
-        let tmp = self.path.with_extension("plist.tmp");
-        if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
+        let mut bytes = Vec::new();
         value
-            .to_file_xml(&tmp)
-            .with_context(|| format!("writing the sandbox keychain {}", self.mac_path))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("replacing the sandbox keychain {}", self.mac_path))?;
-        Ok(())
+            .to_writer_xml(&mut bytes)
+            .with_context(|| format!("encoding the sandbox keychain {}", self.mac_path))?;
+        // A user's first item creates `Library/Keychains` (planting); a folder that is missing
+        // has no link in it, so creating what is missing cannot leave the tree.
+        if let fs::Parent::Missing = fs::open_parent(&self.device, &self.mac_path)? {
+            if let Some(parent) = self.path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+        }
+        // Written whole through the no-follow walk (a temporary sibling created exclusively,
+        // renamed over), keeping the owner: a user's keychain stays the user's.
+        fs::replace_file(&self.device, &self.mac_path, &bytes, 0o600)
+            .with_context(|| format!("writing the sandbox keychain {}", self.mac_path))
     }
 }
 
@@ -300,6 +310,65 @@ mod tests {
         kc.delete(&listed[0]).unwrap();
         assert!(kc.list().unwrap().is_empty());
         assert!(kc.delete(&listed[0]).is_err());
+    }
+
+    fn password(label: &str) -> KeychainItem {
+        KeychainItem {
+            class: Some(ItemClass::GenericPassword),
+            label: Some(label.into()),
+            data: Some(b"s".to_vec()),
+            extractable: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn it_never_writes_through_a_link_out_of_the_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("mac");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(root.join("Users/alice")).unwrap();
+        std::fs::create_dir_all(outside.join("Keychains")).unwrap();
+        let victim = outside.join("Keychains/sandbox-keychain.plist");
+        std::fs::write(&victim, "precious").unwrap();
+        let device = Device::sandbox(&root).unwrap();
+        // ~/Library is a link out of the device: refused, and nothing outside changes.
+        std::os::unix::fs::symlink(&outside, root.join("Users/alice/Library")).unwrap();
+        let kc = SandboxKeychain::create(&device, &alice()).unwrap();
+        let err = kc.add(&password("x")).unwrap_err();
+        assert!(format!("{err:#}").contains("symlink"), "{err:#}");
+        assert!(kc.list().is_err(), "reading through the link must be refused too");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+
+        // A link planted where the temporary file goes is replaced, never written through.
+        std::fs::remove_file(root.join("Users/alice/Library")).unwrap();
+        std::fs::create_dir_all(root.join("Users/alice/Library/Keychains")).unwrap();
+        for planted in [".sandbox-keychain.plist.new", "sandbox-keychain.plist.tmp"] {
+            std::os::unix::fs::symlink(
+                &victim,
+                root.join("Users/alice/Library/Keychains").join(planted),
+            )
+            .unwrap();
+        }
+        kc.add(&password("y")).unwrap();
+        assert_eq!(kc.list().unwrap().len(), 1);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    }
+
+    #[test]
+    fn a_fifo_as_the_keychain_file_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::sandbox(dir.path()).unwrap();
+        let keychains = dir.path().join("Users/alice/Library/Keychains");
+        std::fs::create_dir_all(&keychains).unwrap();
+        nix::unistd::mkfifo(
+            &keychains.join("sandbox-keychain.plist"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let kc = SandboxKeychain::open(&device, &alice()).unwrap();
+        let err = kc.list().unwrap_err();
+        assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
     }
 
     fn alice() -> KeychainLocation {
