@@ -49,10 +49,15 @@ pub fn local_users(device: &Device) -> Result<Vec<LocalUser>> {
         if path.extension().and_then(|e| e.to_str()) != Some("plist") {
             continue;
         }
-        let Ok(value) = plist::Value::from_file(&path) else {
-            tracing::warn!(path = %path.display(), "skipping an unreadable user record");
-            continue;
-        };
+        // NOTE: a record that cannot be read fails the whole listing rather than dropping that
+        // user: a step that acts on every home must never report "done" with one left out (an
+        // I/O error here once left a user's keychain unpurged in a run that exited 0).
+        let value = plist::Value::from_file(&path).with_context(|| {
+            format!(
+                "reading the user record {}: every local user must be known before acting on their homes",
+                path.display()
+            )
+        })?;
         if let Some(user) = parse_record(&value) {
             if is_local_person(&user) {
                 users.insert(user.uid, user);
@@ -164,5 +169,17 @@ mod tests {
         assert!(!is_local_person(&u("_mbsetupuser", 248, "/var/setup")));
         assert!(!is_local_person(&u("Guest", 201, "/Users/Guest")));
         assert!(!is_local_person(&u("root", 0, "/var/root")));
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_read_fails_the_listing_instead_of_dropping_its_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join(USER_RECORDS.trim_start_matches('/'));
+        std::fs::create_dir_all(&records).unwrap();
+        let device = Device::sandbox(dir.path()).unwrap();
+        assert!(local_users(&device).unwrap().is_empty());
+        std::fs::write(records.join("bob.plist"), b"\x00 not a property list").unwrap();
+        let err = local_users(&device).unwrap_err();
+        assert!(format!("{err:#}").contains("bob.plist"), "{err:#}");
     }
 }

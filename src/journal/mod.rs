@@ -249,6 +249,8 @@ pub struct Journal {
     path: PathBuf,
     /// Complete lines in the file: the next record is line `lines + 1` (its checksum says so).
     lines: u64,
+    /// A failed write could not be cut off again: no more appends.
+    broken: Option<String>,
 }
 
 impl Journal {
@@ -267,6 +269,7 @@ impl Journal {
             file,
             path,
             lines: 0,
+            broken: None,
         };
         let written = if crate::fault::enospc("journal-header") {
             j.append_torn(header)
@@ -318,17 +321,52 @@ impl Journal {
         }
         file.seek(SeekFrom::End(0))?;
         let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-        Ok(Journal { file, path, lines })
+        Ok(Journal {
+            file,
+            path,
+            lines,
+            broken: None,
+        })
     }
 
-    /// Append one record durably (write, flush, fsync) before returning.
+    /// Append one record durably (write, flush, fsync) before returning. A write or fsync that
+    /// fails leaves the journal as it was: what reached the file is cut off again, so the next
+    /// record is numbered (and checksummed) after the last one that was really recorded. If even
+    /// that cut fails, the journal refuses every later append rather than write past a record
+    /// the caller believes missing.
     pub fn append(&mut self, record: &Record) -> Result<()> {
+        if let Some(why) = &self.broken {
+            anyhow::bail!(
+                "the journal {} could not be repaired after a failed write ({why}); nothing more is recorded: stop and `reenroll resume` later",
+                self.path.display()
+            );
+        }
         let mut line = record::encode_line(self.lines + 1, record)?;
         line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .and_then(|_| self.file.sync_data())
-            .with_context(|| format!("writing the journal {}", self.path.display()))?;
+        self.append_line(&line, |f, l| f.write_all(l).and_then(|_| f.sync_data()))
+    }
+
+    /// `append` with the write itself given (tests make it fail half-way).
+    fn append_line(
+        &mut self,
+        line: &[u8],
+        write: impl FnOnce(&mut File, &[u8]) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let before = self
+            .file
+            .seek(SeekFrom::End(0))
+            .with_context(|| format!("finding the end of the journal {}", self.path.display()))?;
+        if let Err(e) = write(&mut self.file, line) {
+            let cut = self
+                .file
+                .set_len(before)
+                .and_then(|_| self.file.seek(SeekFrom::Start(before)).map(|_| ()))
+                .and_then(|_| self.file.sync_data());
+            if let Err(c) = cut {
+                self.broken = Some(format!("{e}; cutting it back: {c}"));
+            }
+            return Err(e).with_context(|| format!("writing the journal {}", self.path.display()));
+        }
         self.lines += 1;
         Ok(())
     }
@@ -547,5 +585,40 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let err = format!("{:#}", read(&path).unwrap_err());
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_append_leaves_the_journal_as_it_was_and_the_next_one_is_numbered_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r");
+        let mut j = Journal::create(&run, &header()).unwrap();
+        let note = |v: &str| Record::Note {
+            key: "k".into(),
+            value: v.into(),
+        };
+        let line = record::encode_line(2, &note("lost")).unwrap();
+        // The bytes reach the file, then the fsync fails (EIO): as if never written.
+        let err = j
+            .append_line(&line, |f, l| {
+                f.write_all(&l[..l.len() / 2])?;
+                Err(std::io::Error::from_raw_os_error(nix::libc::EIO))
+            })
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("writing the journal"),
+            "{err:#}"
+        );
+        j.append(&note("kept")).unwrap();
+        let text = std::fs::read_to_string(run.join(JOURNAL_FILE)).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.contains("lost") && text.contains("kept"), "{text}");
+        let read = parse_lenient(text.as_bytes());
+        if let Some(d) = &read.damage {
+            panic!(
+                "the lines must check out after the failed append: {:#}",
+                d.error
+            );
+        }
+        assert_eq!(read.records.len(), 2);
     }
 }

@@ -337,7 +337,10 @@ mod tests {
         let kc = SandboxKeychain::create(&device, &alice()).unwrap();
         let err = kc.add(&password("x")).unwrap_err();
         assert!(format!("{err:#}").contains("symlink"), "{err:#}");
-        assert!(kc.list().is_err(), "reading through the link must be refused too");
+        assert!(
+            kc.list().is_err(),
+            "reading through the link must be refused too"
+        );
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 
         // A link planted where the temporary file goes is replaced, never written through.
