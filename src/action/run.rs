@@ -119,7 +119,7 @@ impl Check {
             }
         }
         if let Some(c) = &self.command {
-            if !env.device.has_program(&c.program) {
+            if !env.device.program_exists(&c.program)? {
                 bail!("cannot check: {} is not on the device", c.program);
             }
             let out = env.device.run(
@@ -282,7 +282,15 @@ impl Spec {
             },
             None => (self.program.clone(), self.args.clone()),
         };
-        if !env.device.has_program(&program) {
+        let present = match env.device.program_exists(&program) {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(Outcome::Failed(format!(
+                    "{e:#}; `reenroll resume` tries again"
+                )))
+            }
+        };
+        if !present {
             if self.best_effort {
                 return Ok(Outcome::AlreadyDone(format!(
                     "{program} is not on the device"

@@ -101,11 +101,22 @@ impl Device {
         programs::run(self, program, args, opts)
     }
 
-    /// Whether a program exists on the device (resolved like `run`).
+    /// Whether a program exists on the device (resolved like `run`); an error looking counts as
+    /// absent. For decisions that act on the answer, `program_exists` tells the two apart.
     pub fn has_program(&self, program: &str) -> bool {
-        self.host_path(program)
-            .map(|p| p.symlink_metadata().is_ok())
-            .unwrap_or(false)
+        self.program_exists(program).unwrap_or(false)
+    }
+
+    /// Whether a program exists on the device: `Ok(false)` only when it is not there. Any other
+    /// error looking (EIO, EACCES) is an error, never "not installed": a step must not skip its
+    /// work (or report the Mac as already clean) because a disk hiccupped.
+    pub fn program_exists(&self, program: &str) -> Result<bool> {
+        let host = self.host_path(program)?;
+        match host.symlink_metadata() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("looking for {program} on the device")),
+        }
     }
 
     /// The boot session id (`sysctl -n kern.bootsessionuuid`), new at every boot.
@@ -184,5 +195,17 @@ mod tests {
             d.host_path("/usr/bin/profiles").unwrap(),
             PathBuf::from("/usr/bin/profiles")
         );
+    }
+
+    #[test]
+    fn a_program_that_cannot_be_looked_for_is_an_error_not_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Device::sandbox(dir.path()).unwrap();
+        std::fs::create_dir_all(dir.path().join("usr/bin")).unwrap();
+        std::fs::write(dir.path().join("usr/bin/tool"), "").unwrap();
+        assert!(d.program_exists("/usr/bin/tool").unwrap());
+        assert!(!d.program_exists("/usr/bin/missing").unwrap());
+        // Looking fails (here ENOTDIR; on a Mac, EIO or EACCES): not "not installed".
+        assert!(d.program_exists("/usr/bin/tool/sub").is_err());
     }
 }
