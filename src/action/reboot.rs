@@ -21,6 +21,8 @@ use crate::journal::{Change, Undo};
 
 pub const LABEL: &str = "com.github.reenroll";
 pub const DAEMON_PLIST: &str = "/Library/LaunchDaemons/com.github.reenroll.plist";
+/// The temporary sibling `fs::write_file` writes the plist to before renaming it into place.
+const DAEMON_PLIST_NEW: &str = "/Library/LaunchDaemons/.com.github.reenroll.plist.new";
 /// The daemon's own output (the step lines a terminal would show), beside the log, which keeps
 /// one timestamped line per event.
 pub const DAEMON_OUTPUT: &str = "/var/log/reenroll-daemon.log";
@@ -119,6 +121,11 @@ pub fn install_daemon(setup: &DaemonSetup, rec: &mut dyn Recorder) -> Result<()>
 /// (bootout kills the job, which may be this very process).
 pub fn remove_daemon(device: &Device) -> Result<()> {
     use crate::device::fs;
+    // A crash between writing the plist's temporary sibling and renaming it leaves a complete
+    // `.com.github.reenroll.plist.new` behind; it goes with the daemon (a new install replaces it).
+    if fs::remove_file(device, DAEMON_PLIST_NEW)? {
+        tracing::info!("removed the leftover {DAEMON_PLIST_NEW}");
+    }
     let Some(bytes) = fs::read_file(device, DAEMON_PLIST)? else {
         return Ok(());
     };
@@ -346,5 +353,20 @@ mod tests {
         );
         let back: LaunchDaemon = plist::from_bytes(&buf).unwrap();
         assert_eq!(back, d);
+    }
+
+    #[test]
+    fn removing_the_daemon_also_removes_a_temporary_plist_a_crash_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::sandbox(dir.path()).unwrap();
+        let daemons = dir.path().join("Library/LaunchDaemons");
+        std::fs::create_dir_all(&daemons).unwrap();
+        let leftover = daemons.join(".com.github.reenroll.plist.new");
+        std::fs::write(&leftover, "a complete plist, never renamed").unwrap();
+        let other = daemons.join("com.jamf.management.daemon.plist");
+        std::fs::write(&other, "not ours").unwrap();
+        remove_daemon(&device).unwrap();
+        assert!(!leftover.exists(), "the leftover stayed");
+        assert!(other.exists(), "someone else's daemon was touched");
     }
 }
