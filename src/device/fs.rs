@@ -290,17 +290,29 @@ pub fn quarantine(
     };
     match renamed {
         Ok(()) => {
-            sync_dirs(&[&dir, qdir])
-                .map_err(|e| classify(e, mac_path, "flushing the move to quarantine of"))?;
+            flush_after_move(&[&dir, qdir], mac_path, "moved into the quarantine");
             Ok(Some(Moved::Renamed))
         }
         Err(Errno::EXDEV) => {
             move_across_volumes(&dir, &name, qdir, qname, mac_path)?;
-            sync_dirs(&[&dir, qdir])
-                .map_err(|e| classify(e, mac_path, "flushing the move to quarantine of"))?;
+            flush_after_move(&[&dir, qdir], mac_path, "moved into the quarantine");
             Ok(Some(Moved::Copied))
         }
         Err(e) => Err(classify(e, mac_path, "moving to quarantine")),
+    }
+}
+
+/// After a rename that happened: flush both folders, and when that fails, say so but report the
+/// move as done. NOTE: the move did happen, so the journal must record it (its undo is what
+/// rollback needs); reporting it as failed would leave the path in the quarantine with no record
+/// to bring it back (the crash sweep found exactly that: `run:fsync:enospc`).
+fn flush_after_move(dirs: &[&OwnedFd], mac_path: &str, what: &str) {
+    if let Err(e) = sync_dirs(dirs) {
+        tracing::warn!(
+            path = mac_path,
+            error = %e,
+            "{what}, but flushing the folders failed; the journal records the move"
+        );
     }
 }
 
@@ -363,15 +375,13 @@ pub fn restore(device: &Device, mac_path: &str, qdir: &OwnedFd, qname: &str) -> 
     };
     match renamed {
         Ok(()) => {
-            sync_dirs(&[qdir, &dir])
-                .with_context(|| format!("flushing the restore of {mac_path}"))?;
+            flush_after_move(&[qdir, &dir], mac_path, "restored from the quarantine");
             Ok(Restored::Restored)
         }
         Err(Errno::EXDEV) => {
             restore_across_volumes(qdir, qname, &dir, &name)
                 .with_context(|| format!("restoring {mac_path} across volumes"))?;
-            sync_dirs(&[qdir, &dir])
-                .with_context(|| format!("flushing the restore of {mac_path}"))?;
+            flush_after_move(&[qdir, &dir], mac_path, "restored from the quarantine");
             Ok(Restored::Restored)
         }
         Err(e) => Err(e).with_context(|| format!("restoring {mac_path} from quarantine")),
@@ -451,7 +461,7 @@ fn write_owned(
     }
     renameat(Some(dir.as_raw_fd()), &*tmp, Some(dir.as_raw_fd()), &*name)
         .with_context(|| format!("installing {mac_path}"))?;
-    sync_dirs(&[&dir]).with_context(|| format!("flushing the folder of {mac_path}"))?;
+    flush_after_move(&[&dir], mac_path, "written");
     Ok(())
 }
 
