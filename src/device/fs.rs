@@ -302,29 +302,24 @@ pub fn quarantine(
     }
 }
 
-/// After a rename that happened: flush both folders, and when that fails, say so but report the
-/// move as done. NOTE: the move did happen, so the journal must record it (its undo is what
-/// rollback needs); reporting it as failed would leave the path in the quarantine with no record
-/// to bring it back (the crash sweep found exactly that: `run:fsync:enospc`).
+/// After a rename that happened: fsync its folders, so the rename is on disk before the journal
+/// says it happened. NOTE: a rename changes two directories; without this, a power loss after
+/// the `applied` record reached the disk could still lose the rename, and a resume would trust a
+/// record of a move the file system forgot. When the flush fails, say so but report the move as
+/// done: the move did happen, so the journal must record it (its undo is what rollback needs);
+/// reporting it as failed would leave the path in the quarantine with no record to bring it back
+/// (the crash sweep found exactly that: `run:fsync:enospc`).
 fn flush_after_move(dirs: &[&OwnedFd], mac_path: &str, what: &str) {
-    if let Err(e) = sync_dirs(dirs) {
-        tracing::warn!(
-            path = mac_path,
-            error = %e,
-            "{what}, but flushing the folders failed; the journal records the move"
-        );
-    }
-}
-
-/// fsync each folder, so a rename between them is on disk before the journal says it happened.
-/// NOTE: a rename changes two directories; without this, a power loss after the `applied` record
-/// reached the disk could still lose the rename, and a resume would trust a record of a move the
-/// file system forgot (the record is fsync'ed, the folders are not, by default).
-fn sync_dirs(dirs: &[&OwnedFd]) -> std::result::Result<(), Errno> {
     for d in dirs {
-        nix::unistd::fsync(d.as_raw_fd())?;
+        if let Err(e) = nix::unistd::fsync(d.as_raw_fd()) {
+            tracing::warn!(
+                path = mac_path,
+                error = %e,
+                "{what}, but flushing the folders failed; the journal records the move"
+            );
+            return;
+        }
     }
-    Ok(())
 }
 
 fn classify(e: Errno, mac_path: &str, what: &str) -> FsError {
@@ -465,47 +460,34 @@ fn write_owned(
     Ok(())
 }
 
-/// Read a regular file at a Mac path without following a link anywhere (`None`: absent, or not
-/// a regular file).
-pub fn read_file(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let Parent::Open(dir, name) = open_parent(device, mac_path)? else {
-        return Ok(None);
-    };
-    match lstat_at(&dir, &name) {
-        Ok(st) if kind_of(&st) == Kind::File => {}
-        _ => return Ok(None),
-    }
-    let fd = own(openat(
-        Some(dir.as_raw_fd()),
-        &*name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?);
-    let mut bytes = Vec::new();
-    File::from(fd)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {mac_path}"))?;
-    Ok(Some(bytes))
+/// What `read_if_regular` found at a Mac path.
+enum Found {
+    Bytes(Vec<u8>),
+    Absent,
+    /// A link on the way or at the path, or something that is not a regular file: why.
+    Refused(String),
 }
 
-/// Read a file at a Mac path that must be a regular file when it exists, without following a
-/// link anywhere and without blocking: `None` when absent; an error for a link, a FIFO, a folder
-/// or a device (a FIFO planted as a keychain file would otherwise hang the reader).
-pub fn read_regular(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> {
+/// Read a regular file at a Mac path without following a link anywhere and without blocking
+/// (a FIFO planted there would otherwise hang the reader); the two readers below differ only in
+/// what they make of a refusal.
+fn read_if_regular(device: &Device, mac_path: &str) -> Result<Found> {
     use std::io::Read;
     let (dir, name) = match open_parent(device, mac_path)? {
         Parent::Open(d, n) => (d, n),
-        Parent::Missing => return Ok(None),
-        Parent::Refused(r) => anyhow::bail!("refusing to read {mac_path}: {r}"),
+        Parent::Missing => return Ok(Found::Absent),
+        Parent::Refused(r) => return Ok(Found::Refused(r)),
+    };
+    let not_regular = || {
+        Found::Refused(format!(
+            "{mac_path} is not a regular file (a link, a FIFO, a folder or a device stands there)"
+        ))
     };
     match lstat_at(&dir, &name) {
-        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ENOENT) => return Ok(Found::Absent),
         Err(e) => return Err(e).with_context(|| format!("looking at {mac_path}")),
         Ok(st) if kind_of(&st) == Kind::File => {}
-        Ok(_) => anyhow::bail!(
-            "refusing to read {mac_path}: it is not a regular file (a link, a FIFO, a folder or a device stands there)"
-        ),
+        Ok(_) => return Ok(not_regular()),
     }
     let fd = own(openat(
         Some(dir.as_raw_fd()),
@@ -517,15 +499,32 @@ pub fn read_regular(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> 
     let st =
         nix::sys::stat::fstat(fd.as_raw_fd()).with_context(|| format!("looking at {mac_path}"))?;
     if kind_of(&st) != Kind::File {
-        anyhow::bail!(
-            "refusing to read {mac_path}: it changed into something that is not a regular file"
-        );
+        return Ok(not_regular());
     }
     let mut bytes = Vec::new();
     File::from(fd)
         .read_to_end(&mut bytes)
         .with_context(|| format!("reading {mac_path}"))?;
-    Ok(Some(bytes))
+    Ok(Found::Bytes(bytes))
+}
+
+/// Read a regular file at a Mac path without following a link anywhere (`None`: absent, or not
+/// a regular file).
+pub fn read_file(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> {
+    Ok(match read_if_regular(device, mac_path)? {
+        Found::Bytes(b) => Some(b),
+        Found::Absent | Found::Refused(_) => None,
+    })
+}
+
+/// Read a file at a Mac path that must be a regular file when it exists: `None` when absent; an
+/// error for a link, a FIFO, a folder or a device.
+pub fn read_regular(device: &Device, mac_path: &str) -> Result<Option<Vec<u8>>> {
+    match read_if_regular(device, mac_path)? {
+        Found::Bytes(b) => Ok(Some(b)),
+        Found::Absent => Ok(None),
+        Found::Refused(why) => anyhow::bail!("refusing to read {mac_path}: {why}"),
+    }
 }
 
 /// Open a log file at a Mac path for appending (and reading back what was appended), created
