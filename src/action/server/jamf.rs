@@ -10,7 +10,7 @@ use super::{
     PROFILE_POLL,
 };
 use crate::action::{Env, Outcome, Recorder};
-use crate::server::cleanup::jamf_step;
+use crate::server::cleanup::{jamf_step, JamfPlan};
 use crate::server::{ApplyOptions, Clients, ServerTarget};
 
 impl Spec {
@@ -24,16 +24,11 @@ impl Spec {
         let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
         let plan = jamf_step::preview(jamf, target)?;
         let none = format!("Jamf Pro has no computer with serial {}", target.serial);
-        let several = format!(
-            "{} Jamf Pro computers have serial {}",
-            plan.computers.len(),
-            plan.serial
-        );
         if let Some(end) = several_or_none(
             env,
             rec,
             plan.computers.is_empty().then_some(none),
-            plan.needs_allow_multiple.then_some(several),
+            several(&plan),
             &plan.records(),
         )? {
             return Ok(end);
@@ -81,18 +76,8 @@ impl Spec {
                     );
                     return self.operator_step().apply(env, rec);
                 }
-                let several = format!(
-                    "{} Jamf Pro computers have serial {}",
-                    plan.computers.len(),
-                    plan.serial
-                );
-                if let Some(end) = several_or_none(
-                    env,
-                    rec,
-                    None,
-                    plan.needs_allow_multiple.then_some(several),
-                    &plan.records(),
-                )? {
+                if let Some(end) = several_or_none(env, rec, None, several(&plan), &plan.records())?
+                {
                     return Ok(end);
                 }
                 let mut done = Vec::new();
@@ -130,4 +115,15 @@ impl Spec {
         );
         Ok(self.not_yet(reason))
     }
+}
+
+/// Several computers with the serial, where one is expected: what to say when pausing.
+fn several(plan: &JamfPlan) -> Option<String> {
+    plan.needs_allow_multiple.then(|| {
+        format!(
+            "{} Jamf Pro computers have serial {}",
+            plan.computers.len(),
+            plan.serial
+        )
+    })
 }
