@@ -204,91 +204,106 @@ impl Spec {
             // (n, item, settled, export file name)
             let mut pending: Vec<(u64, KeychainItem, bool, Option<String>)> = Vec::new();
             let mut staged: Option<Vec<u8>> = None;
+            // Set when recording (journal or export file) failed: that is this run's own
+            // failure, never "the keychain could not be reached".
+            let record_failed = std::cell::Cell::new(false);
             let report = {
                 let mut sink = |ev: PurgeEvent| -> Result<()> {
-                    match ev {
-                        PurgeEvent::Exported { mut item, .. } => {
-                            // Kept in memory until its delete is announced.
-                            staged = item.data.take();
-                        }
-                        PurgeEvent::Deleting { item, exported, .. } => {
-                            let target = format!("{} in {}", item.describe(), loc.describe());
-                            // A delete that did not take: close its intent, keep its export.
-                            let mut export = None;
-                            if let Some((n, _, settled, e)) = pending
-                                .iter_mut()
-                                .find(|(_, i, settled, _)| !*settled && i.same_identity(&item))
-                            {
-                                *settled = true;
-                                export = e.clone();
-                                rec.failed(
+                    let r = (|| -> Result<()> {
+                        match ev {
+                            PurgeEvent::Exported { mut item, .. } => {
+                                // Kept in memory until its delete is announced.
+                                staged = item.data.take();
+                            }
+                            PurgeEvent::Deleting { item, exported, .. } => {
+                                let target = format!("{} in {}", item.describe(), loc.describe());
+                                // A delete that did not take: close its intent, keep its export.
+                                let mut export = None;
+                                if let Some((n, _, settled, e)) = pending
+                                    .iter_mut()
+                                    .find(|(_, i, settled, _)| !*settled && i.same_identity(&item))
+                                {
+                                    *settled = true;
+                                    export = e.clone();
+                                    rec.failed(
                                     *n,
                                     &target,
                                     "the delete reported success but the item stayed; trying again",
                                     false,
                                 )?;
-                            }
-                            if export.is_none() && exported {
-                                if let Some(data) = staged.take() {
-                                    let name = format!("{}-{}", env.step_id, rec.next_change());
-                                    crate::journal::write_private(
-                                        &export_dir.join(format!("{name}.json")),
-                                        &serde_json::to_vec(&data)?,
-                                    )?;
-                                    export = Some(name);
                                 }
-                            }
-                            let n = rec.intent(Change::Delete {
-                                location: loc.clone(),
-                                item: item.clone(),
-                                export: export.clone(),
-                            })?;
-                            pending.push((n, item, false, export));
-                        }
-                        PurgeEvent::Deleted { item, .. } => {
-                            let found = pending
-                                .iter_mut()
-                                .find(|(_, i, settled, _)| !*settled && i.same_identity(&item))
-                                .map(|(n, _, settled, export)| {
-                                    *settled = true;
-                                    (*n, export.clone())
-                                });
-                            let (n, export) = match found {
-                                Some(f) => f,
-                                // The keychain removed another copy along with the one announced.
-                                None => (
-                                    rec.intent(Change::Delete {
-                                        location: loc.clone(),
-                                        item: item.clone(),
-                                        export: None,
-                                    })?,
-                                    None,
-                                ),
-                            };
-                            let undo = match export {
-                                Some(export) => Undo::AddKeychainItem {
+                                if export.is_none() && exported {
+                                    if let Some(data) = staged.take() {
+                                        let name = format!("{}-{}", env.step_id, rec.next_change());
+                                        crate::journal::write_private(
+                                            &export_dir.join(format!("{name}.json")),
+                                            &serde_json::to_vec(&data)?,
+                                        )?;
+                                        export = Some(name);
+                                    }
+                                }
+                                let n = rec.intent(Change::Delete {
                                     location: loc.clone(),
                                     item: item.clone(),
-                                    export,
-                                },
-                                None => {
-                                    irreversible += 1;
-                                    Undo::Irreversible {
+                                    export: export.clone(),
+                                })?;
+                                pending.push((n, item, false, export));
+                            }
+                            PurgeEvent::Deleted { item, .. } => {
+                                let found = pending
+                                    .iter_mut()
+                                    .find(|(_, i, settled, _)| !*settled && i.same_identity(&item))
+                                    .map(|(n, _, settled, export)| {
+                                        *settled = true;
+                                        (*n, export.clone())
+                                    });
+                                let (n, export) = match found {
+                                    Some(f) => f,
+                                    // The keychain removed another copy along with the one announced.
+                                    None => (
+                                        rec.intent(Change::Delete {
+                                            location: loc.clone(),
+                                            item: item.clone(),
+                                            export: None,
+                                        })?,
+                                        None,
+                                    ),
+                                };
+                                let undo = match export {
+                                    Some(export) => Undo::AddKeychainItem {
+                                        location: loc.clone(),
+                                        item: item.clone(),
+                                        export,
+                                    },
+                                    None => {
+                                        irreversible += 1;
+                                        Undo::Irreversible {
                                         what: format!("{} in {}", item.describe(), loc.describe()),
                                         why: "it could not be exported before deletion (a private key, or an item whose export would prompt)".into(),
                                     }
-                                }
-                            };
-                            rec.applied(n, undo)?;
-                            deleted += 1;
+                                    }
+                                };
+                                rec.applied(n, undo)?;
+                                deleted += 1;
+                            }
                         }
+                        Ok(())
+                    })();
+                    if r.is_err() {
+                        record_failed.set(true);
                     }
-                    Ok(())
+                    r
                 };
                 purge::purge(kc.as_ref(), &rules, &mut sink)
             };
             let report = match report {
                 Ok(r) => r,
+                Err(e) if record_failed.get() => {
+                    return Err(e.context(format!(
+                        "recording the keychain purge of {} failed; nothing further was deleted, and `reenroll resume` retries the step",
+                        loc.describe()
+                    )));
+                }
                 Err(e) => {
                     unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
                     continue;
