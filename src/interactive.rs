@@ -52,7 +52,7 @@ fn ask(
     values: &BTreeMap<String, String>,
     facts: &Facts,
 ) -> Result<Choice> {
-    let spec = step.action.expand(values)?;
+    let spec = runner.pb.expand_step(step, values)?;
     let env = Env {
         device: runner.device(),
         values: values.clone(),

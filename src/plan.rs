@@ -120,7 +120,7 @@ pub fn plan(
             reversible: step.reversible,
             ..base_env(ctx, values.clone(), &facts)
         };
-        let sp: StepPlan = match step.action.expand(&values).and_then(|a| a.plan(&env)) {
+        let sp: StepPlan = match pb.expand_step(step, &values).and_then(|a| a.plan(&env)) {
             Ok(p) => p,
             Err(e) => StepPlan {
                 unseen: vec![format!("could not plan this step: {e:#}")],

@@ -115,6 +115,11 @@ pub fn resolve(pb: &Playbook, layers: &[Layer]) -> Result<Resolved> {
         }
     }
     check_timers(pb, &values, &sources)?;
+    pb.check_paths(&values).map_err(|m| {
+        error::invalid(format!(
+            "{m}; nothing was changed. Give a value that keeps the path inside the playbook's allowed roots"
+        ))
+    })?;
     Ok((values, sources, notes))
 }
 

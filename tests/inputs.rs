@@ -224,6 +224,45 @@ fn removals_outside_the_allowed_roots_are_refused_at_validation() {
     dev.reenroll(&["plan", "reregister"]).exit(0);
 }
 
+/// A path that passes validation as a template may not leave the allowed roots once its
+/// `{variables}` are filled in: `plan` and `run` refuse the value (exit 2) before the first,
+/// harmless step runs, naming the variable and what the path became.
+#[test]
+fn a_variable_cannot_carry_a_removal_outside_the_allowed_roots() {
+    let dev = Sandbox::new().build();
+    let templated = REMOVE_ONE
+        .replace(
+            "\n[[steps]]\nid = \"first\"",
+            "\n[vars.app]\ndefault = \"com.microsoft.CompanyPortal\"\ndescription = \"the app's support folder\"\n\n[[steps]]\nid = \"first\"",
+        )
+        .replace("PATH", "/Library/Application Support/{app}");
+    let pb = dev.playbook("rm", &templated);
+    dev.reenroll(&["plan", &pb]).exit(0);
+    let before = dev.tree_hash();
+    for (set, says) in [
+        (
+            "app=reenroll",
+            "becomes `/Library/Application Support/reenroll`",
+        ),
+        ("app=reenroll/runs", "no playbook may touch"),
+        ("app=../Keychains", "`..`"),
+    ] {
+        for cmd in [
+            vec!["plan", pb.as_str(), "--set", set],
+            vec!["run", pb.as_str(), "--yes", "--set", set],
+        ] {
+            dev.reenroll(&cmd)
+                .exit(2)
+                .stderr_contains("step `second`")
+                .stderr_contains(set)
+                .stderr_contains(says)
+                .stderr_contains("nothing was changed");
+        }
+        before.assert_same(&dev.tree_hash(), set);
+    }
+    assert!(dev.status()["runs"].as_array().unwrap().is_empty());
+}
+
 #[test]
 fn unknown_facts_nul_characters_and_invalid_utf8_are_refused_at_file_line_column() {
     let dev = Sandbox::new().build();

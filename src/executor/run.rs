@@ -434,7 +434,7 @@ impl Runner<'_> {
                 ActionSpec::Gate(_) | ActionSpec::WaitFor(_) | ActionSpec::Operator(_)
             );
             self.printer.begin(&step.id, &step.title, spin);
-            let outcome = match step.action.expand(&values) {
+            let outcome = match self.pb.expand_step(step, &values) {
                 Ok(spec) => {
                     let env = Env {
                         device: &self.ctx.device,

@@ -47,6 +47,10 @@ pub struct Playbook {
     /// Roots a `remove` step may name besides the built-in ones (`roots`): the playbook's
     /// top-level `allow_paths`, shown by `plan`.
     pub allow_paths: Vec<String>,
+    /// Whether the allowed roots apply: true for a playbook read to start a run, false for
+    /// one re-read from an old run's journal (`parse_recorded`), whose rules may have been
+    /// looser. Paths are still checked again once their `{variables}` are filled in.
+    pub check_roots: bool,
     /// `embedded:NAME` or the file's path.
     pub origin: String,
     pub source: String,
@@ -392,6 +396,7 @@ impl Playbook {
             vars,
             steps,
             allow_paths,
+            check_roots: strict,
             origin: origin.to_string(),
             source: source.to_string(),
         })
@@ -457,6 +462,64 @@ pub fn check_step_timers(
 }
 
 impl Playbook {
+    /// A step's action with `{variables}` (and the facts known so far) filled in, and every
+    /// path it names checked again: a value may not carry a path outside the allowed roots
+    /// (`--set folder=Keychains`, a fact holding `..`), whatever the template looked like.
+    pub fn expand_step(
+        &self,
+        step: &Step,
+        values: &BTreeMap<String, String>,
+    ) -> anyhow::Result<ActionSpec> {
+        let spec = step.action.expand(values)?;
+        self.check_expanded(step, &spec, values)
+            .map_err(|m| anyhow::anyhow!(m))?;
+        Ok(spec)
+    }
+
+    /// Every step's paths with `values` filled in (what `settings::resolve` checks before a
+    /// run starts; facts a run learns later are checked again by `expand_step`).
+    pub fn check_paths(&self, values: &BTreeMap<String, String>) -> Result<(), String> {
+        for step in &self.steps {
+            let spec = step.action.expand(values).map_err(|e| format!("{e:#}"))?;
+            self.check_expanded(step, &spec, values)?;
+        }
+        Ok(())
+    }
+
+    fn check_expanded(
+        &self,
+        step: &Step,
+        spec: &ActionSpec,
+        values: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let templates = step.action.paths();
+        for (i, path) in spec.paths().iter().enumerate() {
+            let template = templates.get(i).map(String::as_str).unwrap_or(path);
+            if template == path {
+                continue; // checked at validation
+            }
+            let from = crate::action::template::placeholders(template)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| values.get(v).map(|x| format!("{v}={x}")))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let problem = crate::action::template::check_path_template(path)
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|()| match (spec, self.check_roots) {
+                    (ActionSpec::Remove(_), true) => roots::check_removal(path, &self.allow_paths),
+                    _ => Ok(()),
+                });
+            if let Err(m) = problem {
+                return Err(format!(
+                    "step `{}`: `{template}` becomes `{path}` with {from}: {m}",
+                    step.id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Every step's timers with `values` (the resolved variables) filled in.
     pub fn check_timers(&self, values: &BTreeMap<String, String>) -> Result<(), TimerProblem> {
         self.steps
