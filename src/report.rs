@@ -59,7 +59,7 @@ pub fn render_plan(p: &PlanReport) -> String {
             tags.push("needs root");
         }
         match st.action.as_str() {
-            "facts" => tags.push("read-only"),
+            "facts" | "verify-removed" => tags.push("read-only"),
             "operator" | "gate" | "wait-for" => tags.push("changes nothing here"),
             _ => tags.push(if st.reversible {
                 "can be undone"

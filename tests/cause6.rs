@@ -11,7 +11,8 @@ use reenroll::action::reboot::DAEMON_PLIST;
 use reenroll::keychain::sandbox::{LOCKED_MARKER, SYSTEM_KEYCHAIN, USER_KEYCHAIN};
 use reenroll::sandbox::keychains::{SURVIVOR_LABELS_SYSTEM, SURVIVOR_LABELS_USER};
 use reenroll::sandbox::{
-    PURGE_PATHS_SYSTEM, PURGE_PATHS_USER, SURVIVOR_PATHS_SYSTEM, SURVIVOR_PATHS_USER,
+    FAMILY_PATHS_SYSTEM, FAMILY_PATHS_USER, PURGE_PATHS_SYSTEM, PURGE_PATHS_USER,
+    SURVIVOR_PATHS_SYSTEM, SURVIVOR_PATHS_USER,
 };
 use support::{Device, Sandbox};
 
@@ -196,11 +197,11 @@ fn the_whole_sequence_on_two_users_with_unusual_names() {
     );
 
     // Every artifact is gone, everything else is still there.
-    for p in PURGE_PATHS_SYSTEM {
+    for p in PURGE_PATHS_SYSTEM.iter().chain(FAMILY_PATHS_SYSTEM) {
         assert!(!dev.exists(p), "{p} survived");
     }
     for (_, home) in &users {
-        for p in PURGE_PATHS_USER {
+        for p in PURGE_PATHS_USER.iter().chain(FAMILY_PATHS_USER) {
             assert!(!dev.exists(&format!("{home}/{p}")), "{home}/{p} survived");
         }
         for p in SURVIVOR_PATHS_USER {

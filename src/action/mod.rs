@@ -6,6 +6,7 @@
 //! below (the compiler lists them).
 
 pub mod facts;
+pub mod family;
 pub mod gate;
 pub mod keychain_purge;
 pub mod operator;
@@ -15,6 +16,7 @@ pub mod run;
 pub mod server;
 pub mod template;
 pub mod timer;
+pub mod verify;
 pub mod wait_for;
 
 use std::collections::BTreeMap;
@@ -41,6 +43,7 @@ pub enum ActionSpec {
     Gate(gate::Spec),
     WaitFor(wait_for::Spec),
     Server(server::Spec),
+    VerifyRemoved(verify::Spec),
 }
 
 /// The `op` of a planned change, as `plan --json` names it.
@@ -184,6 +187,7 @@ impl ActionSpec {
             ActionSpec::Gate(_) => "gate",
             ActionSpec::WaitFor(_) => "wait-for",
             ActionSpec::Server(_) => "server",
+            ActionSpec::VerifyRemoved(_) => "verify-removed",
         }
     }
 
@@ -198,6 +202,7 @@ impl ActionSpec {
     pub fn paths(&self) -> Vec<String> {
         match self {
             ActionSpec::Remove(s) => s.paths.clone(),
+            ActionSpec::VerifyRemoved(s) => s.paths.clone(),
             ActionSpec::Run(s) => s.paths(),
             ActionSpec::WaitFor(s) => s.paths(),
             ActionSpec::Facts(_)
@@ -243,7 +248,8 @@ impl ActionSpec {
             ActionSpec::Facts(_)
             | ActionSpec::Remove(_)
             | ActionSpec::Operator(_)
-            | ActionSpec::KeychainPurge(_) => Vec::new(),
+            | ActionSpec::KeychainPurge(_)
+            | ActionSpec::VerifyRemoved(_) => Vec::new(),
         }
     }
 
@@ -252,6 +258,8 @@ impl ActionSpec {
             ActionSpec::Run(s) => s.validate(),
             ActionSpec::KeychainPurge(s) => s.validate(),
             ActionSpec::Server(s) => s.validate(),
+            ActionSpec::Remove(s) => s.validate(),
+            ActionSpec::VerifyRemoved(s) => s.validate(),
             _ => Ok(()),
         }
     }
@@ -269,7 +277,8 @@ impl ActionSpec {
             | ActionSpec::Reboot(_)
             | ActionSpec::Gate(_)
             | ActionSpec::WaitFor(_)
-            | ActionSpec::Server(_) => false,
+            | ActionSpec::Server(_)
+            | ActionSpec::VerifyRemoved(_) => false,
         }
     }
 
@@ -301,6 +310,7 @@ impl ActionSpec {
             ActionSpec::Gate(s) => s.plan(env),
             ActionSpec::WaitFor(s) => s.plan(env),
             ActionSpec::Server(s) => s.plan(env),
+            ActionSpec::VerifyRemoved(s) => s.plan(env),
         }
     }
 
@@ -315,6 +325,7 @@ impl ActionSpec {
             ActionSpec::Gate(s) => s.apply(env, rec),
             ActionSpec::WaitFor(s) => s.apply(env, rec),
             ActionSpec::Server(s) => s.apply(env, rec),
+            ActionSpec::VerifyRemoved(s) => s.apply(env, rec),
         }
     }
 }

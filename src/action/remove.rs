@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use super::family::{self, Family};
 use super::{expand_path, Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
 use crate::device::fs::{self, FsError, Probe, Restored};
 use crate::journal::{Change, Undo};
@@ -15,7 +16,19 @@ use crate::journal::{Change, Undo};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
+    #[serde(default)]
     pub paths: Vec<String>,
+    /// App families found by bundle identifier in the Library folders (`action::family`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<Family>,
+}
+
+/// What a `remove` step would act on (see `Spec::targets`).
+#[derive(Debug, Default)]
+pub struct Targets {
+    /// Each path, and the family that selected it (None: named in `paths`).
+    pub paths: Vec<(String, Option<String>)>,
+    pub skipped: super::Skipped,
 }
 
 /// Privacy-protected locations: even root needs Full Disk Access there.
@@ -24,27 +37,51 @@ pub fn needs_full_disk_access(path: &str) -> bool {
 }
 
 impl Spec {
-    /// The concrete paths, and the users skipped (see `expand_path`); an error when the users
-    /// cannot be read.
-    fn targets(&self, env: &Env, notes: &mut Vec<String>) -> Result<(Vec<String>, super::Skipped)> {
+    pub fn validate(&self) -> Result<()> {
+        anyhow::ensure!(
+            !self.paths.is_empty() || !self.families.is_empty(),
+            "a `remove` step names no `paths` and no `families`"
+        );
+        for f in &self.families {
+            f.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The concrete paths (with the family that selected each, for those found by a family
+    /// selector), and what was skipped: users whose home is not a plain path and folders that
+    /// could not be searched (each with why). An error when the users or a folder cannot be
+    /// read.
+    pub fn targets(&self, env: &Env, notes: &mut Vec<String>) -> Result<Targets> {
         let mut seen = BTreeSet::new();
-        let mut out = Vec::new();
-        let mut skipped = Vec::new();
+        let mut out = Targets::default();
         for t in &self.paths {
             let e = expand_path(env, t, notes)?;
             for p in e.paths {
                 if seen.insert(p.clone()) {
-                    out.push(p);
+                    out.paths.push((p, None));
                 }
             }
-            skipped.extend(e.skipped);
+            out.skipped.extend(e.skipped);
         }
-        Ok((out, skipped))
+        let sel = family::select(env, &self.families, notes)?;
+        for (p, fam) in sel.paths {
+            if seen.insert(p.clone()) {
+                out.paths.push((p, Some(fam)));
+            }
+        }
+        out.skipped.extend(sel.skipped);
+        out.skipped.extend(
+            sel.refused
+                .into_iter()
+                .map(|(dir, why)| (format!("{dir} (searched for app families)"), why)),
+        );
+        Ok(out)
     }
 
     pub fn plan(&self, env: &Env) -> Result<StepPlan> {
         let mut plan = StepPlan::default();
-        let (targets, skipped) = match self.targets(env, &mut plan.notes) {
+        let Targets { paths, skipped } = match self.targets(env, &mut plan.notes) {
             Ok(t) => t,
             Err(e) => {
                 plan.unseen.push(format!("{e:#}"));
@@ -55,7 +92,7 @@ impl Spec {
             plan.changes
                 .push(PlannedChange::new(Op::Refuse, target, false).reason(why));
         }
-        for path in targets {
+        for (path, fam) in paths {
             match fs::probe(env.device, &path) {
                 Ok(Probe::Absent) => plan.already.push(format!("{path} is absent")),
                 Ok(Probe::Refused(reason)) => plan
@@ -65,8 +102,15 @@ impl Spec {
                     let mut c = PlannedChange::new(Op::Remove, &path, env.reversible);
                     c.bytes = Some(entry.bytes);
                     c.entries = Some(entry.entries);
+                    let mut why = Vec::new();
+                    if let Some(f) = &fam {
+                        why.push(format!("family {f}"));
+                    }
                     if needs_full_disk_access(&path) {
-                        c.reason = Some("needs Full Disk Access (PPPC profile) on macOS".into());
+                        why.push("needs Full Disk Access (PPPC profile) on macOS".into());
+                    }
+                    if !why.is_empty() {
+                        c.reason = Some(why.join("; "));
                     }
                     plan.changes.push(c);
                 }
@@ -78,7 +122,7 @@ impl Spec {
 
     pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
         let mut notes = Vec::new();
-        let (targets, skipped) = match self.targets(env, &mut notes) {
+        let Targets { paths, skipped } = match self.targets(env, &mut notes) {
             Ok(t) => t,
             Err(e) => return Ok(Outcome::Failed(format!("{e:#}"))),
         };
@@ -91,7 +135,7 @@ impl Spec {
             rec.failed(n, &target, &why, true)?;
             exceptions += 1;
         }
-        for path in targets {
+        for (path, _) in paths {
             match fs::probe_shallow(env.device, &path) {
                 Ok(Probe::Absent) => continue,
                 Ok(Probe::Refused(reason)) => {

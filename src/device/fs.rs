@@ -225,6 +225,45 @@ fn measure_dir(parent: &OwnedFd, name: &OsStr) -> Result<(u64, u64)> {
     Ok((bytes, entries))
 }
 
+/// What a folder holds, looked at without following a symlink anywhere on the way.
+#[derive(Debug, PartialEq)]
+pub enum Listing {
+    /// The folder (or a parent) does not exist.
+    Absent,
+    /// A symlink or something that is not a folder stands on the way.
+    Refused(String),
+    /// The names of its entries (`.` and `..` left out), unsorted.
+    Names(Vec<OsString>),
+}
+
+/// List a folder on the device with the same no-follow walk as every removal: a family
+/// selector (`remove` with `families`) chooses among these names. An error reading it is an
+/// error, never an empty folder.
+pub fn list_folder(device: &Device, mac_path: &str) -> Result<Listing> {
+    let (parent, name) = match open_parent(device, mac_path)? {
+        Parent::Missing => return Ok(Listing::Absent),
+        Parent::Refused(r) => return Ok(Listing::Refused(r)),
+        Parent::Open(d, n) => (d, n),
+    };
+    let fd = match open_dir_at(Some(&parent), &name) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(Listing::Absent),
+        Err(e @ (Errno::ELOOP | Errno::ENOTDIR | Errno::EMLINK)) => {
+            return match lstat_at(&parent, &name) {
+                Ok(st) if kind_of(&st) == Kind::Symlink => Ok(Listing::Refused(format!(
+                    "{mac_path} is a symlink; reenroll never follows a symlink out of the tree it cleans"
+                ))),
+                Ok(_) => Ok(Listing::Refused(format!("{mac_path} is not a folder"))),
+                Err(_) => Err(e).with_context(|| format!("opening {mac_path}")),
+            }
+        }
+        Err(e) => return Err(e).with_context(|| format!("opening {mac_path}")),
+    };
+    Ok(Listing::Names(
+        list_dir(&fd).with_context(|| format!("listing {mac_path}"))?,
+    ))
+}
+
 fn list_dir(fd: &OwnedFd) -> Result<Vec<OsString>> {
     let dup = nix::unistd::dup(fd.as_raw_fd())?;
     let mut dir = nix::dir::Dir::from_fd(dup)?;

@@ -279,7 +279,39 @@ impl Playbook {
                 ));
             }
             let action_span = s.action.span();
-            let action = s.action.into_inner();
+            let mut action = s.action.into_inner();
+            // `verify-removed` checks again with the selectors of earlier `remove` steps: they
+            // are copied in here, so the step (and the journal's copy of the playbook) is whole.
+            if let ActionSpec::VerifyRemoved(v) = &mut action {
+                for other in v.steps.clone() {
+                    match steps.iter().find(|st: &&Step| st.id == other).map(|st| &st.action) {
+                        Some(ActionSpec::Remove(r)) => {
+                            for p in &r.paths {
+                                if !v.paths.contains(p) {
+                                    v.paths.push(p.clone());
+                                }
+                            }
+                            for f in &r.families {
+                                if !v.families.contains(f) {
+                                    v.families.push(f.clone());
+                                }
+                            }
+                        }
+                        Some(_) => {
+                            return Err(err_at(
+                                locate(source, action_span.clone(), &other),
+                                format!("step `{id}`: `{other}` is not a `remove` step; verify-removed checks again what remove steps select"),
+                            ))
+                        }
+                        None => {
+                            return Err(err_at(
+                                locate(source, action_span.clone(), &other),
+                                format!("step `{id}`: no earlier step `{other}` to verify (name remove steps that come before this one)"),
+                            ))
+                        }
+                    }
+                }
+            }
             // Placeholders must name a variable, a fact or a path built-in.
             for text in action.strings() {
                 for name in crate::action::template::placeholders(&text)
@@ -308,6 +340,34 @@ impl Playbook {
                             locate(source, action_span.clone(), path),
                             format!("step `{id}`: {m}"),
                         ));
+                    }
+                }
+                // A family may only search where its entries could be removed one by one.
+                for fam in &r.families {
+                    if let Err(e) = fam.validate() {
+                        return Err(err_at(
+                            locate(source, action_span.clone(), &fam.name),
+                            format!("step `{id}`: {e:#}"),
+                        ));
+                    }
+                    for lib in fam.libraries() {
+                        if let Err(e) = crate::action::template::check_path_template(lib) {
+                            return Err(err_at(
+                                locate(source, action_span.clone(), lib),
+                                format!("step `{id}`: family `{}`: {e:#}", fam.name),
+                            ));
+                        }
+                    }
+                    for path in fam.representatives() {
+                        if let Err(m) = roots::check_removal(&path, &allow_paths) {
+                            return Err(err_at(
+                                locate(source, action_span.clone(), &fam.name),
+                                format!(
+                                    "step `{id}`: family `{}` would search where it may not remove: {m}",
+                                    fam.name
+                                ),
+                            ));
+                        }
                     }
                 }
             }

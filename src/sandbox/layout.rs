@@ -58,6 +58,27 @@ pub const PURGE_PATHS_USER: &[&str] = &[
     "Library/HTTPStorages/com.microsoft.CompanyPortalMac",
 ];
 
+/// Artifacts of the same app families that no playbook names one by one, as real Macs carry
+/// them: only the family selectors (`remove` with `families`) find these (issue 12).
+pub const FAMILY_PATHS_SYSTEM: &[&str] = &[
+    "/Library/Caches/com.jamf.management.jamfAAD",
+    "/Library/Saved Application State/com.jamf.selfserviceplus.savedState",
+];
+
+/// The same, in every home (relative to it).
+pub const FAMILY_PATHS_USER: &[&str] = &[
+    "Library/Preferences/ByHost/com.microsoft.CompanyPortalMac.8E2F4B1C-6D3A-4F5E-9A7B-0C1D2E3F4A5B.plist",
+    "Library/Containers/com.microsoft.CompanyPortalMac.ssoextension",
+    "Library/Application Scripts/com.microsoft.CompanyPortalMac.ssoextension",
+    "Library/HTTPStorages/com.microsoft.CompanyPortalMac.binarycookies",
+    "Library/Caches/com.jamf.management.jamfAAD",
+    "Library/HTTPStorages/com.jamf.management.jamfAAD",
+    "Library/WebKit/com.jamfsoftware.selfservice.mac",
+    "Library/Caches/com.jamfsoftware.selfservice.mac",
+    "Library/Preferences/com.jamf.selfserviceplus.plist",
+    "Library/Caches/com.jamf.selfserviceplus",
+];
+
 /// Unrelated system files planted next to the targets: a purge must leave them alone.
 pub const SURVIVOR_PATHS_SYSTEM: &[&str] = &[
     "/Library/Preferences/com.apple.loginwindow.plist",
@@ -74,6 +95,14 @@ pub const SURVIVOR_PATHS_USER: &[&str] = &[
     "Library/Cookies/Cookies.binarycookies",
     "Library/Logs/Company Portal",
     "Documents/notes.txt",
+    // Look-alikes of the families: other Microsoft apps, Jamf Connect (whose preference
+    // domain Self Service+ shares), names that only begin like a family's identifier.
+    "Library/Preferences/com.microsoft.Word.plist",
+    "Library/Application Support/Microsoft/Teams",
+    "Library/Containers/com.microsoft.Outlook",
+    "Library/Caches/com.microsoft.CompanyPortalMacHelper",
+    "Library/Preferences/com.jamf.connect.plist",
+    "Library/Caches/com.jamfsoftware.selfservice.macos-helper",
 ];
 
 /// The Jamf management framework: removed by `jamf removeFramework`, restored by re-enrolling.
@@ -153,7 +182,7 @@ fn plant_target(p: &mut Planter, mac: &str, owner: &str) -> Result<()> {
 }
 
 pub(crate) fn plant_system(p: &mut Planter, console: &str) -> Result<()> {
-    for mac in PURGE_PATHS_SYSTEM {
+    for mac in PURGE_PATHS_SYSTEM.iter().chain(FAMILY_PATHS_SYSTEM) {
         plant_target(p, mac, console)?;
     }
     p.binary_plist(
@@ -194,6 +223,23 @@ pub(crate) fn plant_home(p: &mut Planter, user: &UserSpec) -> Result<()> {
         } else {
             plant_target(p, &mac, &user.name)?;
         }
+    }
+    for rel in FAMILY_PATHS_USER {
+        plant_target(p, &format!("{home}/{rel}"), &user.name)?;
+    }
+    for rel in [
+        "Library/Preferences/com.microsoft.Word.plist",
+        "Library/Preferences/com.jamf.connect.plist",
+    ] {
+        plant_target(p, &format!("{home}/{rel}"), &user.name)?;
+    }
+    for rel in [
+        "Library/Application Support/Microsoft/Teams",
+        "Library/Containers/com.microsoft.Outlook",
+        "Library/Caches/com.microsoft.CompanyPortalMacHelper",
+        "Library/Caches/com.jamfsoftware.selfservice.macos-helper",
+    ] {
+        p.app_folder(&format!("{home}/{rel}"))?;
     }
     p.binary_plist(
         &format!("{home}/Library/Preferences/com.apple.finder.plist"),

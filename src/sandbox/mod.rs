@@ -29,8 +29,8 @@ use anyhow::{bail, Context, Result};
 pub use boot::{boot, BootReport, DaemonOutcome, DaemonRun};
 pub use fakes::COMMAND_LOG;
 pub use layout::{
-    FRAMEWORK_PATHS, PURGE_PATHS_SYSTEM, PURGE_PATHS_USER, SURVIVOR_PATHS_SYSTEM,
-    SURVIVOR_PATHS_USER,
+    FAMILY_PATHS_SYSTEM, FAMILY_PATHS_USER, FRAMEWORK_PATHS, PURGE_PATHS_SYSTEM, PURGE_PATHS_USER,
+    SURVIVOR_PATHS_SYSTEM, SURVIVOR_PATHS_USER,
 };
 
 use crate::device::Device;
