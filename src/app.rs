@@ -506,7 +506,7 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
             ));
             Ok(error::OK)
         }
-        PolicyAction::Run => {
+        PolicyAction::Run | PolicyAction::Plan => {
             let pb = engine::load_playbook(req.playbook.as_deref()).map_err(|e| {
                 match req.playbook_param {
                     Some(n) => error::invalid(format!("parameter {n}: {e:#}")),
@@ -531,16 +531,47 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                         None => e,
                     }
                 })?;
+            crate::jamf_policy::check_confirm(&pb, &req.confirm).inspect_err(|e| {
+                tracing::warn!("jamf policy rejected: {e:#}");
+            })?;
+            // What every step will act as on this device (a server step without credentials
+            // waits for an operator): the same read-only look `plan` takes.
+            let planned = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
+            if req.action == PolicyAction::Plan {
+                printer.line(&format!(
+                    "action=plan: a dry run of playbook {} on this Mac; nothing was changed",
+                    pb.name
+                ));
+                print!("{}", report::render_plan(&planned));
+                return Ok(error::OK);
+            }
+            let blocked = crate::jamf_policy::unpassable(
+                &pb,
+                &planned.steps,
+                &req.confirm,
+                req.remote_operator,
+            );
+            if !blocked.is_empty() {
+                let why = crate::jamf_policy::refusal(&pb, &blocked);
+                tracing::warn!("jamf policy refused: {why}");
+                return Err(error::refused(why));
+            }
             ctx.guard_changes()?;
             ctx.guard_root(&pb)?;
             let name = pb.name.clone();
             let steps = pb.steps.len();
+            let remote_steps = if req.remote_operator {
+                crate::jamf_policy::operator_steps(&planned.steps, &req.confirm)
+            } else {
+                Vec::new()
+            };
             let run_id = executor::schedule(
                 &ctx,
                 pb,
                 vars.clone(),
                 sources.clone(),
                 BTreeMap::new(),
+                &req.confirm,
                 &printer,
             )?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
@@ -552,8 +583,18 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                 let from = sources.get(k).map(String::as_str).unwrap_or("");
                 printer.line(&format!("  {k} = {v:?} ({from})"));
             }
+            for c in &req.confirm {
+                printer.line(&format!("  done ahead (confirm=): {c}"));
+            }
             printer.line(&format!("  follow it in {LOG_FILE}, with `reenroll status`, or the extension attribute (`reenroll status --jamf-ea`)"));
-            printer.line("  server steps: confirm them with a second policy: action=resume confirm=STEP_ID[,STEP_ID]");
+            if remote_steps.is_empty() {
+                printer.line("  operator steps before the framework is removed: confirm them with a second policy: action=resume confirm=STEP_ID[,STEP_ID]");
+            } else {
+                printer.line("  operator=remote: when the run waits, confirm each step over SSH or Screen Sharing once it is done:");
+                for id in &remote_steps {
+                    printer.line(&format!("    sudo reenroll resume --confirm {id}"));
+                }
+            }
             Ok(error::OK)
         }
     }

@@ -1,15 +1,29 @@
 //! `reenroll jamf-policy "$@"`: the arguments exactly as a Jamf Pro policy passes them to a script.
 //! `$1` the target volume, `$2` the computer name, `$3` the user name (may be empty), `$4`..`$11`
 //! the admin's parameters, each `key=value`: `playbook=`, `action=run|resume|rollback|status`
-//! (default run), `confirm=STEP[,STEP]`, or any playbook variable. Empty parameters are ignored.
+//! (default run), `confirm=STEP[,STEP]`, `operator=remote`, or any playbook variable. Empty
+//! parameters are ignored.
+//!
+//! A run handed to the LaunchDaemon from a policy must never strand the Mac: before anything
+//! changes, [`unpassable`] finds every pause that only a policy could pass once a step has cut
+//! the management channel (`channel = "cuts"` in the playbook: the framework is gone, so no
+//! policy reaches the Mac until a step that `restores` it), and the run is refused (exit 4)
+//! unless each is covered: done ahead (`confirm=`), passed by the device itself (server steps
+//! with API credentials are `server`, not `operator`, in the plan), or explicitly left to an
+//! operator over SSH or Screen Sharing (`operator=remote`, and the policy log prints the exact
+//! commands).
 
 use anyhow::Result;
 
+use crate::action::ActionSpec;
 use crate::error;
+use crate::plan::PlannedStep;
+use crate::playbook::{Channel, Playbook};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicyAction {
     Run,
+    Plan,
     Resume,
     Rollback,
     Status,
@@ -25,6 +39,9 @@ pub struct PolicyRequest {
     pub playbook_param: Option<usize>,
     pub action: PolicyAction,
     pub confirm: Vec<String>,
+    /// `operator=remote`: operator steps the policy cannot reach are done over SSH or Screen
+    /// Sharing with `sudo reenroll resume --confirm STEP`.
+    pub remote_operator: bool,
     /// Playbook variables with the parameter number each came from.
     pub vars: Vec<(usize, String, String)>,
 }
@@ -32,8 +49,9 @@ pub struct PolicyRequest {
 /// The keys a parameter may use besides playbook variables (README's table).
 pub const KEYS: &[(&str, &str)] = &[
     ("playbook", "an embedded playbook's name (default cause6)"),
-    ("action", "run (default), resume, rollback or status"),
-    ("confirm", "step id(s), comma-separated, that an operator did (server steps): with action=resume"),
+    ("action", "run (default), plan (a dry run: prints the plan, changes nothing), resume, rollback or status"),
+    ("confirm", "operator or server step id(s), comma-separated, already done (action=run: done ahead, e.g. by `reenroll server cleanup`; action=resume: done since)"),
+    ("operator", "`remote`: operator steps that no policy could reach (after the framework is removed) will be confirmed over SSH or Screen Sharing; the policy log prints the commands"),
     ("<variable>", "any playbook variable, e.g. intune_settle_minutes=45, self_service_policy_id=42, reboot_delay_minutes=5"),
 ];
 
@@ -64,6 +82,7 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
         playbook_param: None,
         action: PolicyAction::Run,
         confirm: Vec::new(),
+        remote_operator: false,
         vars: Vec::new(),
     };
     for n in 4..=11 {
@@ -93,12 +112,13 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
             "action" => {
                 req.action = match v {
                     "run" => PolicyAction::Run,
+                    "plan" => PolicyAction::Plan,
                     "resume" => PolicyAction::Resume,
                     "rollback" => PolicyAction::Rollback,
                     "status" => PolicyAction::Status,
                     other => {
                         return Err(error::invalid(format!(
-                            "parameter {n} (`{p}`): action `{other}` is not one of run, resume, rollback, status"
+                            "parameter {n} (`{p}`): action `{other}` is not one of run, plan, resume, rollback, status"
                         )))
                     }
                 }
@@ -106,6 +126,17 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
             "confirm" => {
                 for id in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     req.confirm.push(id.to_string());
+                }
+            }
+            "operator" => {
+                req.remote_operator = match v {
+                    "remote" => true,
+                    "policy" => false,
+                    other => {
+                        return Err(error::invalid(format!(
+                            "parameter {n} (`{p}`): operator `{other}` is not `remote` (operator steps confirmed over SSH or Screen Sharing) or `policy`"
+                        )))
+                    }
                 }
             }
             _ => {
@@ -116,12 +147,110 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
             }
         }
     }
-    if !req.confirm.is_empty() && req.action == PolicyAction::Run {
+    if !req.confirm.is_empty()
+        && matches!(req.action, PolicyAction::Rollback | PolicyAction::Status)
+    {
         return Err(error::invalid(
-            "confirm= goes with action=resume (a new run has nothing to confirm yet)",
+            "confirm= goes with action=run (steps done ahead) or action=resume (steps done since)",
         ));
     }
     Ok(req)
+}
+
+/// The steps a policy may confirm: operator steps, and server steps (an operator does them when
+/// the Mac has no API credentials).
+pub fn confirmable(pb: &Playbook) -> Vec<String> {
+    pb.steps
+        .iter()
+        .filter(|s| matches!(s.action, ActionSpec::Operator(_) | ActionSpec::Server(_)))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+/// Refuse (exit 2) a `confirm=` naming anything but an operator or server step of `pb`.
+pub fn check_confirm(pb: &Playbook, confirm: &[String]) -> Result<()> {
+    let valid = confirmable(pb);
+    if let Some(bad) = confirm.iter().find(|c| !valid.contains(c)) {
+        return Err(error::invalid(format!(
+            "confirm={bad}: not an operator or server step of playbook `{}`; the steps an operator can confirm are: {}",
+            pb.name,
+            valid.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// A pause that no policy could pass: the step, and what it waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unpassable {
+    pub step: String,
+    /// The step that cut the management channel before it.
+    pub cut_by: String,
+}
+
+/// Walk the playbook in order with the plan's view of each step (`action` is what the step
+/// acts as on this device: a server step without credentials is an `operator` step) and list
+/// the operator pauses that come after the management channel is cut and before it is
+/// restored, unless confirmed ahead or left to a remote operator. Steps that do not apply on
+/// this device (`when`) neither pause nor cut.
+pub fn unpassable(
+    pb: &Playbook,
+    planned: &[PlannedStep],
+    confirmed: &[String],
+    remote: bool,
+) -> Vec<Unpassable> {
+    let mut cut_by: Option<&str> = None;
+    let mut out = Vec::new();
+    for step in &pb.steps {
+        let Some(ps) = planned.iter().find(|p| p.id == step.id) else {
+            continue;
+        };
+        if ps.not_applicable.is_some() {
+            continue;
+        }
+        if let Some(cut) = cut_by {
+            if ps.action == "operator" && !remote && !confirmed.contains(&step.id) {
+                out.push(Unpassable {
+                    step: step.id.clone(),
+                    cut_by: cut.to_string(),
+                });
+            }
+        }
+        match step.channel {
+            Some(Channel::Cuts) => cut_by = Some(&step.id),
+            Some(Channel::Restores) => cut_by = None,
+            None => {}
+        }
+    }
+    out
+}
+
+/// The operator steps of a plan that will wait for someone (not confirmed ahead).
+pub fn operator_steps(planned: &[PlannedStep], confirmed: &[String]) -> Vec<String> {
+    planned
+        .iter()
+        .filter(|p| p.not_applicable.is_none() && p.action == "operator")
+        .filter(|p| !confirmed.contains(&p.id))
+        .map(|p| p.id.clone())
+        .collect()
+}
+
+/// The one paragraph a refused policy prints (and logs).
+pub fn refusal(pb: &Playbook, blocked: &[Unpassable]) -> String {
+    let ids: Vec<&str> = blocked.iter().map(|b| b.step.as_str()).collect();
+    let cut = blocked.first().map(|b| b.cut_by.as_str()).unwrap_or("");
+    let restore = pb
+        .steps
+        .iter()
+        .find(|s| s.channel == Some(Channel::Restores))
+        .map(|s| format!("`{}`", s.id))
+        .unwrap_or_else(|| "the end of the run".into());
+    format!(
+        "refused: this run could strand the Mac, so nothing was changed. After `{cut}` removes the Jamf framework, no policy can reach this Mac until {restore}, but {} would wait there for an operator ({}). Choose one: give the Mac Jamf Pro and Microsoft Graph API credentials (docs/server.md) so it does the server steps itself; or do them centrally first (`reenroll server cleanup --serial SERIAL` on your workstation) and pass confirm={}; or pass operator=remote and confirm them over SSH or Screen Sharing with the commands the policy log prints.",
+        if ids.len() == 1 { "this step" } else { "these steps" },
+        ids.join(", "),
+        ids.join(",")
+    )
 }
 
 #[cfg(test)]
@@ -182,6 +311,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("parameter 1"), "{e}");
-        assert!(parse(&args(&["/", "m", "u", "confirm=x"])).is_err());
+        assert!(parse(&args(&["/", "m", "u", "confirm=x"])).is_ok());
+        assert!(parse(&args(&["/", "m", "u", "action=status", "confirm=x"])).is_err());
+        assert!(parse(&args(&["/", "m", "u", "operator=nearby"])).is_err());
+        assert!(
+            parse(&args(&["/", "m", "u", "operator=remote"]))
+                .unwrap()
+                .remote_operator
+        );
     }
 }

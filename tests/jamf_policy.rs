@@ -1,7 +1,8 @@
-//! Unattended use from a Jamf Pro policy: the policy validates, journals, installs and starts the
-//! LaunchDaemon, and exits 0 at once; the daemon (started here by `sandbox boot`, as launchd
-//! would) does the work; a second policy confirms the server steps; the extension attribute
-//! follows along.
+//! Unattended use from a Jamf Pro policy: the policy validates, refuses a run that could strand
+//! the Mac, journals, installs and starts the LaunchDaemon, and exits 0 at once; the daemon
+//! (started here by `sandbox boot`, as launchd would) does the work; operator steps are done
+//! ahead, over SSH, or by a second policy once the Mac is enrolled again; the extension
+//! attribute follows along.
 
 mod support;
 
@@ -23,8 +24,35 @@ fn ea(dev: &Device) -> String {
         .to_string()
 }
 
+/// After `remove-framework` no policy reaches the Mac: a policy run whose server steps would
+/// wait for an operator there is refused before anything changes.
 #[test]
-fn a_policy_schedules_the_run_and_the_daemon_carries_it_out() {
+fn a_policy_run_that_could_strand_the_mac_is_refused_before_anything_changes() {
+    let dev = Sandbox::new().build();
+    let before = dev.tree_hash();
+    let out = policy(&dev, &["playbook=cause6", "intune_settle_minutes=0"]);
+    assert_eq!(out.code, Some(4), "{out}");
+    out.stderr_contains("could strand the Mac")
+        .stderr_contains("`remove-framework`")
+        .stderr_contains("delete-jamf-record, delete-entra-device, delete-intune-records")
+        .stderr_contains("operator=remote")
+        .stderr_contains("reenroll server cleanup");
+    before.assert_same(&dev.tree_hash(), "a refused policy");
+    assert!(!dev.exists(DAEMON));
+    assert_eq!(ea(&dev), "<result>none</result>");
+    assert!(dev
+        .read("/var/log/reenroll.log")
+        .contains("jamf policy refused"));
+    // An admin's own run in a shell is itself a channel: not refused.
+    let plan = dev.reenroll(&["plan"]).exit(0);
+    plan.stdout_contains("delete-jamf-record");
+    // The reregister playbook keeps the framework: nothing can strand the Mac.
+    let out = policy(&dev, &["playbook=reregister"]);
+    assert_eq!(out.code, Some(0), "{out}");
+}
+
+#[test]
+fn a_remote_operator_policy_prints_the_commands_and_the_daemon_carries_it_out() {
     let dev = Sandbox::new().build();
     assert_eq!(ea(&dev), "<result>none</result>");
     let out = policy(
@@ -33,7 +61,7 @@ fn a_policy_schedules_the_run_and_the_daemon_carries_it_out() {
             "playbook=cause6",
             "",
             "intune_settle_minutes=0",
-            "",
+            "operator=remote",
             "",
             "",
             "",
@@ -41,7 +69,10 @@ fn a_policy_schedules_the_run_and_the_daemon_carries_it_out() {
         ],
     );
     assert_eq!(out.code, Some(0), "{out}");
-    out.stdout_contains("remediation scheduled");
+    out.stdout_contains("remediation scheduled")
+        .stdout_contains("sudo reenroll resume --confirm delete-jamf-record")
+        .stdout_contains("sudo reenroll resume --confirm delete-intune-records")
+        .stdout_contains("sudo reenroll resume --confirm run-registration-policy");
     // Nothing was done in the policy's process: the Jamf framework is still there.
     assert!(dev.exists("/usr/local/jamf/bin/jamf"));
     assert!(dev.exists(DAEMON));
@@ -74,26 +105,72 @@ fn a_policy_schedules_the_run_and_the_daemon_carries_it_out() {
         ea(&dev)
     );
 
-    // A second policy confirms the server steps and hands the run back to the daemon.
+    // Over SSH, the operator confirms what they did, with the printed commands.
+    dev.reenroll(&[
+        "resume",
+        "--confirm",
+        "delete-jamf-record",
+        "--confirm",
+        "delete-entra-device",
+        "--confirm",
+        "delete-intune-records",
+        "--confirm",
+        "run-registration-policy",
+    ])
+    .exit(0);
+    assert!(ea(&dev).starts_with("<result>completed "), "{}", ea(&dev));
+    assert!(!dev.exists(DAEMON), "the daemon was removed at the end");
+    assert!(dev.read("/var/log/reenroll.log").contains("run completed"));
+}
+
+/// The server steps done centrally first (`reenroll server cleanup`) and confirmed ahead: the
+/// run needs nobody until re-enrollment gives the policy channel back.
+#[test]
+fn server_steps_confirmed_ahead_let_the_daemon_run_to_re_enrollment() {
+    let dev = Sandbox::new().build();
+    // confirm= names only operator or server steps of the playbook.
+    let out = policy(&dev, &["confirm=remove-framework"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    out.stderr_contains("not an operator or server step")
+        .stderr_contains("delete-jamf-record");
     let out = policy(
         &dev,
         &[
-            "action=resume",
-            "confirm=delete-jamf-record,delete-entra-device",
-            "confirm=delete-intune-records,run-registration-policy",
+            "intune_settle_minutes=0",
+            "confirm=delete-jamf-record,delete-entra-device,delete-intune-records",
         ],
     );
     assert_eq!(out.code, Some(0), "{out}");
+    out.stdout_contains("done ahead (confirm=): delete-intune-records");
+    dev.boot().exit(0);
+    dev.boot().exit(0);
+    let states = dev.step_states();
+    assert_eq!(states["delete-intune-records"], "done", "{states:?}");
+    assert_eq!(states["wait-for-server-cleanup"], "done", "{states:?}");
+    assert_eq!(states["wait-for-enrollment"], "done", "{states:?}");
+    // Re-enrolled: the policy channel is back, and a second policy confirms the last step.
+    assert!(
+        ea(&dev).starts_with("<result>paused run-registration-policy "),
+        "{}",
+        ea(&dev)
+    );
+    let out = policy(&dev, &["action=resume", "confirm=run-registration-policy"]);
+    assert_eq!(out.code, Some(0), "{out}");
     dev.boot().exit(0);
     assert!(ea(&dev).starts_with("<result>completed "), "{}", ea(&dev));
-    assert!(!dev.exists(DAEMON), "the daemon removed itself");
-    let log = dev.command_log();
-    assert_eq!(
-        log.last().map(String::as_str),
-        Some("/bin/launchctl bootout system/com.github.reenroll"),
-        "bootout last: {log:?}"
-    );
-    assert!(dev.read("/var/log/reenroll.log").contains("run completed"));
+}
+
+#[test]
+fn action_plan_is_a_dry_run() {
+    let dev = Sandbox::new().build();
+    let before = dev.tree_hash();
+    let out = policy(&dev, &["action=plan"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    out.stdout_contains("nothing was changed")
+        .stdout_contains("remove-framework");
+    before.assert_same(&dev.tree_hash(), "action=plan");
+    assert!(!dev.exists(DAEMON));
+    assert_eq!(ea(&dev), "<result>none</result>");
 }
 
 #[test]
@@ -147,7 +224,10 @@ fn managed_preferences_sit_between_jamf_parameters_and_defaults() {
         "playbook default"
     );
     // Jamf parameters beat the profile
-    assert_eq!(policy(&dev, &["intune_settle_minutes=50"]).code, Some(0));
+    assert_eq!(
+        policy(&dev, &["intune_settle_minutes=50", "operator=remote"]).code,
+        Some(0)
+    );
     let header = dev.journal(&dev.last_run()).remove(0);
     assert_eq!(header["vars"]["intune_settle_minutes"], "50");
     assert_eq!(
@@ -169,7 +249,14 @@ fn under_the_daemon_the_keychain_helper_reaches_each_users_keychain() {
         return;
     }
     let dev = Sandbox::new().build();
-    let out = policy(&dev, &["playbook=cause6", "", "intune_settle_minutes=0"]);
+    let out = policy(
+        &dev,
+        &[
+            "playbook=cause6",
+            "operator=remote",
+            "intune_settle_minutes=0",
+        ],
+    );
     assert_eq!(out.code, Some(0), "{out}");
     dev.boot().exit(0);
     let states = dev.step_states();

@@ -12,6 +12,7 @@ pub fn schedule(
     vars: BTreeMap<String, String>,
     sources: BTreeMap<String, String>,
     options: BTreeMap<String, String>,
+    confirms: &[String],
     printer: &Printer,
 ) -> Result<String> {
     let lock = take_lock(ctx)?;
@@ -20,9 +21,17 @@ pub fn schedule(
         &pb.name,
         "resume it (action=resume) or roll it back (action=rollback)",
     )?;
+    check_confirms(&pb, confirms, "confirm=", "the new run")?;
     let mut runner = Runner::create(ctx, lock, pb, vars, sources, options, printer)?;
     tracing::info!(run = %runner.run_id, playbook = %runner.pb.name, "run scheduled for the LaunchDaemon");
     runner.current_step = "handoff".into();
+    // Steps the admin did ahead (e.g. the server steps, centrally): recorded before any step.
+    for c in confirms {
+        runner.append(Record::Confirmed {
+            step: c.clone(),
+            at: now_rfc3339(),
+        })?;
+    }
     runner.hand_to_daemon()?;
     Ok(runner.run_id.clone())
 }

@@ -74,7 +74,19 @@ pub struct Step {
     pub reversible: bool,
     pub needs_root: bool,
     pub when: Option<When>,
+    /// What the step does to the management channel a Jamf Pro policy uses to reach the Mac:
+    /// after a step that `cuts` it (framework removal) no policy can pass a pause, until a step
+    /// that `restores` it (re-enrollment) is done. `jamf-policy` refuses a run with a pause it
+    /// could never pass (`jamf_policy::unpassable`).
+    pub channel: Option<Channel>,
     pub action: ActionSpec,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Cuts,
+    Restores,
 }
 
 /// A condition on a step: it applies only when every given test holds.
@@ -123,6 +135,7 @@ struct RawStep {
     reversible: Option<bool>,
     needs_root: Option<bool>,
     when: Option<Spanned<When>>,
+    channel: Option<Channel>,
     action: Spanned<ActionSpec>,
 }
 
@@ -440,6 +453,7 @@ impl Playbook {
                     .needs_root
                     .unwrap_or_else(|| action.needs_root_by_default()),
                 when: s.when.map(Spanned::into_inner),
+                channel: s.channel,
                 action,
             });
         }
