@@ -297,6 +297,62 @@ mod tests {
         assert!(parse(&args(&["/", "", ""])).is_ok());
     }
 
+    fn planned(id: &str, action: &str, applies: bool) -> PlannedStep {
+        PlannedStep {
+            id: id.into(),
+            title: String::new(),
+            action: action.into(),
+            article: None,
+            needs_root: true,
+            reversible: false,
+            changes: Vec::new(),
+            already: Vec::new(),
+            unseen: Vec::new(),
+            notes: Vec::new(),
+            not_applicable: (!applies).then(|| "not here".to_string()),
+        }
+    }
+
+    #[test]
+    fn only_operator_pauses_between_a_cut_and_a_restore_are_unpassable() {
+        let op = |id: &str, channel: &str| {
+            format!("[[steps]]\nid = \"{id}\"\ntitle = \"t\"\n{channel}[steps.action]\nkind = \"operator\"\ninstructions = \"do it\"\n")
+        };
+        let src = format!(
+            "name = \"p\"\ndescription = \"d\"\n{}{}{}{}{}{}",
+            op("before", ""),
+            op("cut", "channel = \"cuts\"\n"),
+            op("stranded", ""),
+            op("skipped-here", ""),
+            op("restore", "channel = \"restores\"\n"),
+            op("after", ""),
+        );
+        let pb = Playbook::parse(&src, "p.toml").unwrap();
+        let plan = vec![
+            planned("before", "operator", true),
+            planned("cut", "operator", true),
+            planned("stranded", "operator", true),
+            planned("skipped-here", "operator", false),
+            planned("restore", "operator", true),
+            planned("after", "operator", true),
+        ];
+        let ids = |v: Vec<Unpassable>| v.into_iter().map(|u| u.step).collect::<Vec<_>>();
+        // The cutting step itself pauses before it cuts; the restoring one after the cut.
+        assert_eq!(ids(unpassable(&pb, &plan, &[], false)), vec!["stranded", "restore"]);
+        assert_eq!(
+            ids(unpassable(&pb, &plan, &["stranded".into()], false)),
+            vec!["restore"]
+        );
+        assert!(unpassable(&pb, &plan, &[], true).is_empty());
+        // A server step with credentials acts as `server`: it pauses for nobody.
+        let mut with_creds = plan.clone();
+        with_creds[2].action = "server".into();
+        with_creds[4].action = "server".into();
+        assert!(unpassable(&pb, &with_creds, &[], false).is_empty());
+        let why = refusal(&pb, &unpassable(&pb, &plan, &[], false));
+        assert!(why.contains("After `cut`") && why.contains("until `restore`"), "{why}");
+    }
+
     #[test]
     fn errors_name_the_parameter_number() {
         let e = parse(&args(&["/", "m", "u", "", "action=jump"]))

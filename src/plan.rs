@@ -29,7 +29,7 @@ pub struct VarView {
     pub source: String,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct PlannedStep {
     pub id: String,
     pub title: String,
