@@ -120,6 +120,17 @@ fn a_remote_operator_policy_prints_the_commands_and_the_daemon_carries_it_out() 
     .exit(0);
     assert!(ea(&dev).starts_with("<result>completed "), "{}", ea(&dev));
     assert!(!dev.exists(DAEMON), "the daemon was removed at the end");
+    // Re-enrolled: inventory is sent once the run has ended, so Jamf Pro sees "completed".
+    let log = dev.command_log();
+    let recon = log
+        .iter()
+        .rposition(|l| l.contains("jamf recon"))
+        .unwrap_or_else(|| panic!("no jamf recon after re-enrollment:\n{}", log.join("\n")));
+    let enrolled = log
+        .iter()
+        .rposition(|l| l.contains("profiles status -type enrollment"))
+        .unwrap();
+    assert!(recon > enrolled, "recon before the enrollment was back");
     assert!(dev.read("/var/log/reenroll.log").contains("run completed"));
 }
 

@@ -563,9 +563,42 @@ impl Runner<'_> {
     }
 
     /// Things a finished run cleans up after itself (the restart LaunchDaemon).
-    pub(super) fn finish_hooks(&mut self, _state: RunState) {
+    pub(super) fn finish_hooks(&mut self, state: RunState) {
+        if matches!(state, RunState::Completed | RunState::Failed) {
+            self.send_inventory();
+        }
         if let Err(e) = crate::action::on_run_finished(&self.ctx.device) {
             tracing::warn!(run = %self.run_id, "cleaning up after the run: {e:#}");
         }
     }
+
+    /// Once a step that restores the management channel (re-enrollment) is done, send inventory
+    /// (`jamf recon`) when the run ends, so the extension attribute shows the end state in Jamf
+    /// Pro rather than the state before the run. A failure is only logged: the run's own
+    /// outcome stands.
+    fn send_inventory(&mut self) {
+        let restored = self.pb.steps.iter().any(|s| {
+            s.channel == Some(crate::playbook::Channel::Restores)
+                && self.view.steps.get(&s.id) == Some(&crate::journal::StepState::Done)
+        });
+        if !restored || !self.ctx.device.has_program(JAMF) {
+            return;
+        }
+        self.printer
+            .line("sending inventory to Jamf Pro (jamf recon) so the extension attribute shows this end state");
+        let opts = crate::device::RunOpts {
+            timeout: Some(std::time::Duration::from_secs(15 * 60)),
+            output: crate::device::Capture::Discard,
+            ..Default::default()
+        };
+        match self.ctx.device.run(JAMF, &["recon".to_string()], &opts) {
+            Ok(out) if out.code == Some(0) => {
+                tracing::info!(run = %self.run_id, "inventory sent (jamf recon)");
+            }
+            Ok(out) => tracing::warn!(run = %self.run_id, code = ?out.code, timed_out = out.timed_out, "jamf recon did not succeed; the extension attribute updates at the next inventory"),
+            Err(e) => tracing::warn!(run = %self.run_id, "jamf recon could not run: {e:#}; the extension attribute updates at the next inventory"),
+        }
+    }
 }
+
+const JAMF: &str = "/usr/local/jamf/bin/jamf";
