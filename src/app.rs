@@ -531,6 +531,15 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                         None => e,
                     }
                 })?;
+            let cut = pb.below_advised(&vars);
+            if !cut.is_empty() && !req.settle_override && req.action == PolicyAction::Run {
+                let e = error::invalid(format!(
+                    "{}; a policy must acknowledge that with settle_override=yes (nothing was changed)",
+                    cut.join("; ")
+                ));
+                tracing::warn!("jamf policy rejected: {e:#}");
+                return Err(e);
+            }
             crate::jamf_policy::check_confirm(&pb, &req.confirm).inspect_err(|e| {
                 tracing::warn!("jamf policy rejected: {e:#}");
             })?;

@@ -42,6 +42,8 @@ pub struct PolicyRequest {
     /// `operator=remote`: operator steps the policy cannot reach are done over SSH or Screen
     /// Sharing with `sudo reenroll resume --confirm STEP`.
     pub remote_operator: bool,
+    /// `settle_override=yes`: the admin knows a timer is below the article's minimum.
+    pub settle_override: bool,
     /// Playbook variables with the parameter number each came from.
     pub vars: Vec<(usize, String, String)>,
 }
@@ -51,6 +53,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("playbook", "an embedded playbook's name (default cause6)"),
     ("action", "run (default), plan (a dry run: prints the plan, changes nothing), resume, rollback or status"),
     ("confirm", "operator or server step id(s), comma-separated, already done (action=run: done ahead, e.g. by `reenroll server cleanup`; action=resume: done since)"),
+    ("settle_override", "`yes`: acknowledge a timer set below the article's minimum (intune_settle_minutes under 30); without it such a policy exits 2"),
     ("operator", "`remote`: operator steps that no policy could reach (after the framework is removed) will be confirmed over SSH or Screen Sharing; the policy log prints the commands"),
     ("<variable>", "any playbook variable, e.g. intune_settle_minutes=45, self_service_policy_id=42, reboot_delay_minutes=5"),
 ];
@@ -83,6 +86,7 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
         action: PolicyAction::Run,
         confirm: Vec::new(),
         remote_operator: false,
+        settle_override: false,
         vars: Vec::new(),
     };
     for n in 4..=11 {
@@ -126,6 +130,17 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
             "confirm" => {
                 for id in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     req.confirm.push(id.to_string());
+                }
+            }
+            "settle_override" => {
+                req.settle_override = match v {
+                    "yes" | "true" | "1" => true,
+                    "no" | "false" | "0" => false,
+                    other => {
+                        return Err(error::invalid(format!(
+                            "parameter {n} (`{p}`): settle_override `{other}` is not yes or no"
+                        )))
+                    }
                 }
             }
             "operator" => {
@@ -338,7 +353,10 @@ mod tests {
         ];
         let ids = |v: Vec<Unpassable>| v.into_iter().map(|u| u.step).collect::<Vec<_>>();
         // The cutting step itself pauses before it cuts; the restoring one after the cut.
-        assert_eq!(ids(unpassable(&pb, &plan, &[], false)), vec!["stranded", "restore"]);
+        assert_eq!(
+            ids(unpassable(&pb, &plan, &[], false)),
+            vec!["stranded", "restore"]
+        );
         assert_eq!(
             ids(unpassable(&pb, &plan, &["stranded".into()], false)),
             vec!["restore"]
@@ -350,7 +368,10 @@ mod tests {
         with_creds[4].action = "server".into();
         assert!(unpassable(&pb, &with_creds, &[], false).is_empty());
         let why = refusal(&pb, &unpassable(&pb, &plan, &[], false));
-        assert!(why.contains("After `cut`") && why.contains("until `restore`"), "{why}");
+        assert!(
+            why.contains("After `cut`") && why.contains("until `restore`"),
+            "{why}"
+        );
     }
 
     #[test]

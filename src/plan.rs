@@ -173,6 +173,7 @@ pub fn plan(
             )
         })
         .collect();
+    warnings.extend(pb.below_advised(vars));
     if !pb.allow_paths.is_empty() {
         warnings.push(format!(
             "this playbook widens where it may remove things with allow_paths: {}",

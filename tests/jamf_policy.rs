@@ -30,7 +30,14 @@ fn ea(dev: &Device) -> String {
 fn a_policy_run_that_could_strand_the_mac_is_refused_before_anything_changes() {
     let dev = Sandbox::new().build();
     let before = dev.tree_hash();
-    let out = policy(&dev, &["playbook=cause6", "intune_settle_minutes=0"]);
+    let out = policy(
+        &dev,
+        &[
+            "playbook=cause6",
+            "intune_settle_minutes=0",
+            "settle_override=yes",
+        ],
+    );
     assert_eq!(out.code, Some(4), "{out}");
     out.stderr_contains("could strand the Mac")
         .stderr_contains("`remove-framework`")
@@ -62,7 +69,7 @@ fn a_remote_operator_policy_prints_the_commands_and_the_daemon_carries_it_out() 
             "",
             "intune_settle_minutes=0",
             "operator=remote",
-            "",
+            "settle_override=yes",
             "",
             "",
             "",
@@ -148,6 +155,7 @@ fn server_steps_confirmed_ahead_let_the_daemon_run_to_re_enrollment() {
         &dev,
         &[
             "intune_settle_minutes=0",
+            "settle_override=yes",
             "confirm=delete-jamf-record,delete-entra-device,delete-intune-records",
         ],
     );
@@ -169,6 +177,45 @@ fn server_steps_confirmed_ahead_let_the_daemon_run_to_re_enrollment() {
     assert_eq!(out.code, Some(0), "{out}");
     dev.boot().exit(0);
     assert!(ea(&dev).starts_with("<result>completed "), "{}", ea(&dev));
+}
+
+/// Cutting the settle wait below the article's 30 minutes is a warning everywhere, and a policy
+/// must acknowledge it.
+#[test]
+fn a_settle_wait_below_30_minutes_needs_settle_override_from_a_policy() {
+    let dev = Sandbox::new().build();
+    let out = policy(&dev, &["operator=remote", "intune_settle_minutes=10"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    out.stderr_contains("intune_settle_minutes = 10 is below the 30 minutes")
+        .stderr_contains("settle_override=yes");
+    assert!(!dev.exists(DAEMON));
+    assert!(dev
+        .read("/var/log/reenroll.log")
+        .contains("jamf policy rejected"));
+    dev.reenroll(&["plan", "--set", "intune_settle_minutes=10"])
+        .exit(0)
+        .stdout_contains("below the 30 minutes");
+    let out = policy(
+        &dev,
+        &[
+            "operator=remote",
+            "intune_settle_minutes=10",
+            "settle_override=yes",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let st = dev.last_run_status();
+    assert!(
+        st["notes"].to_string().contains("below the 30 minutes"),
+        "{st:#}"
+    );
+    assert!(dev
+        .read("/var/log/reenroll.log")
+        .contains("below the 30 minutes"));
+    // At the article's 30, nothing to acknowledge.
+    assert!(policy(&dev, &["action=plan", "intune_settle_minutes=30"])
+        .stdout
+        .contains("nothing was changed"));
 }
 
 #[test]
@@ -266,6 +313,7 @@ fn under_the_daemon_the_keychain_helper_reaches_each_users_keychain() {
             "playbook=cause6",
             "operator=remote",
             "intune_settle_minutes=0",
+            "settle_override=yes",
         ],
     );
     assert_eq!(out.code, Some(0), "{out}");

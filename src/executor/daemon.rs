@@ -24,6 +24,9 @@ pub fn schedule(
     check_confirms(&pb, confirms, "confirm=", "the new run")?;
     let mut runner = Runner::create(ctx, lock, pb, vars, sources, options, printer)?;
     tracing::info!(run = %runner.run_id, playbook = %runner.pb.name, "run scheduled for the LaunchDaemon");
+    for w in runner.pb.below_advised(&runner.vars) {
+        tracing::warn!(run = %runner.run_id, "{w}");
+    }
     runner.current_step = "handoff".into();
     // Steps the admin did ahead (e.g. the server steps, centrally): recorded before any step.
     for c in confirms {

@@ -32,6 +32,10 @@ pub fn run(
         runner.pb.name,
         crate::plan::describe_device(ctx)
     ));
+    for w in runner.pb.below_advised(&runner.vars) {
+        tracing::warn!(run = %runner.run_id, "{w}");
+        printer.line(&format!("warning: {w}"));
+    }
     runner.prompt = prompt;
     runner.execute()
 }
@@ -595,8 +599,12 @@ impl Runner<'_> {
             Ok(out) if out.code == Some(0) => {
                 tracing::info!(run = %self.run_id, "inventory sent (jamf recon)");
             }
-            Ok(out) => tracing::warn!(run = %self.run_id, code = ?out.code, timed_out = out.timed_out, "jamf recon did not succeed; the extension attribute updates at the next inventory"),
-            Err(e) => tracing::warn!(run = %self.run_id, "jamf recon could not run: {e:#}; the extension attribute updates at the next inventory"),
+            Ok(out) => {
+                tracing::warn!(run = %self.run_id, code = ?out.code, timed_out = out.timed_out, "jamf recon did not succeed; the extension attribute updates at the next inventory")
+            }
+            Err(e) => {
+                tracing::warn!(run = %self.run_id, "jamf recon could not run: {e:#}; the extension attribute updates at the next inventory")
+            }
         }
     }
 }

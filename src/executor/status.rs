@@ -71,9 +71,22 @@ pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
             notes.push(super::damage::hint(ctx, &view.id));
         }
         let step_ids: Vec<String> = match records.first() {
-            Some(Record::Header { source, origin, .. }) => {
+            Some(Record::Header {
+                source,
+                origin,
+                vars,
+                ..
+            }) => {
                 match Playbook::parse_recorded(source, origin) {
                     Ok(pb) => {
+                        // A settle wait cut below the article's minimum, with any `resume --set`.
+                        let mut values = vars.clone();
+                        for (k, v) in &view.notes {
+                            if let Some(k) = k.strip_prefix("set:") {
+                                values.insert(k.to_string(), v.clone());
+                            }
+                        }
+                        notes.extend(pb.below_advised(&values));
                         if pb
                             .steps
                             .iter()

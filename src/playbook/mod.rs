@@ -62,6 +62,10 @@ pub struct VarDef {
     pub description: String,
     /// Timer variables (minutes to wait) are the only ones `resume --set` may change.
     pub timer: bool,
+    /// A timer the article asks to keep at least this long (`intune_settle_minutes`, 30): a
+    /// shorter value is a warning in the plan, the log and `status`, and a Jamf policy must
+    /// acknowledge it (`settle_override=yes`).
+    pub advised_minimum: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +127,8 @@ struct RawVar {
     description: String,
     #[serde(default)]
     timer: bool,
+    #[serde(default)]
+    advised_minimum: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -263,6 +269,7 @@ impl Playbook {
                     default,
                     description: v.get_ref().description.clone(),
                     timer: v.get_ref().timer,
+                    advised_minimum: v.get_ref().advised_minimum,
                 },
             );
         }
@@ -536,6 +543,27 @@ pub fn check_step_timers(
 }
 
 impl Playbook {
+    /// The timers set below the minimum the playbook advises (`advised_minimum`), as warnings:
+    /// `intune_settle_minutes = 0 is below the 30 minutes the article asks for: ...`.
+    pub fn below_advised(&self, values: &BTreeMap<String, String>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, def) in &self.vars {
+            let Some(min) = def.advised_minimum else {
+                continue;
+            };
+            let Some(v) = values.get(name) else {
+                continue;
+            };
+            if v.trim().parse::<f64>().is_ok_and(|m| m < min) {
+                out.push(format!(
+                    "{name} = {v} is below the {min} minutes the article asks for: {}",
+                    def.description.trim().trim_end_matches('.')
+                ));
+            }
+        }
+        out
+    }
+
     /// A step's action with `{variables}` (and the facts known so far) filled in, and every
     /// path it names checked again: a value may not carry a path outside the allowed roots
     /// (`--set folder=Keychains`, a fact holding `..`), whatever the template looked like.
