@@ -291,7 +291,7 @@ fn playbooks(cmd: Option<PlaybooksCmd>) -> Result<i32> {
                         &format!("{name:<12} "),
                         "             ",
                         pb.description.lines().next().unwrap_or(""),
-                        crate::output::WIDTH
+                        crate::output::width()
                     )
                 );
             }

@@ -24,7 +24,7 @@ pub fn run() -> Result<i32> {
         let text = text.replace('\n', " ");
         print!(
             "\n=== {title}\n{}",
-            crate::output::wrap("", "", &text, crate::output::WIDTH)
+            crate::output::wrap("", "", &text, crate::output::width())
         );
         println!("$ reenroll {}", args.join(" "));
         let status = std::process::Command::new(&exe)

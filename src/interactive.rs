@@ -12,7 +12,7 @@ use anyhow::Result;
 use crate::action::{ActionSpec, Env, Facts};
 use crate::executor::{Choice, Runner, StepPrompt};
 use crate::journal::Record;
-use crate::output::{wrap, WIDTH};
+use crate::output::{width, wrap};
 use crate::playbook::Step;
 use crate::report::render_step_lines;
 
@@ -69,7 +69,7 @@ fn ask(
             "── ",
             "   ",
             &format!("{} — {}", step.id, step.title),
-            WIDTH
+            width()
         )
     );
     print!("{}", render_step_lines(&plan, 12));

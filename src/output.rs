@@ -80,13 +80,13 @@ impl Printer {
         } else {
             format!("{id}: {first}")
         };
-        let mut text = wrap_keep_words(&format!("  {plain} "), INDENT, &head, WIDTH);
+        let mut text = wrap_keep_words(&format!("  {plain} "), INDENT, &head, width());
         for more in summary.lines().skip(1) {
             text.push_str(&wrap_keep_words(
                 INDENT,
                 &format!("{INDENT}  "),
                 more.trim_start(),
-                WIDTH,
+                width(),
             ));
         }
         if self.is_tty() {
@@ -105,11 +105,11 @@ impl Printer {
 
     pub fn detail(&self, s: &str) {
         self.print(
-            wrap_keep_words("           ", "             ", s, WIDTH).trim_end_matches('\n'),
+            wrap_keep_words("           ", "             ", s, width()).trim_end_matches('\n'),
         );
     }
 
-    /// A message line, wrapped at 80 columns.
+    /// A message line, wrapped to the terminal (not at all elsewhere).
     pub fn line(&self, s: &str) {
         let mut text = String::new();
         for l in s.lines() {
@@ -118,7 +118,7 @@ impl Printer {
                 &indent,
                 &format!("{indent}  "),
                 l.trim_start(),
-                WIDTH,
+                width(),
             ));
         }
         self.print(text.trim_end_matches('\n'));
@@ -177,8 +177,24 @@ impl Countdown {
     }
 }
 
-/// Human output is readable at 80 columns.
+/// The width of a terminal when it cannot be asked.
 pub const WIDTH: usize = 80;
+
+/// The width human output wraps at: on a terminal, its width (kept between 60 and 160
+/// columns); anywhere else (a log file, a pipe, the policy log Jamf Pro shows) no wrapping at
+/// all, so a line stays one line for whoever reads or greps it.
+pub fn width() -> usize {
+    if std::io::stdout().is_terminal() {
+        let (_, cols) = console::Term::stdout().size();
+        if cols == 0 {
+            WIDTH
+        } else {
+            usize::from(cols).clamp(60, 160)
+        }
+    } else {
+        usize::MAX
+    }
+}
 
 pub fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -1,7 +1,7 @@
 //! Human renderings of plans, runs and the Jamf extension attribute (printed by the commands
 //! through the `Printer` of `output`).
 
-use crate::output::{human_bytes, wrap, WIDTH};
+use crate::output::{human_bytes, width, wrap};
 use crate::plan::PlanReport;
 
 /// The human plan, readable at 80 columns.
@@ -11,10 +11,10 @@ pub fn render_plan(p: &PlanReport) -> String {
         "Plan: ",
         "  ",
         &format!("{} on {}", p.playbook, p.device),
-        WIDTH,
+        width(),
     ));
     if let Some(first) = p.description.lines().next() {
-        s.push_str(&wrap("  ", "  ", first, WIDTH));
+        s.push_str(&wrap("  ", "  ", first, width()));
     }
     if !p.facts.is_empty() {
         let f = |k: &str| {
@@ -36,7 +36,7 @@ pub fn render_plan(p: &PlanReport) -> String {
             "        Entra device id(s) ",
             "          ",
             &f("entra_device_ids"),
-            WIDTH,
+            width(),
         ));
         let b = |k: &str| p.facts.get(k).and_then(|v| v.as_bool());
         s.push_str(&format!(
@@ -74,9 +74,9 @@ pub fn render_plan(p: &PlanReport) -> String {
             st.action,
             tags.join(", ")
         ));
-        s.push_str(&wrap("    ", "    ", &st.title, WIDTH));
+        s.push_str(&wrap("    ", "    ", &st.title, width()));
         if let Some(r) = &st.not_applicable {
-            s.push_str(&wrap("    - ", "      ", r, WIDTH));
+            s.push_str(&wrap("    - ", "      ", r, width()));
             continue;
         }
         for c in &st.changes {
@@ -105,18 +105,18 @@ pub fn render_plan(p: &PlanReport) -> String {
                 &format!("    {:<8} ", c.op.as_str()),
                 "             ",
                 &format!("{target}{size}{rev}"),
-                WIDTH,
+                width(),
             );
             s.push_str(&line.replace('\u{a0}', " "));
             for more in c.target.lines().skip(1) {
-                s.push_str(&wrap("             ", "             ", more, WIDTH));
+                s.push_str(&wrap("             ", "             ", more, width()));
             }
             if let Some(r) = &c.reason {
                 s.push_str(&wrap(
                     "             (",
                     "              ",
                     &format!("{r})"),
-                    WIDTH,
+                    width(),
                 ));
             }
         }
@@ -126,7 +126,7 @@ pub fn render_plan(p: &PlanReport) -> String {
         if !st.already.is_empty() {
             if st.already.len() <= 3 {
                 for a in &st.already {
-                    s.push_str(&wrap("    already: ", "      ", a, WIDTH));
+                    s.push_str(&wrap("    already: ", "      ", a, width()));
                 }
             } else {
                 s.push_str(&format!(
@@ -136,10 +136,10 @@ pub fn render_plan(p: &PlanReport) -> String {
             }
         }
         for u in &st.unseen {
-            s.push_str(&wrap("    could not see: ", "      ", u, WIDTH));
+            s.push_str(&wrap("    could not see: ", "      ", u, width()));
         }
         for n in &st.notes {
-            s.push_str(&wrap("    note: ", "      ", n, WIDTH));
+            s.push_str(&wrap("    note: ", "      ", n, width()));
         }
     }
     let t = &p.totals;
@@ -154,9 +154,9 @@ pub fn render_plan(p: &PlanReport) -> String {
         t.irreversible
     );
     s.push('\n');
-    s.push_str(&wrap("", "  ", &totals, WIDTH));
+    s.push_str(&wrap("", "  ", &totals, width()));
     for w in &p.warnings {
-        s.push_str(&wrap("warning: ", "  ", w, WIDTH));
+        s.push_str(&wrap("warning: ", "  ", w, width()));
     }
     s
 }
@@ -181,10 +181,10 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
             run.started, run.updated
         ));
         if let Some(d) = &run.damage {
-            s.push_str(&wrap("  damaged: ", "    ", d, WIDTH));
+            s.push_str(&wrap("  damaged: ", "    ", d, width()));
         }
         for u in &run.unexplained {
-            s.push_str(&wrap("  no record explains: ", "    ", u, WIDTH));
+            s.push_str(&wrap("  no record explains: ", "    ", u, width()));
         }
         if !run.facts.is_empty() {
             let f = |k: &str| {
@@ -203,14 +203,14 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
                 f("jss_url"),
                 f("entra_device_ids")
             );
-            s.push_str(&wrap("  facts: ", "    ", &facts, WIDTH));
+            s.push_str(&wrap("  facts: ", "    ", &facts, width()));
             if let Some(u) = run
                 .facts
                 .get("keychains_unreachable")
                 .and_then(|v| v.as_array())
             {
                 for k in u.iter().filter_map(|v| v.as_str()) {
-                    s.push_str(&wrap("  keychain not reachable: ", "    ", k, WIDTH));
+                    s.push_str(&wrap("  keychain not reachable: ", "    ", k, width()));
                 }
             }
         }
@@ -221,7 +221,7 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
                 run.id
             ));
             for f in &run.not_restored {
-                s.push_str(&wrap("    not restored: ", "      ", f, WIDTH));
+                s.push_str(&wrap("    not restored: ", "      ", f, width()));
             }
         }
         if let Some(p) = &run.paused {
@@ -229,7 +229,7 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
                 "  paused: ",
                 "    ",
                 p.lines().next().unwrap_or(""),
-                WIDTH,
+                width(),
             ));
         }
         for st in &run.steps {
@@ -239,16 +239,16 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
                     &format!("{head} "),
                     &" ".repeat(head.len() + 3),
                     &format!("{}: {summary}", st.id),
-                    WIDTH,
+                    width(),
                 )),
                 None => s.push_str(&format!("{head} {}\n", st.id)),
             }
         }
         for e in &run.exceptions {
-            s.push_str(&wrap("  exception: ", "    ", e, WIDTH));
+            s.push_str(&wrap("  exception: ", "    ", e, width()));
         }
         for n in &run.notes {
-            s.push_str(&wrap("  note: ", "    ", n, WIDTH));
+            s.push_str(&wrap("  note: ", "    ", n, width()));
         }
     }
     s
