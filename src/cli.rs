@@ -236,7 +236,9 @@ pub struct SandboxArgs {
     #[arg(long, value_delimiter = ',', value_name = "USERS")]
     pub locked_keychain: Vec<String>,
     /// Add keychain items that trip naive code to the first user's login keychain: a certificate
-    /// without subject, label or issuer; a password and a private key sharing one label.
+    /// without subject, label or issuer; a password and a private key sharing one label; JAMF
+    /// keys labelled otherwise than `JAMF` or tagged only; ADFS identity preferences and
+    /// look-alikes that must stay.
     #[arg(long)]
     pub keychain_edge_cases: bool,
     /// Plant the evidence of one documented problem (see `reenroll sandbox --symptom help`).

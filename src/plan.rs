@@ -39,6 +39,9 @@ pub struct PlannedStep {
     pub needs_root: bool,
     pub reversible: bool,
     pub changes: Vec<crate::action::PlannedChange>,
+    /// What the step leaves in place on purpose, with the rule that keeps it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<crate::action::Kept>,
     pub already: Vec<String>,
     pub unseen: Vec<String>,
     pub notes: Vec<String>,
@@ -105,6 +108,7 @@ pub fn plan(
             needs_root: step.needs_root,
             reversible: step.reversible,
             changes: Vec::new(),
+            kept: Vec::new(),
             already: Vec::new(),
             unseen: Vec::new(),
             notes: Vec::new(),
@@ -147,6 +151,7 @@ pub fn plan(
             ps.action = kind.to_string();
         }
         ps.changes = sp.changes;
+        ps.kept = sp.kept;
         ps.already = sp.already;
         ps.unseen = sp.unseen;
         ps.notes = sp.notes;

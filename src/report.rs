@@ -120,6 +120,15 @@ pub fn render_plan(p: &PlanReport) -> String {
                 ));
             }
         }
+        for k in &st.kept {
+            s.push_str(&wrap("    keep     ", "             ", &k.target, WIDTH));
+            s.push_str(&wrap(
+                "             (",
+                "              ",
+                &format!("kept by rule: {})", k.rule),
+                WIDTH,
+            ));
+        }
         if st.changes.is_empty() && st.unseen.is_empty() {
             s.push_str("    nothing to do\n");
         }
@@ -341,6 +350,12 @@ pub fn render_step_lines(p: &crate::action::StepPlan, max: usize) -> String {
     }
     if p.changes.is_empty() {
         s.push_str("   nothing to change\n");
+    }
+    for k in &p.kept {
+        s.push_str(&format!(
+            "   keep     {}\n            (kept by rule: {})\n",
+            k.target, k.rule
+        ));
     }
     for a in p.already.iter().take(max.min(3)) {
         s.push_str(&format!("   already: {a}\n"));

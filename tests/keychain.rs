@@ -468,3 +468,167 @@ fn a_locked_keychain_during_rollback_leaves_the_run_open_and_its_exports_kept() 
         .stdout_contains("1 run(s) purged");
     assert_eq!(exports(&dev), 0);
 }
+
+/// The article keeps "the JAMF public and private key": under any label that mentions JAMF, or
+/// only their application tag. `plan` names each kept key and the rule that keeps it; the run
+/// leaves them, and another vendor's keys, in place.
+#[test]
+fn keys_that_mention_jamf_in_their_label_or_tag_are_kept_and_plan_says_by_which_rule() {
+    use reenroll::sandbox::keychains::{JAMF_KEY_LABELS, JAMF_TAGGED_KEY_LABEL, OTHER_VENDOR_KEY};
+    let dev = Sandbox::new().users(&["zoë"]).keychain_edge_cases().build();
+    let kc = format!("/Users/zoë/{USER_KEYCHAIN}");
+    let before = items(&dev, &kc);
+    let jamf_keys = [
+        ("public-key", "JAMF"),
+        ("private-key", "JAMF"),
+        ("public-key", JAMF_KEY_LABELS[0]),
+        ("private-key", JAMF_KEY_LABELS[1]),
+        ("private-key", JAMF_TAGGED_KEY_LABEL),
+    ];
+    for (class, label) in jamf_keys {
+        assert!(has(&before, class, label), "{class} {label}: {before:?}");
+    }
+    let cause6 = dev.playbook("cause6-keychains", &cause6_purge());
+
+    let plan = dev.reenroll(&["plan", &cause6, "--json"]).exit(0).json();
+    let purge = step(&plan, "purge-keychains");
+    let kept = purge["kept"].as_array().expect("kept items listed");
+    let rule = "the JAMF public and private key, and JAMF identities";
+    for (class, label) in jamf_keys {
+        let target = format!("{class} \"{label}\"");
+        let k = kept
+            .iter()
+            .find(|k| k["target"].as_str().unwrap().starts_with(&target))
+            .unwrap_or_else(|| panic!("{target} not shown as kept: {purge:#}"));
+        assert!(
+            k["target"]
+                .as_str()
+                .unwrap()
+                .ends_with("in zoë's login keychain"),
+            "{k}"
+        );
+        assert!(k["rule"].as_str().unwrap().starts_with(rule), "{k}");
+    }
+    assert_eq!(kept.len(), jamf_keys.len(), "{purge:#}");
+    let changes = purge["changes"].to_string();
+    assert!(!changes.contains("JAMF public key") && !changes.contains(JAMF_TAGGED_KEY_LABEL));
+    assert!(!changes.contains(OTHER_VENDOR_KEY), "{changes}");
+    // The human plan: one `keep` line per key, each with its rule (lines wrap at 80 columns).
+    let human = dev.reenroll(&["plan", &cause6]).exit(0).stdout;
+    assert!(
+        human.contains(&format!(
+            "keep     private-key \"{JAMF_TAGGED_KEY_LABEL}\" tag"
+        )),
+        "{human}"
+    );
+    assert_eq!(human.matches("\n    keep     ").count(), 5, "{human}");
+    assert_eq!(
+        human
+            .matches("(kept by rule: the JAMF public and private key")
+            .count(),
+        5,
+        "{human}"
+    );
+
+    dev.reenroll(&["run", &cause6, "--yes"]).exit(0);
+    let after = items(&dev, &kc);
+    for (class, label) in jamf_keys {
+        assert!(
+            has(&after, class, label),
+            "{class} {label} was deleted: {after:?}"
+        );
+    }
+    assert!(
+        has(&after, "public-key", OTHER_VENDOR_KEY) && has(&after, "private-key", OTHER_VENDOR_KEY)
+    );
+    // Everything else that refers to JAMF went.
+    assert!(!has(&after, "generic-password", "JAMF"), "{after:?}");
+    assert!(!has(
+        &after,
+        "generic-password",
+        "com.jamf.management.jamfAAD"
+    ));
+    // The tag survives the purge (the kept key is untouched, not re-added).
+    let raw = plist::Value::from_file(dev.path(&kc)).unwrap();
+    assert!(raw.as_array().unwrap().iter().any(|d| {
+        d.as_dictionary()
+            .unwrap()
+            .get("application_tag")
+            .and_then(|t| t.as_string())
+            == Some("com.jamfsoftware.jss.signing")
+    }));
+}
+
+/// Article step 8's ADFS identity preference is found without `adfs_url`: by its `/adfs/ls`
+/// path on any host, or by the Workplace Join certificate it prefers. Look-alikes stay.
+#[test]
+fn adfs_identity_preferences_are_found_without_adfs_url_and_look_alikes_stay() {
+    use reenroll::sandbox::keychains::{ADFS_PREFERENCES, LOOK_ALIKE_PREFERENCES};
+    let dev = Sandbox::new().users(&["zoë"]).keychain_edge_cases().build();
+    let kc = format!("/Users/zoë/{USER_KEYCHAIN}");
+    let before = items(&dev, &kc);
+    for (url, _) in ADFS_PREFERENCES.iter().chain(LOOK_ALIKE_PREFERENCES) {
+        assert!(
+            has(&before, "identity-preference", url),
+            "{url}: {before:?}"
+        );
+    }
+    // The cause6 playbook as shipped, adfs_url unset.
+    let plan = dev.reenroll(&["plan", "--json"]).exit(0).json();
+    assert_eq!(plan["vars"]["adfs_url"]["value"], "", "{:#}", plan["vars"]);
+    let changes = step(&plan, "purge-keychains")["changes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let planned = |url: &str| {
+        changes
+            .iter()
+            .find(|c| {
+                c["target"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("identity-preference \"{url}\""))
+            })
+            .map(|c| c["reason"].as_str().unwrap().to_string())
+    };
+    let reason = planned(ADFS_PREFERENCES[0].0).expect("the ADFS identity preference is planned");
+    assert!(reason.contains("identity preferences for"), "{reason}");
+    assert!(planned(ADFS_PREFERENCES[1].0).unwrap().contains("/adfs/ls"));
+    assert!(planned(ADFS_PREFERENCES[2].0)
+        .unwrap()
+        .contains("MS-Organization-Access"));
+    for (url, _) in LOOK_ALIKE_PREFERENCES {
+        assert_eq!(planned(url), None, "{url}");
+    }
+    dev.reenroll(&["plan"])
+        .exit(0)
+        .stdout_contains("identity-preference \"https://adfs.contoso.com/adfs/ls/\"");
+
+    let cause6 = dev.playbook("cause6-keychains", &cause6_purge());
+    dev.reenroll(&["run", &cause6, "--yes"]).exit(0);
+    let after = items(&dev, &kc);
+    for (url, _) in ADFS_PREFERENCES {
+        assert!(!has(&after, "identity-preference", url), "{url}: {after:?}");
+    }
+    for (url, _) in LOOK_ALIKE_PREFERENCES {
+        assert!(has(&after, "identity-preference", url), "{url}: {after:?}");
+    }
+}
+
+#[test]
+fn playbooks_show_cause6_shows_the_keep_and_find_rules() {
+    let dev = Sandbox::new().users(&["zoë"]).build();
+    let shown = dev
+        .reenroll(&["playbooks", "show", "cause6"])
+        .exit(0)
+        .stdout;
+    for rule in [
+        "[[steps.action.keep]]",
+        "class = [\"public-key\", \"private-key\", \"certificate\"]\nany = { contains = \"jamf\" }",
+        "class = [\"identity-preference\"]\nidentity_issuer = { contains = \"ms-organization-access\" }",
+        "class = [\"identity-preference\"]\nany = { url_path = \"/adfs/ls\" }",
+        "label = { prefix = \"{adfs_url}\" }",
+    ] {
+        assert!(shown.contains(rule), "{rule}\n{shown}");
+    }
+}

@@ -18,7 +18,7 @@
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
+use super::{Env, Kept, Op, Outcome, PlannedChange, Recorder, StepPlan};
 use crate::journal::{Change, Undo};
 use crate::keychain::helper::KeychainUnreachable;
 use crate::keychain::purge::{self, PurgeEvent};
@@ -135,12 +135,18 @@ impl Spec {
                 .and_then(|kc| kc.map(|kc| purge::preview(kc.as_ref(), &rules)).transpose());
             match preview {
                 Ok(None) => plan.already.push(loc.never_logged_in()),
-                Ok(Some(items)) => {
-                    if items.is_empty() {
+                Ok(Some(preview)) => {
+                    if preview.delete.is_empty() {
                         plan.already
                             .push(format!("{}: nothing to delete", loc.describe()));
                     }
-                    for p in items {
+                    for (item, rule) in preview.kept {
+                        plan.kept.push(Kept {
+                            target: format!("{} in {}", item.describe(), loc.describe()),
+                            rule,
+                        });
+                    }
+                    for p in preview.delete {
                         let mut c = PlannedChange::new(
                             Op::Delete,
                             format!("{} in {}", p.item.describe(), loc.describe()),

@@ -108,10 +108,21 @@ impl PlannedChange {
     }
 }
 
+/// Something a step leaves in place on purpose, and the rule that says so (an item a keychain
+/// keep-rule protects from a remove-rule).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Kept {
+    pub target: String,
+    pub rule: String,
+}
+
 /// What `plan` learned about one step.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct StepPlan {
     pub changes: Vec<PlannedChange>,
+    /// What a rule of the step protects (shown, so an admin sees what stays and why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<Kept>,
     /// What is already in the wanted state.
     pub already: Vec<String>,
     /// What could not be seen (another user's keychain, a folder needing root) instead of a guess.

@@ -14,7 +14,11 @@
 //!   `kSecMatchItemList` (a key such as the Session Transport Key is deleted as the key it is).
 //! - Identity preferences are, in a file keychain, generic-password items of type `iprf` whose
 //!   label and service are the URL; they are listed and deleted as such, the equivalent of
-//!   `security set-identity-preference -n -s URL`, and are not put back by rollback.
+//!   `security set-identity-preference -n -s URL`, and are not put back by rollback. Their
+//!   generic attribute (`kSecAttrGeneric`) holds a persistent reference to the preferred
+//!   certificate (Security's `SecIdentity.cpp` reads it the same way); the listing resolves it
+//!   to that certificate's issuer (`identity_issuer`), and anything missing is "none".
+//! - A key's application tag (`kSecAttrApplicationTag`, bytes) is read as text, lossily.
 //! - Keys are never exported (private keys cannot be; a public key alone is of no use), so
 //!   their deletion cannot be undone.
 
@@ -31,10 +35,13 @@ use core_foundation::dictionary::CFDictionary;
 use core_foundation::number::CFNumber;
 use core_foundation::string::CFString;
 use core_foundation_sys::base::{CFTypeRef, OSStatus};
+use core_foundation_sys::data::CFDataRef;
 use core_foundation_sys::string::CFStringRef;
 use security_framework::certificate::SecCertificate;
 use security_framework::os::macos::keychain::{KeychainUserInteractionLock, SecKeychain};
-use security_framework_sys::base::{errSecItemNotFound, SecCertificateRef, SecKeychainRef};
+use security_framework_sys::base::{
+    errSecItemNotFound, SecCertificateRef, SecKeychainItemRef, SecKeychainRef,
+};
 use security_framework_sys::certificate::{
     SecCertificateCopyData, SecCertificateCopyNormalizedIssuerSequence,
     SecCertificateCopySubjectSummary,
@@ -57,7 +64,13 @@ use crate::keychain::{
 extern "C" {
     static kSecMatchItemList: CFStringRef;
     static kSecAttrType: CFStringRef;
+    static kSecAttrApplicationTag: CFStringRef;
+    static kSecAttrGeneric: CFStringRef;
     fn SecKeychainGetStatus(keychain: SecKeychainRef, status: *mut u32) -> OSStatus;
+    fn SecKeychainItemCopyFromPersistentReference(
+        persistent_item_ref: CFDataRef,
+        item_ref: *mut SecKeychainItemRef,
+    ) -> OSStatus;
 }
 
 pub const SYSTEM_KEYCHAIN: &str = "/Library/Keychains/System.keychain";
@@ -383,6 +396,9 @@ fn item_from(kind: Kind, dict: &CFDictionary, reference: &CFType) -> KeychainIte
             item.account = string_attr(dict, unsafe { kSecAttrAccount });
             item.service = string_attr(dict, unsafe { kSecAttrService });
             item.extractable = !preference;
+            if preference {
+                item.identity_issuer = preferred_certificate_issuer(dict);
+            }
         }
         Kind::Internet => {
             item.class = Some(ItemClass::InternetPassword);
@@ -398,10 +414,37 @@ fn item_from(kind: Kind, dict: &CFDictionary, reference: &CFType) -> KeychainIte
             }
             item.extractable = true;
         }
-        Kind::PublicKey => item.class = Some(ItemClass::PublicKey),
-        Kind::PrivateKey => item.class = Some(ItemClass::PrivateKey),
+        Kind::PublicKey | Kind::PrivateKey => {
+            item.class = Some(if kind == Kind::PublicKey {
+                ItemClass::PublicKey
+            } else {
+                ItemClass::PrivateKey
+            });
+            item.application_tag = string_attr(dict, unsafe { kSecAttrApplicationTag })
+                .filter(|t| !t.trim_matches(char::from(0)).trim().is_empty());
+        }
     }
     item
+}
+
+/// The issuer (common name) of the certificate an identity preference prefers: its generic
+/// attribute holds a persistent reference to the certificate. `None` when the attribute is
+/// missing or not bytes, when the reference resolves to nothing (the certificate is gone, or
+/// Apple returns NULL) or to something that is not a certificate.
+fn preferred_certificate_issuer(dict: &CFDictionary) -> Option<String> {
+    let reference = attr(dict, unsafe { kSecAttrGeneric })?.downcast::<CFData>()?;
+    let mut found: SecKeychainItemRef = ptr::null_mut();
+    // SAFETY: a valid CFData and an out-pointer; the result follows the create rule and may be
+    // NULL even on success.
+    let status = unsafe {
+        SecKeychainItemCopyFromPersistentReference(reference.as_concrete_TypeRef(), &mut found)
+    };
+    if status != 0 || found.is_null() {
+        return None;
+    }
+    // SAFETY: a non-NULL result of a Copy function, released when dropped.
+    let found = unsafe { CFType::wrap_under_create_rule(found as CFTypeRef) };
+    issuer_common_name(&found.downcast::<SecCertificate>()?)
 }
 
 // security-framework's `subject_summary()`, `issuer()` and `to_der()` wrap what Apple returns

@@ -67,6 +67,15 @@ pub struct KeychainItem {
     pub issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// A key's application tag (`kSecAttrApplicationTag`, bytes on a Mac, read as UTF-8 with
+    /// invalid sequences replaced): how an app finds its keys whatever their label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_tag: Option<String>,
+    /// An identity preference's preferred identity: the issuer (common name) of the
+    /// certificate it points at. Read from that certificate, not from the preference itself,
+    /// so it is not part of the item's identity (it is gone once the certificate is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_issuer: Option<String>,
     /// Secret bytes (password, certificate DER, key). Never serialized with the item's
     /// description; exported separately into the journal's 0600 files.
     #[serde(skip)]
@@ -90,6 +99,8 @@ impl fmt::Debug for KeychainItem {
             .field("server", &self.server)
             .field("issuer", &self.issuer)
             .field("subject", &self.subject)
+            .field("application_tag", &self.application_tag)
+            .field("identity_issuer", &self.identity_issuer)
             .field("data", &self.data.as_ref().map(|_| "<redacted>"))
             .field("extractable", &self.extractable)
             .finish()
@@ -118,10 +129,20 @@ impl KeychainItem {
         if let Some(issuer) = &self.issuer {
             s.push_str(&format!(" issued by \"{issuer}\""));
         }
+        if let Some(tag) = &self.application_tag {
+            if self.label.as_deref() != Some(tag.as_str()) {
+                s.push_str(&format!(" tag \"{tag}\""));
+            }
+        }
+        if let Some(issuer) = &self.identity_issuer {
+            s.push_str(&format!(" for a certificate issued by \"{issuer}\""));
+        }
         s
     }
 
-    /// The attributes that identify an item for a delete or a re-query (everything but data).
+    /// The attributes that identify an item for a delete or a re-query: its own attributes,
+    /// not its data and not `identity_issuer` (an attribute of another item, the certificate,
+    /// which a purge may delete first).
     pub fn same_identity(&self, other: &KeychainItem) -> bool {
         self.class == other.class
             && self.label == other.label
@@ -130,6 +151,7 @@ impl KeychainItem {
             && self.server == other.server
             && self.issuer == other.issuer
             && self.subject == other.subject
+            && self.application_tag == other.application_tag
     }
 }
 

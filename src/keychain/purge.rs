@@ -86,12 +86,22 @@ pub fn reversible(item: &KeychainItem) -> bool {
     item.extractable && item.class != Some(ItemClass::PrivateKey)
 }
 
-/// The items the rules select, in keychain order, without changing anything.
-pub fn preview(kc: &dyn Keychain, rules: &PurgeRules) -> Result<Vec<Planned>> {
+/// What a purge would do to one keychain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// The items it would delete, in keychain order.
+    pub delete: Vec<Planned>,
+    /// The items a remove-rule matched but a keep-rule protects, with the keep-rule's name.
+    pub kept: Vec<(KeychainItem, String)>,
+}
+
+/// What the rules select, in keychain order, without changing anything.
+pub fn preview(kc: &dyn Keychain, rules: &PurgeRules) -> Result<Preview> {
     let items = kc
         .list()
         .context("listing the keychain to plan the purge")?;
-    Ok(select(&items, rules).0)
+    let (delete, kept) = select(&items, rules);
+    Ok(Preview { delete, kept })
 }
 
 fn select(
@@ -419,8 +429,21 @@ label = { equals = "JAMF" }
         ] {
             kc.add(&item).unwrap();
         }
-        let plan = preview(&kc, &rules()).unwrap();
+        let preview = preview(&kc, &rules()).unwrap();
+        let plan = &preview.delete;
         assert_eq!(plan.len(), 3);
+        let kept: Vec<_> = preview
+            .kept
+            .iter()
+            .map(|(i, r)| (i.class, r.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (Some(ItemClass::PublicKey), "the JAMF keys"),
+                (Some(ItemClass::PrivateKey), "the JAMF keys")
+            ]
+        );
         assert!(plan[0].reversible && plan[1].reversible);
         assert!(!plan[2].reversible, "private keys cannot be put back");
 

@@ -9,11 +9,20 @@
 //! name = "identity preferences for device registration"
 //! class = ["identity-preference"]
 //! label = { prefix = "https://enterpriseregistration.windows.net" }
+//! [[steps.action.remove]]
+//! name = "identity preferences for an ADFS sign-in URL"
+//! class = ["identity-preference"]
+//! any = { url_path = "/adfs/ls" }
 //! [[steps.action.keep]]
 //! name = "the JAMF public and private key"
 //! class = ["public-key", "private-key"]
-//! label = { equals = "JAMF" }
+//! any = { contains = "jamf" }
 //! ```
+//!
+//! The attributes: `label`, `account`, `service`, `server`, `issuer`, `subject`,
+//! `application_tag` (a key's), and `identity_issuer` (an identity preference's: the issuer of
+//! the certificate it prefers). `any` matches when one of the item's own attributes matches
+//! (every one of them but `identity_issuer`, which belongs to another item).
 //!
 //! Matching ignores letter case everywhere: real keychains spell the same issuer
 //! `MS-Organization-Access` and `ms-organization-access`.
@@ -54,8 +63,14 @@ pub struct Rule {
     pub issuer: Option<Matcher>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Matcher>,
-    /// Matches when any one of label, account, service, server, issuer or subject matches:
-    /// "everything that refers to Microsoft".
+    /// A key's application tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_tag: Option<Matcher>,
+    /// An identity preference's preferred identity: its certificate's issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_issuer: Option<Matcher>,
+    /// Matches when any one of the item's own attributes (label, account, service, server,
+    /// issuer, subject, application tag) matches: "everything that refers to Microsoft".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub any: Option<Matcher>,
 }
@@ -63,12 +78,17 @@ pub struct Rule {
 /// How one attribute is compared, ignoring case. An empty string matches nothing, so a rule
 /// built from an unset playbook variable (`{adfs_url}` on a Mac without ADFS) stays inert.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Matcher {
     Equals(String),
     Prefix(String),
     Contains(String),
     Suffix(String),
+    /// The value is a URL (`scheme://host[:port]/path`, as identity preferences are named)
+    /// whose path is this one, on any host: a trailing `/`, a query, a fragment and the
+    /// ` (app id)` suffix of a per-app identity preference are ignored. A value that is not
+    /// such a URL never matches.
+    UrlPath(String),
 }
 
 /// What the rules say about one item.
@@ -86,9 +106,11 @@ pub enum Decision {
 impl Matcher {
     fn pattern(&self) -> &str {
         match self {
-            Matcher::Equals(s) | Matcher::Prefix(s) | Matcher::Contains(s) | Matcher::Suffix(s) => {
-                s
-            }
+            Matcher::Equals(s)
+            | Matcher::Prefix(s)
+            | Matcher::Contains(s)
+            | Matcher::Suffix(s)
+            | Matcher::UrlPath(s) => s,
         }
     }
 
@@ -106,15 +128,41 @@ impl Matcher {
             Matcher::Prefix(_) => value.starts_with(&pattern),
             Matcher::Contains(_) => value.contains(&pattern),
             Matcher::Suffix(_) => value.ends_with(&pattern),
+            Matcher::UrlPath(_) => url_path(&value)
+                .is_some_and(|p| p.trim_end_matches('/') == pattern.trim_end_matches('/')),
         }
     }
+}
+
+/// The path of `scheme://host[:port]/path[?query][#fragment][ (app id)]`: `Some("")` for a URL
+/// without one, `None` for anything that is not such a URL.
+fn url_path(value: &str) -> Option<&str> {
+    // A per-app identity preference is named `URL (app id)`; a URL holds no space.
+    let url = value.trim().split(' ').next()?;
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return None;
+    }
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (host, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(path)
 }
 
 impl Rule {
     fn attribute_matchers<'a>(
         &'a self,
         item: &'a KeychainItem,
-    ) -> [(&'a Option<Matcher>, Option<&'a str>); 6] {
+    ) -> [(&'a Option<Matcher>, Option<&'a str>); 7] {
         [
             (&self.label, item.label.as_deref()),
             (&self.account, item.account.as_deref()),
@@ -122,21 +170,26 @@ impl Rule {
             (&self.server, item.server.as_deref()),
             (&self.issuer, item.issuer.as_deref()),
             (&self.subject, item.subject.as_deref()),
+            (&self.application_tag, item.application_tag.as_deref()),
+        ]
+    }
+
+    fn matchers(&self) -> [&Option<Matcher>; 9] {
+        [
+            &self.label,
+            &self.account,
+            &self.service,
+            &self.server,
+            &self.issuer,
+            &self.subject,
+            &self.application_tag,
+            &self.identity_issuer,
+            &self.any,
         ]
     }
 
     fn has_matcher(&self) -> bool {
-        self.any.is_some()
-            || [
-                &self.label,
-                &self.account,
-                &self.service,
-                &self.server,
-                &self.issuer,
-                &self.subject,
-            ]
-            .iter()
-            .any(|m| m.is_some())
+        self.matchers().iter().any(|m| m.is_some())
     }
 
     pub fn matches(&self, item: &KeychainItem) -> bool {
@@ -148,7 +201,11 @@ impl Rule {
         let pairs = self.attribute_matchers(item);
         let named_ok = pairs
             .iter()
-            .all(|(m, v)| m.as_ref().is_none_or(|m| m.matches(*v)));
+            .all(|(m, v)| m.as_ref().is_none_or(|m| m.matches(*v)))
+            && self
+                .identity_issuer
+                .as_ref()
+                .is_none_or(|m| m.matches(item.identity_issuer.as_deref()));
         let any_ok = self
             .any
             .as_ref()
@@ -177,8 +234,19 @@ impl PurgeRules {
                 if rule.class.is_none() && !rule.has_matcher() {
                     bail!(
                         "{which} has neither a `class` nor an attribute matcher (label, account, \
-                         service, server, issuer, subject, any), so it would match every item"
+                         service, server, issuer, subject, application_tag, identity_issuer, \
+                         any), so it would match every item"
                     );
+                }
+                for m in rule.matchers().into_iter().flatten() {
+                    if let Matcher::UrlPath(p) = m {
+                        if !p.is_empty() && !p.starts_with('/') {
+                            bail!(
+                                "{which}: `url_path = \"{p}\"` is not a path; write it from its \
+                                 first `/` (\"/adfs/ls\"), without scheme or host"
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -279,50 +347,27 @@ any = { contains = "scep" }
         );
     }
 
-    /// The shape the cause6 playbook uses (the lead copies it into playbooks/).
-    const CAUSE6_RULES: &str = r#"
-[[remove]]
-name = "Workplace Join application passwords"
-class = ["generic-password"]
-account = { prefix = "com.microsoft.workplacejoin." }
-[[remove]]
-name = "identity preferences for device registration"
-class = ["identity-preference"]
-label = { prefix = "https://enterpriseregistration.windows.net" }
-[[remove]]
-name = "identity preference for the ADFS URL"
-class = ["identity-preference"]
-label = { prefix = "" }
-[[remove]]
-name = "certificates issued by MS-Organization-Access"
-class = ["certificate"]
-issuer = { contains = "ms-organization-access" }
-[[remove]]
-name = "everything that refers to Microsoft"
-any = { contains = "microsoft" }
-[[remove]]
-name = "everything that refers to Intune"
-any = { contains = "intune" }
-[[remove]]
-name = "everything that refers to Company Portal"
-any = { contains = "company portal" }
-[[remove]]
-name = "device registration service items"
-any = { contains = "enterpriseregistration.windows.net" }
-[[remove]]
-name = "everything that refers to JAMF"
-any = { contains = "jamf" }
-[[keep]]
-name = "the JAMF public and private key"
-class = ["public-key", "private-key"]
-label = { equals = "JAMF" }
-"#;
-
+    /// The rules of cause6's keychain step, read from the playbook itself (`{adfs_url}` left
+    /// unexpanded: a prefix no label starts with).
     fn rules() -> PurgeRules {
-        let rules: PurgeRules = toml::from_str(CAUSE6_RULES).unwrap();
+        let doc: toml::Table = toml::from_str(include_str!("../../playbooks/cause6.toml")).unwrap();
+        let step = doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"].as_str() == Some("purge-keychains"))
+            .unwrap();
+        let action = step["action"].as_table().unwrap();
+        let rules = PurgeRules {
+            remove: action["remove"].clone().try_into().unwrap(),
+            keep: action["keep"].clone().try_into().unwrap(),
+        };
         rules.validate().unwrap();
         rules
     }
+
+    const JAMF_KEEP: &str =
+        "the JAMF public and private key, and JAMF identities: removing them breaks the device's registration";
 
     fn item(class: ItemClass) -> KeychainItem {
         KeychainItem {
@@ -408,7 +453,7 @@ label = { equals = "JAMF" }
             assert_eq!(
                 r.decide(&k),
                 Decision::Keep {
-                    rule: "the JAMF public and private key".into()
+                    rule: JAMF_KEEP.into()
                 }
             );
         }
@@ -434,9 +479,16 @@ label = { equals = "JAMF" }
 
     #[test]
     fn an_empty_pattern_matches_nothing() {
+        // cause6's `label = { prefix = "{adfs_url}" }` with adfs_url unset.
+        let unset: Rule = toml::from_str(
+            "name = \"adfs\"\nclass = [\"identity-preference\"]\nlabel = { prefix = \"\" }\n",
+        )
+        .unwrap();
         let mut p = item(ItemClass::IdentityPreference);
-        p.label = Some("https://adfs.contoso.com/adfs/ls".into());
+        p.label = Some("https://sso.contoso.com/saml".into());
+        assert!(!unset.matches(&p));
         assert_eq!(rules().decide(&p), Decision::Ignore);
+        assert!(!Matcher::UrlPath(String::new()).matches(Some("https://a/")));
         assert!(!Matcher::Equals(String::new()).matches(Some("")));
         assert!(!Matcher::Contains("x".into()).matches(None));
     }
@@ -496,5 +548,187 @@ label = { equals = "JAMF" }
             cert("DigiCert", "CN=www.example.com"),
         ];
         assert_eq!(entra_device_ids(&items), vec!["aaaa-1", "bbbb-2"]);
+    }
+
+    fn key(class: ItemClass, label: Option<&str>, tag: Option<&str>) -> KeychainItem {
+        let mut k = item(class);
+        k.label = label.map(Into::into);
+        k.application_tag = tag.map(Into::into);
+        k
+    }
+
+    /// The article: remove what refers to JAMF "except the JAMF public and private key". Their
+    /// real label is unconfirmed: any spelling, in any case, or only the application tag.
+    #[test]
+    fn every_key_that_mentions_jamf_in_its_label_or_tag_is_kept() {
+        let r = rules();
+        let kept = Decision::Keep {
+            rule: JAMF_KEEP.into(),
+        };
+        for class in [ItemClass::PublicKey, ItemClass::PrivateKey] {
+            for (label, tag) in [
+                (Some("JAMF public key"), None),
+                (Some("JAMF private key"), None),
+                (Some("jamf"), None),
+                (Some("Jamf Connect"), Some("")),
+                (
+                    Some("Device Management Signing Key"),
+                    Some("com.jamfsoftware.jss.signing"),
+                ),
+                (None, Some("JAMF")),
+            ] {
+                let k = key(class, label, tag);
+                assert_eq!(r.decide(&k), kept, "{k:?}");
+            }
+        }
+        // An identity: its certificate stays with its private key.
+        let mut cert = item(ItemClass::Certificate);
+        cert.label = Some("JAMF device identity".into());
+        assert_eq!(r.decide(&cert), kept);
+        // What is not a key still goes; other vendors' keys are not touched; a Microsoft key
+        // found by its tag goes.
+        let mut password = item(ItemClass::GenericPassword);
+        password.label = Some("jamf".into());
+        assert!(matches!(r.decide(&password), Decision::Remove { .. }));
+        let other = key(
+            ItemClass::PrivateKey,
+            Some("Fabrikam VPN Key"),
+            Some("com.fabrikam.vpn"),
+        );
+        assert_eq!(r.decide(&other), Decision::Ignore);
+        let wpj = key(
+            ItemClass::PrivateKey,
+            Some("Device Key"),
+            Some("com.microsoft.workplacejoin"),
+        );
+        assert_eq!(
+            r.decide(&wpj),
+            Decision::Remove {
+                rule: "everything that refers to Microsoft".into()
+            }
+        );
+    }
+
+    #[test]
+    fn any_reads_the_application_tag_but_not_the_preferred_identity() {
+        let rule: Rule = toml::from_str("name = \"r\"\nany = { contains = \"jamf\" }\n").unwrap();
+        assert!(rule.matches(&key(ItemClass::PublicKey, Some("x"), Some("com.JAMF.x"))));
+        let mut pref = item(ItemClass::IdentityPreference);
+        pref.label = Some("https://x/".into());
+        pref.identity_issuer = Some("JAMF CA".into());
+        assert!(!rule.matches(&pref));
+        let by_issuer: Rule =
+            toml::from_str("name = \"r\"\nidentity_issuer = { equals = \"jamf ca\" }\n").unwrap();
+        assert!(by_issuer.matches(&pref));
+        let by_tag: Rule =
+            toml::from_str("name = \"r\"\napplication_tag = { prefix = \"com.jamf\" }\n").unwrap();
+        assert!(by_tag.matches(&key(ItemClass::PublicKey, None, Some("COM.JAMF.x"))));
+        assert!(!by_tag.matches(&key(ItemClass::PublicKey, Some("com.jamf.x"), None)));
+        // Either is a matcher: a rule with only one of them and no class is not a catch-all.
+        PurgeRules {
+            remove: vec![by_issuer, by_tag],
+            keep: vec![],
+        }
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn url_path_matches_that_path_on_any_host_and_nothing_else() {
+        let m = Matcher::UrlPath("/adfs/ls".into());
+        for yes in [
+            "https://adfs.contoso.com/adfs/ls",
+            "https://adfs.contoso.com/adfs/ls/",
+            "HTTPS://STS.Fabrikam.example:443/ADFS/LS/?wa=wsignin1.0",
+            "https://adfs.contoso.com/adfs/ls/#x",
+            "https://adfs.contoso.com/adfs/ls/ (UBF8T346G9.com.microsoft.CompanyPortalMac)",
+        ] {
+            assert!(m.matches(Some(yes)), "{yes}");
+        }
+        for no in [
+            "https://adfs.contoso.com/adfs/lsx",
+            "https://adfs.contoso.com/adfs/ls/extra",
+            "https://adfs.contoso.com/other/adfs/ls",
+            "https://adfs.contoso.com/adfs",
+            "https://adfs.contoso.com/",
+            "https:///adfs/ls",
+            "adfs.contoso.com/adfs/ls",
+            "/adfs/ls",
+            "https://sso.fabrikam.com/idp/SSO.saml2",
+        ] {
+            assert!(!m.matches(Some(no)), "{no}");
+        }
+        assert!(!m.matches(None));
+        let bad: PurgeRules = toml::from_str(
+            "[[remove]]\nname = \"x\"\nclass = [\"identity-preference\"]\nlabel = { url_path = \"adfs/ls\" }\n",
+        )
+        .unwrap();
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not a path"));
+    }
+
+    /// Article step 8: "identity preference named by the ADFS STS URL, where there is one",
+    /// found without configuration: by its `/adfs/ls` path on any host, or by the Workplace Join
+    /// certificate it prefers. Other vendors' identity preferences stay.
+    #[test]
+    fn adfs_identity_preferences_are_found_without_adfs_url() {
+        let pref = |url: &str, issuer: Option<&str>| {
+            let mut p = item(ItemClass::IdentityPreference);
+            p.label = Some(url.into());
+            p.service = Some(url.into());
+            p.identity_issuer = issuer.map(Into::into);
+            p
+        };
+        let by_path = "identity preferences for an ADFS sign-in URL: path /adfs/ls, any host";
+        let by_cert = "identity preferences for the Workplace Join certificate, issued by MS-Organization-Access";
+        for (p, rule) in [
+            (pref("https://adfs.contoso.com/adfs/ls/", None), by_path),
+            (
+                pref("https://sts.fabrikam.example/adfs/ls", Some("Fabrikam CA")),
+                by_path,
+            ),
+            (
+                pref(
+                    "https://portal.contoso.com/",
+                    Some("MS-Organization-Access"),
+                ),
+                by_cert,
+            ),
+            (
+                pref(
+                    "https://portal.contoso.com/",
+                    Some("ms-organization-access"),
+                ),
+                by_cert,
+            ),
+        ] {
+            assert_eq!(removed_by(&p).as_deref(), Some(rule), "{p:?}");
+        }
+        // Found by either, named by the first rule that matches.
+        assert!(removed_by(&pref(
+            "https://adfs.contoso.com/adfs/ls",
+            Some("MS-Organization-Access")
+        ))
+        .is_some());
+        for p in [
+            pref(
+                "https://sso.fabrikam.com/idp/SSO.saml2",
+                Some("Fabrikam Issuing CA"),
+            ),
+            pref(
+                "https://adfs.fabrikam.com/adfs/lsx/",
+                Some("Fabrikam Issuing CA"),
+            ),
+            pref("https://vpn.contoso.com/", None),
+        ] {
+            assert_eq!(rules().decide(&p), Decision::Ignore, "{p:?}");
+        }
+        // Only identity preferences: a password for an ADFS URL is no concern of these rules.
+        let mut password = pref("https://adfs.contoso.com/adfs/ls/", None);
+        password.class = Some(ItemClass::InternetPassword);
+        assert_eq!(rules().decide(&password), Decision::Ignore);
     }
 }

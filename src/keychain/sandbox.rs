@@ -2,7 +2,10 @@
 //! host that is not a Mac). `<home>/Library/Keychains/sandbox-keychain.plist` stands for a user's
 //! login keychain, `/Library/Keychains/sandbox-keychain.plist` for the System keychain. The file is
 //! an array of dictionaries with the keys `class`, `label`, `account`, `service`, `server`,
-//! `issuer`, `subject` (strings), `data` (data) and `extractable` (bool, default true).
+//! `issuer`, `subject`, `application_tag`, `identity_issuer` (strings), `data` (data) and
+//! `extractable` (bool, default true). A Mac stores a key's application tag as bytes and an
+//! identity preference's preferred identity as a reference to a certificate (whose issuer the
+//! Mac backend reads); the sandbox stores both as the strings reenroll reads from them.
 //!
 //! What it reproduces of a Mac's keychains:
 //! - A user whose keychain file does not exist never logged in: opening it fails as opening a
@@ -177,6 +180,8 @@ fn item_from_dict(dict: &plist::Dictionary) -> Result<KeychainItem> {
         server: s("server"),
         issuer: s("issuer"),
         subject: s("subject"),
+        application_tag: s("application_tag"),
+        identity_issuer: s("identity_issuer"),
         data: dict
             .get("data")
             .and_then(|v| v.as_data())
@@ -200,6 +205,8 @@ fn dict_from_item(item: &KeychainItem) -> plist::Dictionary {
         ("server", &item.server),
         ("issuer", &item.issuer),
         ("subject", &item.subject),
+        ("application_tag", &item.application_tag),
+        ("identity_issuer", &item.identity_issuer),
     ] {
         if let Some(v) = v {
             d.insert(k.into(), v.clone().into());

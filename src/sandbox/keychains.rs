@@ -199,13 +199,70 @@ pub const SHARED_LABEL: &str = "Contoso VPN";
 pub const SCEP_CERTIFICATE_DER: &[u8] =
     include_bytes!("../keychain/testdata/scep-no-common-name.der");
 
+/// Keys the JAMF keep-rule must spare although their label is not `JAMF`: the article's
+/// "JAMF public and private key" under other spellings, and a key whose only JAMF mention is
+/// its application tag (`JAMF_TAGGED_KEY_LABEL`, tag `JAMF_TAG`).
+pub const JAMF_KEY_LABELS: &[&str] = &["JAMF public key", "JAMF private key"];
+pub const JAMF_TAGGED_KEY_LABEL: &str = "Device Management Signing Key";
+pub const JAMF_TAG: &str = "com.jamfsoftware.jss.signing";
+/// Another vendor's key pair: no rule of cause6 concerns it.
+pub const OTHER_VENDOR_KEY: &str = "Fabrikam VPN Key";
+/// Identity preferences cause6 finds without `adfs_url`: (URL, issuer of the preferred
+/// certificate). The first two by their `/adfs/ls` path (any host), the first and third by
+/// their Workplace Join certificate.
+pub const ADFS_PREFERENCES: &[(&str, &str)] = &[
+    ("https://adfs.contoso.com/adfs/ls/", MS_ORGANIZATION_ACCESS),
+    ("https://sts.contoso.com/adfs/ls", "Contoso Issuing CA"),
+    ("https://portal.contoso.com/", MS_ORGANIZATION_ACCESS),
+];
+/// Identity preferences that look like those and must stay: another vendor's sign-in URL,
+/// and a path that only starts like ADFS's.
+pub const LOOK_ALIKE_PREFERENCES: &[(&str, &str)] = &[
+    (
+        "https://sso.fabrikam.com/idp/SSO.saml2",
+        "Fabrikam Issuing CA",
+    ),
+    ("https://adfs.fabrikam.com/adfs/lsx/", "Fabrikam Issuing CA"),
+];
+
+fn identity_preference(url: &str, issuer: &str) -> KeychainItem {
+    KeychainItem {
+        identity_issuer: Some(issuer.into()),
+        ..labelled(ItemClass::IdentityPreference, url, b"")
+    }
+}
+
 /// Items that trip naive keychain code, as real Macs hold them:
 /// - a SCEP certificate with no subject summary, no label and no issuer common name (what the
 ///   Mac backend reads for `scep-no-common-name.der`);
 /// - a generic password and a private key both labelled `SHARED_LABEL`;
 /// - a generic password labelled `JAMF`, next to the JAMF key pair every user keychain holds
-///   (cause6 keeps the keys by a keys-only rule; this one is not a key).
+///   (cause6 keeps the keys by a keys-only rule; this one is not a key);
+/// - JAMF keys labelled otherwise (`JAMF_KEY_LABELS`) or tagged only (`JAMF_TAG`), and another
+///   vendor's key pair (`OTHER_VENDOR_KEY`);
+/// - ADFS identity preferences (`ADFS_PREFERENCES`) and look-alikes that must stay
+///   (`LOOK_ALIKE_PREFERENCES`).
 pub fn edge_case_items() -> Vec<KeychainItem> {
+    let mut items = edge_case_basics();
+    let [public, _] = key_pair(JAMF_KEY_LABELS[0]);
+    let [_, private] = key_pair(JAMF_KEY_LABELS[1]);
+    items.extend([public, private]);
+    let [_, tagged] = key_pair(JAMF_TAGGED_KEY_LABEL);
+    items.push(KeychainItem {
+        application_tag: Some(JAMF_TAG.into()),
+        ..tagged
+    });
+    items.extend(key_pair(OTHER_VENDOR_KEY).map(|k| KeychainItem {
+        application_tag: Some("com.fabrikam.vpn".into()),
+        ..k
+    }));
+    for (url, issuer) in ADFS_PREFERENCES.iter().chain(LOOK_ALIKE_PREFERENCES) {
+        items.push(identity_preference(url, issuer));
+    }
+    items
+}
+
+fn edge_case_basics() -> Vec<KeychainItem> {
     vec![
         KeychainItem {
             data: Some(SCEP_CERTIFICATE_DER.to_vec()),

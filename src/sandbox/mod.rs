@@ -134,8 +134,9 @@ pub struct SandboxOptions {
     /// errSecInteractionNotAllowed (-25308), as from a process outside their session.
     pub locked_keychains: Vec<String>,
     /// Add the keychain items real Macs hold that trip naive code, to the console user's login
-    /// keychain: a SCEP certificate with no subject, label or issuer, and items of different
-    /// classes sharing one label (`keychains::edge_case_items`).
+    /// keychain: a SCEP certificate with no subject, label or issuer, items of different
+    /// classes sharing one label, JAMF keys labelled otherwise or tagged only, ADFS identity
+    /// preferences and look-alikes (`keychains::edge_case_items`).
     pub keychain_edge_cases: bool,
 }
 

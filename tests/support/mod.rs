@@ -89,8 +89,9 @@ impl Sandbox {
         self
     }
 
-    /// A certificate without subject/label/issuer and items of two classes sharing a label, in
-    /// the first user's keychain (`sandbox --keychain-edge-cases`).
+    /// A certificate without subject/label/issuer, items of two classes sharing a label, JAMF
+    /// keys labelled otherwise or tagged only, ADFS identity preferences and look-alikes, in the
+    /// first user's keychain (`sandbox --keychain-edge-cases`).
     pub fn keychain_edge_cases(mut self) -> Self {
         self.flags.push("--keychain-edge-cases".into());
         self
