@@ -121,12 +121,12 @@ pub fn render_plan(p: &PlanReport) -> String {
             }
         }
         for k in &st.kept {
-            s.push_str(&wrap("    keep     ", "             ", &k.target, WIDTH));
+            s.push_str(&wrap("    keep     ", "             ", &k.target, width()));
             s.push_str(&wrap(
                 "             (",
                 "              ",
                 &format!("kept by rule: {})", k.rule),
-                WIDTH,
+                width(),
             ));
         }
         if st.changes.is_empty() && st.unseen.is_empty() {
