@@ -13,7 +13,7 @@ use reenroll::server::testserver::{Config, Model, TestServer, Throttle};
 use serde_json::Value;
 
 const CREDENTIALS: &str = "Library/Application Support/reenroll/credentials.toml";
-const JAMF_SEARCH: &str = "/api/v1/computers-inventory";
+const JAMF_SEARCH: &str = "/api/v4/computers-inventory";
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -264,6 +264,7 @@ fn model_for(s: &Summary) -> Model {
             }))
             .collect(),
         unmanage_commands: Vec::new(),
+        escrow: Default::default(),
     }
 }
 
@@ -608,7 +609,7 @@ fn a_server_error_fails_the_step_naming_the_endpoint_and_the_error() {
     f.server.configure(|c: &mut Config| c.token_max_uses = None);
     f.server.fail_next(
         "DELETE",
-        "/api/v1/computers-inventory/42",
+        "/api/v4/computers-inventory/42",
         403,
         r#"{"httpStatus":403,"errors":[{"code":"INVALID_PRIVILEGE","description":"Forbidden"}]}"#,
     );

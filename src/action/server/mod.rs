@@ -44,6 +44,7 @@ use crate::server::cleanup::{
     entra_step, intune_step, jamf_step, ActionRecord, ActionResult, PlannedRecord, StepReport,
 };
 use crate::server::http::ClientOptions;
+use crate::server::jamf::{InventoryApi, JamfClient, JamfVersion, VERSION_NOTE};
 use crate::server::{Clients, Credentials, ServerTarget};
 
 /// Which server record the step deals with.
@@ -185,6 +186,62 @@ impl Spec {
         ))
     }
 
+    /// Which credentials and service the step uses (steps sharing one are checked once).
+    pub fn service(&self) -> &'static str {
+        match self.system {
+            System::Jamf | System::JamfUnmanage => "Jamf Pro API",
+            System::Entra => "Microsoft Graph (Entra ID devices)",
+            System::Intune => "Microsoft Graph (Intune managed devices)",
+        }
+    }
+
+    /// Before a run changes anything: do the configured credentials work for what this step
+    /// does itself? `None`: the step is an operator step here (no credentials for it), nothing to
+    /// check. Only GET requests (and the token POST): the token, the server's answer and the
+    /// read privilege. What only a write could prove (Delete Computers, the unmanage command)
+    /// is left to the step, which stops on a 403 before the next request.
+    pub fn check_access(&self, env: &Env) -> Option<AccessCheck> {
+        let (clients, target) = match self.mode(env) {
+            Ok(Mode::Api(c, t)) => (c, t),
+            Ok(Mode::Operator(_)) => return None,
+            Err(e) => {
+                return Some(AccessCheck {
+                    service: self.service(),
+                    problem: Some(format!("{e:#}")),
+                    jamf_version: None,
+                })
+            }
+        };
+        let mut jamf_version = None;
+        let result: Result<()> = match self.system {
+            System::Jamf | System::JamfUnmanage => match clients.jamf.as_ref() {
+                Some(jamf) => jamf
+                    .version()
+                    .context("asking Jamf Pro its version")
+                    .and_then(|v| {
+                        jamf_version = Some(v);
+                        jamf.find_by_serial(&target.serial)
+                            .context("reading computers (privilege Read Computers)")
+                    })
+                    .map(|_| ()),
+                None => Ok(()),
+            },
+            System::Entra => match clients.graph.as_ref() {
+                Some(g) => entra_step::preview(g, &target).map(|_| ()),
+                None => Ok(()),
+            },
+            System::Intune => match clients.graph.as_ref() {
+                Some(g) => intune_step::preview(g, &target).map(|_| ()),
+                None => Ok(()),
+            },
+        };
+        Some(AccessCheck {
+            service: self.service(),
+            problem: result.err().map(|e| format!("{e:#}")),
+            jamf_version,
+        })
+    }
+
     pub fn plan(&self, env: &Env) -> Result<StepPlan> {
         if self.system == System::JamfUnmanage && !mdm_profile_installed(env)? {
             let mut plan = StepPlan::default();
@@ -308,12 +365,18 @@ impl Spec {
                 )))
             }
         };
-        let done = match self.system {
+        let version = match (self.system, clients.jamf.as_ref()) {
+            (System::Jamf | System::JamfUnmanage, Some(jamf)) => {
+                use_run_jamf_version(env, rec, jamf)
+            }
+            _ => Ok(()),
+        };
+        let done = version.and_then(|()| match self.system {
             System::Jamf => self.apply_jamf(env, rec, &clients, &target),
             System::JamfUnmanage => self.apply_unmanage(env, rec, &clients, &target),
             System::Entra => self.apply_entra(env, rec, &clients, &target),
             System::Intune => self.apply_intune(env, rec, &clients, &target),
-        };
+        });
         done.with_context(|| {
             format!(
                 "the server step failed; nothing more was sent (the journal lists what was). `reenroll resume` tries again, or do it by hand and `reenroll resume --confirm {}`",
@@ -333,6 +396,43 @@ impl Spec {
             Outcome::Waiting(reason)
         }
     }
+}
+
+/// What `Spec::check_access` found.
+#[derive(Clone, Debug)]
+pub struct AccessCheck {
+    pub service: &'static str,
+    /// `None`: the credentials work for what the step reads.
+    pub problem: Option<String>,
+    /// The Jamf Pro server's version, when asked.
+    pub jamf_version: Option<JamfVersion>,
+}
+
+/// The Jamf Pro version for this run: asked once (in the preflight before the run, handed down
+/// as an option, or here), journaled as the note `jamf-pro-version`, then reused by every step.
+fn use_run_jamf_version(env: &Env, rec: &mut dyn Recorder, jamf: &JamfClient) -> Result<()> {
+    if let Some(v) = rec
+        .get_note(VERSION_NOTE)
+        .and_then(|v| JamfVersion::parse(&v))
+    {
+        jamf.use_version(v);
+        return Ok(());
+    }
+    if let Some(v) = env
+        .values
+        .get(VERSION_NOTE)
+        .and_then(|v| JamfVersion::parse(v))
+    {
+        jamf.use_version(v);
+    }
+    let v = jamf.version().context("asking Jamf Pro its version")?;
+    rec.note(VERSION_NOTE, &v.to_string())?;
+    tracing::info!(
+        step = env.step_id,
+        "Jamf Pro {v}: using the {:?} computer inventory routes",
+        InventoryApi::for_version(v)
+    );
+    Ok(())
 }
 
 /// Whether the Jamf MDM profile is installed, by `profiles list` (read-only).
