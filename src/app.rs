@@ -574,14 +574,8 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
             preflight_servers(&ctx, &pb, &vars, &mut options)?;
             let name = pb.name.clone();
             let steps = pb.steps.len();
-            let run_id = executor::schedule(
-                &ctx,
-                pb,
-                vars.clone(),
-                sources.clone(),
-                options,
-                &printer,
-            )?;
+            let run_id =
+                executor::schedule(&ctx, pb, vars.clone(), sources.clone(), options, &printer)?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
             printer.line(&format!(
                 "remediation scheduled: run {run_id} of playbook {name} ({steps} steps)"

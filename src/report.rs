@@ -169,7 +169,9 @@ pub fn server_access_lines(problems: &[String]) -> String {
     if problems.is_empty() {
         return s;
     }
-    s.push_str("\nSERVER CREDENTIALS DO NOT WORK: `run` refuses to start (exit 4) until this is fixed:\n");
+    s.push_str(
+        "\nSERVER CREDENTIALS DO NOT WORK: `run` refuses to start (exit 4) until this is fixed:\n",
+    );
     for p in problems {
         s.push_str(&wrap("  ! ", "    ", p, WIDTH));
     }

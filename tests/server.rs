@@ -664,3 +664,187 @@ fn a_crash_after_a_request_resumes_without_repeating_it() {
     assert_eq!(f.server.model().computers.len(), 1);
     f.assert_no_secret();
 }
+
+/// The journal of the (only) run, as text.
+fn journal(f: &Fixture) -> String {
+    walk(&f.root)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "journal.jsonl"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn server_steps_use_the_routes_of_the_server_version() {
+    for (version, inventory, unmanage) in [
+        (
+            "11.22.0-t1712345678",
+            "/api/v1/computers-inventory",
+            "/api/v1/computer-inventory/42/remove-mdm-profile",
+        ),
+        (
+            "11.25.0-t1712345678",
+            "/api/v3/computers-inventory",
+            "/api/v1/computer-inventory/42/remove-mdm-profile",
+        ),
+        (
+            "11.30.0-t1750000000",
+            "/api/v4/computers-inventory",
+            "/api/v4/computers-inventory/42/remove-mdm-profile",
+        ),
+    ] {
+        let f = Fixture::new(SandboxOptions::default(), true);
+        f.server.configure(|c| c.jamf_version = version.into());
+        let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+        assert_eq!(out.status.code(), Some(3), "{version}: {}", text(&out));
+        assert_eq!(f.step_state("delete-jamf-record"), "done", "{version}");
+        let calls = f.calls();
+        let jamf: Vec<&String> = calls.iter().filter(|c| c.contains(" /api/")).collect();
+        assert!(
+            jamf.iter()
+                .filter(|c| !c.ends_with("/jamf-pro-version"))
+                .all(|c| c.contains(inventory) || c.ends_with(unmanage)),
+            "{version}: {jamf:?}"
+        );
+        assert!(
+            calls.contains(&format!("POST {unmanage}")),
+            "{version}: {calls:?}"
+        );
+        assert!(
+            calls.contains(&format!("DELETE {inventory}/42")),
+            "{version}: {calls:?}"
+        );
+        // Asked once for the whole run (before it), journaled once.
+        let asked = calls
+            .iter()
+            .filter(|c| c.ends_with("/jamf-pro-version"))
+            .count();
+        assert_eq!(asked, 1, "{version}: {calls:?}");
+        let j = journal(&f);
+        let noted = format!(
+            r#""key":"jamf-pro-version","value":"{}""#,
+            version.split('-').next().unwrap()
+        );
+        assert_eq!(j.matches(&noted).count(), 1, "{version}: {j}");
+        assert_eq!(f.server.model().computers.len(), 1, "{version}");
+        f.assert_no_secret();
+    }
+}
+
+#[test]
+fn a_missing_route_is_not_taken_for_a_deleted_record() {
+    let f = Fixture::new(SandboxOptions::default(), true);
+    // The unmanage route answers 404 without INVALID_ID (a route this server lacks).
+    f.server.fail_next(
+        "POST",
+        "/api/v4/computers-inventory/42/remove-mdm-profile",
+        404,
+        "<html><body><h1>Not Found</h1></body></html>",
+    );
+    let out = f.reenroll(&[
+        "run",
+        "--yes",
+        "--set",
+        "server_wait_minutes=0",
+        "--set",
+        "intune_settle_minutes=0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = text(&out);
+    assert!(err.contains("route is missing"), "{err}");
+    assert_eq!(f.step_state("delete-jamf-record"), "failed");
+    assert_ne!(f.step_state("wait-for-server-cleanup"), "done");
+    assert!(
+        f.server.model().computers.iter().any(|c| c.id == "42"),
+        "the record stays"
+    );
+    assert!(f.calls().iter().all(|c| !c.starts_with("DELETE /api/")));
+    f.assert_no_secret();
+}
+
+#[test]
+fn credentials_that_do_not_work_stop_the_run_before_anything_changes() {
+    for broken in ["secret", "privilege"] {
+        let f = Fixture::new(SandboxOptions::default(), true);
+        match broken {
+            // The server no longer takes the configured secret: 401 on the token.
+            "secret" => f
+                .server
+                .configure(|c| c.jamf_client_secret = "rotated-secret-0000000000".into()),
+            // The API role lacks Read Computers: 403 on the search.
+            _ => f
+                .server
+                .configure(|c| c.jamf_denied = vec!["Read Computers".into()]),
+        }
+        let before: Vec<(PathBuf, Vec<u8>)> = walk(&f.root)
+            .into_iter()
+            .map(|p| {
+                let b = std::fs::read(&p).unwrap_or_default();
+                (p, b)
+            })
+            .collect();
+
+        let out = f.reenroll(&["plan"]);
+        assert_eq!(out.status.code(), Some(4), "{broken}: {}", text(&out));
+        let shown = text(&out);
+        assert!(
+            shown.contains("SERVER CREDENTIALS DO NOT WORK"),
+            "{broken}: {shown}"
+        );
+        assert!(shown.contains("Jamf Pro API"), "{broken}: {shown}");
+
+        let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+        assert_eq!(out.status.code(), Some(4), "{broken}: {}", text(&out));
+        let err = text(&out);
+        assert!(
+            err.contains("do not work") && err.contains("nothing was changed"),
+            "{broken}: {err}"
+        );
+        assert!(
+            err.contains(if broken == "secret" {
+                "HTTP 401"
+            } else {
+                "HTTP 403"
+            }),
+            "{broken}: {err}"
+        );
+        // Nothing changed on the device: every file as it was (the MDM profile and the Jamf
+        // framework still there), no run started; only token POSTs and GETs were sent.
+        let after: Vec<(PathBuf, Vec<u8>)> = walk(&f.root)
+            .into_iter()
+            .filter(|p| !p.ends_with("var/log/sandbox-commands.log"))
+            .map(|p| {
+                let b = std::fs::read(&p).unwrap_or_default();
+                (p, b)
+            })
+            .collect();
+        let before: Vec<(PathBuf, Vec<u8>)> = before
+            .into_iter()
+            .filter(|(p, _)| !p.ends_with("var/log/sandbox-commands.log"))
+            .collect();
+        let changed: Vec<String> = after
+            .iter()
+            .filter(|a| !before.contains(a))
+            .map(|(p, _)| p.display().to_string())
+            .chain(
+                before
+                    .iter()
+                    .filter(|b| !after.contains(b))
+                    .map(|(p, _)| p.display().to_string()),
+            )
+            .filter(|p| !p.contains("/reenroll.log") && !p.ends_with("/lock"))
+            .collect();
+        assert!(changed.is_empty(), "{broken}: {changed:?}");
+        assert!(f.root.join("var/db/sandbox/mdm-profile").exists());
+        assert!(journal(&f).is_empty(), "{broken}: no run was started");
+        assert!(
+            f.server
+                .requests()
+                .iter()
+                .all(|r| r.method == "GET" || r.path.ends_with("/token")),
+            "{broken}: {:?}",
+            f.server.requests()
+        );
+        f.assert_no_secret();
+    }
+}
