@@ -256,6 +256,7 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
         vars,
         sources,
         options,
+        &a.confirm,
         a.step
             .then_some(&crate::interactive::Terminal as &dyn executor::StepPrompt),
         &printer,

@@ -80,7 +80,7 @@ fn a_policy_schedules_the_run_and_the_daemon_carries_it_out() {
         &[
             "action=resume",
             "confirm=delete-jamf-record,delete-entra-device",
-            "confirm=delete-intune-records,run-registration-policy",
+            "confirm=delete-intune-records,check-filevault-escrow,run-registration-policy",
         ],
     );
     assert_eq!(out.code, Some(0), "{out}");

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use reenroll::sandbox::{self, SandboxOptions, Summary};
 use reenroll::server::graph::{EntraDevice, IntuneDevice};
 use reenroll::server::jamf::JamfComputer;
-use reenroll::server::testserver::{Config, Model, TestServer, Throttle};
+use reenroll::server::testserver::{Config, EscrowData, Model, TestServer, Throttle};
 use serde_json::Value;
 
 const CREDENTIALS: &str = "Library/Application Support/reenroll/credentials.toml";
@@ -144,7 +144,11 @@ impl Fixture {
             eprintln!("{}", self.printed.borrow());
         }
         let c = self.server.config();
-        let secrets = [c.jamf_client_secret, c.graph_client_secret];
+        let secrets = [
+            c.jamf_client_secret,
+            c.graph_client_secret,
+            FILEVAULT_KEY.to_string(),
+        ];
         let printed = self.printed.borrow();
         for s in &secrets {
             assert!(!printed.contains(s.as_str()), "a secret was printed");
@@ -223,6 +227,7 @@ fn model_for(s: &Summary) -> Model {
                 enrolled: Some("2024-03-04T09:10:00.000Z".into()),
                 last_contact: Some("2025-05-02T08:12:00.000Z".into()),
                 managed: Some(true),
+                management_id: Some("3f1c9a2e-4242-4242-8242-000000000042".into()),
                 ..Default::default()
             },
             JamfComputer {
@@ -264,9 +269,22 @@ fn model_for(s: &Summary) -> Model {
             }))
             .collect(),
         unmanage_commands: Vec::new(),
-        escrow: Default::default(),
+        // What Jamf Pro escrowed for the Mac: a FileVault key and a LAPS account.
+        escrow: [(
+            "42".to_string(),
+            EscrowData {
+                filevault_key: Some(FILEVAULT_KEY.into()),
+                recovery_lock: None,
+                laps_accounts: vec!["ladmin".into()],
+            },
+        )]
+        .into_iter()
+        .collect(),
     }
 }
+
+/// The escrowed FileVault key of the model: never printed or written anywhere.
+const FILEVAULT_KEY: &str = "Q7RT-9XKP-2M4N-8HJW-5CVB-3LZD";
 
 /// stdout and stderr, with the 80-column wrapping of human output undone (runs of white space
 /// become one space), so messages can be matched whole.
@@ -357,6 +375,8 @@ fn a_run_with_credentials_completes_the_server_steps_by_itself() {
     let out = f.reenroll(&[
         "run",
         "--yes",
+        "--confirm",
+        "escrow-deleted",
         "--set",
         "intune_settle_minutes=0",
         "--set",
@@ -406,9 +426,26 @@ fn a_run_with_credentials_completes_the_server_steps_by_itself() {
         ]
     );
 
+    // Jamf Pro has no FileVault key for the Mac yet: the check waits for it.
+    assert_eq!(f.step_state("check-filevault-escrow"), "waiting");
+    // The Mac enrolled again: its new record, with a new FileVault key escrowed.
+    f.server.update_model(|m| {
+        let mut again = m.computers[0].clone();
+        again.id = "44".into();
+        again.serial = Some(f.summary.serial.clone());
+        m.computers.push(again);
+        m.escrow.insert(
+            "44".into(),
+            EscrowData {
+                filevault_key: Some(FILEVAULT_KEY.into()),
+                ..Default::default()
+            },
+        );
+    });
     let out = f.reenroll(&["resume", "--confirm", "run-registration-policy"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(f.status()["state"], "completed");
+    assert_eq!(f.step_state("check-filevault-escrow"), "done");
     // Every deletion was re-read first and journaled as irreversible.
     let out = f.reenroll(&["rollback", "--yes"]);
     let rb = text(&out);
@@ -427,7 +464,14 @@ fn several_matches_need_allow_multiple() {
         m.computers.push(twin);
         m
     });
-    let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+    let out = f.reenroll(&[
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let shown = text(&out);
     assert!(
@@ -520,7 +564,14 @@ fn a_profile_only_the_server_can_remove_gets_the_unmanage_command() {
         },
         true,
     );
-    let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+    let out = f.reenroll(&[
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_eq!(f.status()["paused_at_step"], "unmanage-via-jamf-api");
     assert_eq!(f.server.model().unmanage_commands, ["42"]);
@@ -613,7 +664,14 @@ fn a_server_error_fails_the_step_naming_the_endpoint_and_the_error() {
         403,
         r#"{"httpStatus":403,"errors":[{"code":"INVALID_PRIVILEGE","description":"Forbidden"}]}"#,
     );
-    let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+    let out = f.reenroll(&[
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = text(&out);
     assert!(
@@ -637,9 +695,14 @@ fn a_crash_after_a_request_resumes_without_repeating_it() {
         .map(|n| format!("crash@after-change:delete-jamf-record#{n}"))
         .collect();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reenroll"));
-    cmd.arg("--root")
-        .arg(&f.root)
-        .args(["run", "--yes", "--set", "server_wait_minutes=0"]);
+    cmd.arg("--root").arg(&f.root).args([
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+    ]);
     for v in reenroll::server::creds::ENV_VARS {
         cmd.env_remove(v.name);
     }
@@ -695,7 +758,14 @@ fn server_steps_use_the_routes_of_the_server_version() {
     ] {
         let f = Fixture::new(SandboxOptions::default(), true);
         f.server.configure(|c| c.jamf_version = version.into());
-        let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+        let out = f.reenroll(&[
+            "run",
+            "--yes",
+            "--confirm",
+            "escrow-deleted",
+            "--set",
+            "server_wait_minutes=0",
+        ]);
         assert_eq!(out.status.code(), Some(3), "{version}: {}", text(&out));
         assert_eq!(f.step_state("delete-jamf-record"), "done", "{version}");
         let calls = f.calls();
@@ -744,6 +814,8 @@ fn a_missing_route_is_not_taken_for_a_deleted_record() {
     let out = f.reenroll(&[
         "run",
         "--yes",
+        "--confirm",
+        "escrow-deleted",
         "--set",
         "server_wait_minutes=0",
         "--set",
@@ -793,7 +865,14 @@ fn credentials_that_do_not_work_stop_the_run_before_anything_changes() {
         );
         assert!(shown.contains("Jamf Pro API"), "{broken}: {shown}");
 
-        let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+        let out = f.reenroll(&[
+            "run",
+            "--yes",
+            "--confirm",
+            "escrow-deleted",
+            "--set",
+            "server_wait_minutes=0",
+        ]);
         assert_eq!(out.status.code(), Some(4), "{broken}: {}", text(&out));
         let err = text(&out);
         assert!(
@@ -847,4 +926,63 @@ fn credentials_that_do_not_work_stop_the_run_before_anything_changes() {
         );
         f.assert_no_secret();
     }
+}
+
+#[test]
+fn plan_lists_what_jamf_escrowed_and_the_delete_waits_for_the_acknowledgment() {
+    let f = Fixture::new(SandboxOptions::default(), true);
+    let plan = plan_json(&f);
+    let escrow = step(&plan, "escrow-deleted");
+    let notes = escrow["notes"].to_string();
+    assert!(
+        notes.contains("FileVault personal recovery key: held")
+            && notes.contains("(LAPS) password: held")
+            && notes.contains("Recovery Lock password: none"),
+        "{escrow:#}"
+    );
+    assert_eq!(escrow["changes"][0]["op"], "operator", "{escrow:#}");
+
+    // Without --confirm escrow-deleted the run stops there, before anything changes.
+    let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("also deletes what Jamf Pro escrowed")
+            && shown.contains("FileVault personal recovery key: held")
+            && shown.contains("--confirm escrow-deleted"),
+        "{shown}"
+    );
+    assert_eq!(f.status()["paused_at_step"], "escrow-deleted");
+    assert!(f.root.join("var/db/sandbox/mdm-profile").exists());
+    assert!(
+        f.calls().iter().all(|c| c.starts_with("GET ")),
+        "{:?}",
+        f.calls()
+    );
+    assert!(f.server.model().escrow.contains_key("42"));
+
+    // Acknowledged: the run goes on and the record goes, with what Jamf escrowed.
+    let out = f.reenroll(&["resume", "--confirm", "escrow-deleted"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(f.step_state("escrow-deleted"), "done");
+    assert_eq!(f.step_state("delete-jamf-record"), "done");
+    assert!(!f.server.model().escrow.contains_key("42"));
+    f.assert_no_secret();
+}
+
+#[test]
+fn without_credentials_the_plan_says_what_jamf_may_hold() {
+    let f = Fixture::new(SandboxOptions::default(), false);
+    let plan = plan_json(&f);
+    let escrow = step(&plan, "escrow-deleted");
+    let already = escrow["already"].to_string();
+    assert!(
+        already.contains("may hold a FileVault personal recovery key")
+            && already.contains("(LAPS) password")
+            && already.contains("Recovery Lock password"),
+        "{escrow:#}"
+    );
+    let check = step(&plan, "check-filevault-escrow");
+    assert_eq!(check["action"], "operator", "{check:#}");
+    assert!(f.server.requests().is_empty());
 }

@@ -4,15 +4,18 @@
 use super::*;
 
 /// Start a new run of a playbook.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     ctx: &Ctx,
     pb: Playbook,
     vars: BTreeMap<String, String>,
     sources: BTreeMap<String, String>,
     options: BTreeMap<String, String>,
+    confirms: &[String],
     prompt: Option<&dyn StepPrompt>,
     printer: &Printer,
 ) -> Result<Ended> {
+    check_confirms(&pb, confirms, "--confirm", "the new run")?;
     let lock = take_lock(ctx)?;
     super::damage::mention_skipped(ctx, printer)?;
     refuse_if_unfinished(
@@ -32,6 +35,13 @@ pub fn run(
         runner.pb.name,
         crate::plan::describe_device(ctx)
     ));
+    for c in confirms {
+        runner.append(Record::Confirmed {
+            step: c.clone(),
+            at: now_rfc3339(),
+        })?;
+        printer.line(&format!("recorded: the operator did or acknowledges `{c}`"));
+    }
     runner.prompt = prompt;
     runner.execute()
 }

@@ -59,6 +59,12 @@ pub enum System {
     Intune,
     /// Send the unmanage command while the MDM profile is still installed.
     JamfUnmanage,
+    /// Before anything changes: say what Jamf Pro escrowed for this Mac (FileVault personal
+    /// recovery key, LAPS password, Recovery Lock password), deleted with its record, and hold
+    /// the run until that is acknowledged (`--confirm STEP_ID`). Sends GET requests only.
+    JamfEscrow,
+    /// After re-enrollment: wait until Jamf Pro holds a FileVault personal recovery key again.
+    JamfEscrowCheck,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -106,9 +112,12 @@ impl Spec {
             bail!("`all_agents` applies only to `system = \"intune\"`");
         }
         if self.wait_minutes.is_some()
-            && !matches!(self.system, System::Intune | System::JamfUnmanage)
+            && !matches!(
+                self.system,
+                System::Intune | System::JamfUnmanage | System::JamfEscrowCheck
+            )
         {
-            bail!("`wait_minutes` applies only to `system = \"intune\"` and `\"jamf-unmanage\"`");
+            bail!("`wait_minutes` applies only to `system = \"intune\"`, `\"jamf-unmanage\"` and `\"jamf-escrow-check\"`");
         }
         Ok(())
     }
@@ -143,7 +152,9 @@ impl Spec {
                 .map(str::to_string)
         };
         match self.system {
-            System::Jamf | System::JamfUnmanage if clients.jamf.is_none() => {
+            System::Jamf | System::JamfUnmanage | System::JamfEscrow | System::JamfEscrowCheck
+                if clients.jamf.is_none() =>
+            {
                 return Ok(Mode::Operator(
                     "no Jamf Pro API credentials (see docs/server.md): an operator does this step"
                         .into(),
@@ -189,7 +200,9 @@ impl Spec {
     /// Which credentials and service the step uses (steps sharing one are checked once).
     pub fn service(&self) -> &'static str {
         match self.system {
-            System::Jamf | System::JamfUnmanage => "Jamf Pro API",
+            System::Jamf | System::JamfUnmanage | System::JamfEscrow | System::JamfEscrowCheck => {
+                "Jamf Pro API"
+            }
             System::Entra => "Microsoft Graph (Entra ID devices)",
             System::Intune => "Microsoft Graph (Intune managed devices)",
         }
@@ -214,18 +227,20 @@ impl Spec {
         };
         let mut jamf_version = None;
         let result: Result<()> = match self.system {
-            System::Jamf | System::JamfUnmanage => match clients.jamf.as_ref() {
-                Some(jamf) => jamf
-                    .version()
-                    .context("asking Jamf Pro its version")
-                    .and_then(|v| {
-                        jamf_version = Some(v);
-                        jamf.find_by_serial(&target.serial)
-                            .context("reading computers (privilege Read Computers)")
-                    })
-                    .map(|_| ()),
-                None => Ok(()),
-            },
+            System::Jamf | System::JamfUnmanage | System::JamfEscrow | System::JamfEscrowCheck => {
+                match clients.jamf.as_ref() {
+                    Some(jamf) => jamf
+                        .version()
+                        .context("asking Jamf Pro its version")
+                        .and_then(|v| {
+                            jamf_version = Some(v);
+                            jamf.find_by_serial(&target.serial)
+                                .context("reading computers (privilege Read Computers)")
+                        })
+                        .map(|_| ()),
+                    None => Ok(()),
+                }
+            }
             System::Entra => match clients.graph.as_ref() {
                 Some(g) => entra_step::preview(g, &target).map(|_| ()),
                 None => Ok(()),
@@ -251,6 +266,11 @@ impl Spec {
         }
         let (clients, target) = match self.mode(env) {
             Ok(Mode::Api(c, t)) => (c, t),
+            Ok(Mode::Operator(why)) if self.system == System::JamfEscrow => {
+                let mut plan = StepPlan::default();
+                plan.already.push(escrow_without_api(&why));
+                return Ok(plan);
+            }
             Ok(Mode::Operator(why)) => {
                 let mut plan = self.operator_step().plan(env)?;
                 plan.acts_as = Some("operator");
@@ -272,9 +292,13 @@ impl Spec {
                 return Ok(plan);
             }
         };
+        if matches!(self.system, System::JamfEscrow | System::JamfEscrowCheck) {
+            let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
+            return self.plan_escrow(jamf, &target);
+        }
         let mut plan = StepPlan::default();
         let (records, warnings, multiple) = match self.system {
-            System::Jamf | System::JamfUnmanage => {
+            System::Jamf | System::JamfUnmanage | System::JamfEscrow | System::JamfEscrowCheck => {
                 let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
                 let p = jamf_step::preview(jamf, &target)?;
                 (p.records(), p.warnings.clone(), p.needs_allow_multiple)
@@ -354,6 +378,9 @@ impl Spec {
         }
         let (clients, target) = match self.mode(env) {
             Ok(Mode::Api(c, t)) => (c, t),
+            Ok(Mode::Operator(why)) if self.system == System::JamfEscrow => {
+                return Ok(Outcome::AlreadyDone(escrow_without_api(&why)));
+            }
             Ok(Mode::Operator(why)) => {
                 tracing::info!(step = env.step_id, "{why}");
                 return self.operator_step().apply(env, rec);
@@ -365,15 +392,15 @@ impl Spec {
                 )))
             }
         };
-        let version = match (self.system, clients.jamf.as_ref()) {
-            (System::Jamf | System::JamfUnmanage, Some(jamf)) => {
-                use_run_jamf_version(env, rec, jamf)
-            }
+        let version = match clients.jamf.as_ref() {
+            Some(jamf) if self.service() == "Jamf Pro API" => use_run_jamf_version(env, rec, jamf),
             _ => Ok(()),
         };
         let done = version.and_then(|()| match self.system {
             System::Jamf => self.apply_jamf(env, rec, &clients, &target),
             System::JamfUnmanage => self.apply_unmanage(env, rec, &clients, &target),
+            System::JamfEscrow => self.apply_escrow(env, &clients, &target),
+            System::JamfEscrowCheck => self.apply_escrow_check(env, rec, &clients, &target),
             System::Entra => self.apply_entra(env, rec, &clients, &target),
             System::Intune => self.apply_intune(env, rec, &clients, &target),
         });
@@ -396,6 +423,14 @@ impl Spec {
             Outcome::Waiting(reason)
         }
     }
+}
+
+/// Without Jamf Pro credentials reenroll deletes nothing in Jamf Pro: whoever deletes the record
+/// by hand decides. What may be lost is said all the same.
+fn escrow_without_api(why: &str) -> String {
+    format!(
+        "{why}. Jamf Pro may hold a FileVault personal recovery key, a managed local administrator (LAPS) password and a Recovery Lock password for this Mac: deleting its record by hand (step delete-jamf-record) deletes them; save what you need first"
+    )
 }
 
 /// What `Spec::check_access` found.
@@ -652,6 +687,28 @@ mod tests {
         assert!(spec("system = \"ldap\"\noperator = \"x\"\n").is_err());
         let s = spec("system = \"intune\"\noperator = \"x\"\n").unwrap();
         assert_eq!(s.wait_bound().unwrap(), Duration::from_secs(15 * 60));
+        let s = spec("system = \"jamf-escrow\"\noperator = \"x\"\nblocking = true\n").unwrap();
+        assert_eq!(s.system, System::JamfEscrow);
+        assert_eq!(s.service(), "Jamf Pro API");
+        assert!(
+            spec("system = \"jamf-escrow\"\noperator = \"x\"\nwait_minutes = \"1\"\n").is_err()
+        );
+        let s = spec("system = \"jamf-escrow-check\"\noperator = \"x\"\nwait_minutes = \"2\"\n")
+            .unwrap();
+        assert_eq!(s.wait_bound().unwrap(), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn without_credentials_the_escrow_step_still_says_what_may_be_lost() {
+        let text = escrow_without_api("no Jamf Pro API credentials");
+        for what in [
+            "FileVault personal recovery key",
+            "(LAPS) password",
+            "Recovery Lock password",
+            "may hold",
+        ] {
+            assert!(text.contains(what), "{text}");
+        }
     }
 
     #[test]
