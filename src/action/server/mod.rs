@@ -267,9 +267,11 @@ impl Spec {
         let (clients, target) = match self.mode(env) {
             Ok(Mode::Api(c, t)) => (c, t),
             Ok(Mode::Operator(why)) if self.system == System::JamfEscrow => {
-                let mut plan = StepPlan::default();
-                plan.already.push(escrow_without_api(&why));
-                return Ok(plan);
+                return Ok(StepPlan {
+                    acts_as: Some("operator"),
+                    already: vec![escrow_without_api(&why)],
+                    ..Default::default()
+                });
             }
             Ok(Mode::Operator(why)) => {
                 let mut plan = self.operator_step().plan(env)?;
@@ -294,7 +296,14 @@ impl Spec {
         };
         if matches!(self.system, System::JamfEscrow | System::JamfEscrowCheck) {
             let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
-            return self.plan_escrow(jamf, &target);
+            // Neither sends anything that changes a record: shown as what they are.
+            let mut plan = self.plan_escrow(jamf, &target)?;
+            plan.acts_as = Some(if self.system == System::JamfEscrow {
+                "operator"
+            } else {
+                "wait-for"
+            });
+            return Ok(plan);
         }
         let mut plan = StepPlan::default();
         let (records, warnings, multiple) = match self.system {
