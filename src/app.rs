@@ -127,6 +127,14 @@ fn plan(g: &Global, a: crate::cli::PlanArgs) -> Result<i32> {
     } else {
         print!("{}", report::render_plan(&report));
     }
+    if !report.server_access.is_empty() {
+        // Credentials are configured but do not work: `run` would refuse (exit 4), so does plan.
+        // A plan is still written with --out (nothing depends on it before it is run).
+        tracing::warn!(
+            "server credentials do not work: {}",
+            report.server_access.join("; ")
+        );
+    }
     if let Some(out) = &a.out {
         let fp = crate::planfile::save(out, &report, &pb, &vars, &sources)?;
         if !a.json {
@@ -137,7 +145,35 @@ fn plan(g: &Global, a: crate::cli::PlanArgs) -> Result<i32> {
             );
         }
     }
-    Ok(error::OK)
+    Ok(if report.server_access.is_empty() {
+        error::OK
+    } else {
+        error::REFUSED
+    })
+}
+
+/// Before a run changes anything: the configured API credentials must work for what the server
+/// steps do themselves (token, reachability, read privilege; GET requests and token POSTs only).
+/// Refused (exit 4) otherwise, nothing changed. The Jamf Pro version learned here is handed to
+/// the run (`jamf-pro-version`), which journals it.
+fn preflight_servers(
+    ctx: &Ctx,
+    pb: &crate::playbook::Playbook,
+    vars: &BTreeMap<String, String>,
+    options: &mut BTreeMap<String, String>,
+) -> Result<()> {
+    let facts = crate::plan::gather_facts(ctx, pb, vars);
+    let access = crate::plan::server_access(ctx, pb, vars, &facts);
+    if !access.problems.is_empty() {
+        return Err(error::refused(format!(
+            "the server credentials are configured but do not work, so the server steps could not be done once the device is changed; nothing was changed:\n  {}\nFix the credentials (docs/server.md), or remove them to leave the server steps to an operator",
+            access.problems.join("\n  ")
+        )));
+    }
+    if let Some(v) = access.jamf_version {
+        options.insert(crate::server::jamf::VERSION_NOTE.to_string(), v);
+    }
+    Ok(())
 }
 
 fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
@@ -172,6 +208,8 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
     };
     ctx.guard_changes()?;
     ctx.guard_root(&pb)?;
+    let mut options = BTreeMap::new();
+    preflight_servers(&ctx, &pb, &vars, &mut options)?;
     let printer = Printer::new(false);
     // Planning walks every folder to size it: only when someone will look at it.
     let needs_plan = saved.is_some() || (!a.yes && !a.step);
@@ -206,7 +244,6 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
             return Ok(error::OK);
         }
     }
-    let mut options = BTreeMap::new();
     if a.force {
         options.insert("force".to_string(), "true".to_string());
     }
@@ -219,6 +256,7 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
         vars,
         sources,
         options,
+        &a.confirm,
         a.step
             .then_some(&crate::interactive::Terminal as &dyn executor::StepPrompt),
         &printer,
@@ -567,6 +605,8 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
             }
             ctx.guard_changes()?;
             ctx.guard_root(&pb)?;
+            let mut options = BTreeMap::new();
+            preflight_servers(&ctx, &pb, &vars, &mut options)?;
             let name = pb.name.clone();
             let steps = pb.steps.len();
             let remote_steps = if req.remote_operator {
@@ -579,7 +619,7 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                 pb,
                 vars.clone(),
                 sources.clone(),
-                BTreeMap::new(),
+                options,
                 &req.confirm,
                 &printer,
             )?;

@@ -139,6 +139,10 @@ pub struct RunArgs {
     pub playbook: Option<String>,
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Record up front that the operator did this step or acknowledges it (repeatable), e.g.
+    /// `--confirm escrow-deleted`: what Jamf Pro escrowed is deleted with the record.
+    #[arg(long = "confirm", value_name = "STEP_ID")]
+    pub confirm: Vec<String>,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -8,6 +8,7 @@ const OPERATOR_STEPS: &[&str] = &[
     "delete-jamf-record",
     "delete-entra-device",
     "delete-intune-records",
+    "check-filevault-escrow",
     "run-registration-policy",
 ];
 

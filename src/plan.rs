@@ -21,6 +21,9 @@ pub struct PlanReport {
     pub steps: Vec<PlannedStep>,
     pub totals: Totals,
     pub warnings: Vec<String>,
+    /// API credentials that are configured but do not work (`run` would refuse): one line per
+    /// service. Empty when they work or none are configured.
+    pub server_access: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -60,6 +63,82 @@ pub struct Totals {
     pub irreversible: usize,
 }
 
+/// What the preflight of the server credentials found (`server_access`).
+#[derive(Clone, Debug, Default)]
+pub struct ServerAccess {
+    /// "SERVICE: what is wrong", one per service whose configured credentials do not work.
+    pub problems: Vec<String>,
+    /// The services checked, for the record.
+    pub checked: Vec<String>,
+    /// The Jamf Pro version the server gave, to hand to the run.
+    pub jamf_version: Option<String>,
+}
+
+/// Checks, with GET requests only (and token POSTs), that the API credentials the playbook's
+/// applicable server steps would use work: token, reachability, the read privilege. Each
+/// service once. Steps without credentials (operator steps) are not checked.
+pub fn server_access(
+    ctx: &Ctx,
+    pb: &Playbook,
+    vars: &BTreeMap<String, String>,
+    facts: &Facts,
+) -> ServerAccess {
+    let mut out = ServerAccess::default();
+    let values = engine::values_with_facts(vars, facts);
+    for step in &pb.steps {
+        if !matches!(step.action, ActionSpec::Server(_))
+            || engine::applies(step.when.as_ref(), vars, facts).is_err()
+        {
+            continue;
+        }
+        let Ok(ActionSpec::Server(spec)) = pb.expand_step(step, &values) else {
+            continue;
+        };
+        if out.checked.iter().any(|c| c == spec.service()) {
+            continue;
+        }
+        let env = Env {
+            device: &ctx.device,
+            values: values.clone(),
+            facts,
+            step_id: &step.id,
+            reversible: false,
+            now: SystemTime::now(),
+        };
+        let Some(check) = spec.check_access(&env) else {
+            continue;
+        };
+        out.checked.push(check.service.to_string());
+        if let Some(v) = check.jamf_version {
+            out.jamf_version = Some(v.to_string());
+        }
+        if let Some(p) = check.problem {
+            out.problems.push(format!("{}: {p}", check.service));
+        }
+    }
+    out
+}
+
+/// The facts `plan` and the preflight read (read-only probes).
+pub fn gather_facts(ctx: &Ctx, pb: &Playbook, vars: &BTreeMap<String, String>) -> Facts {
+    if !pb
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, ActionSpec::Facts(_)))
+    {
+        return Facts::new();
+    }
+    let empty = Facts::new();
+    facts::gather(&Env {
+        device: &ctx.device,
+        values: vars.clone(),
+        facts: &empty,
+        step_id: "",
+        reversible: false,
+        now: SystemTime::now(),
+    })
+}
+
 pub fn plan(
     ctx: &Ctx,
     pb: &Playbook,
@@ -67,10 +146,6 @@ pub fn plan(
     sources: &Sources,
 ) -> Result<PlanReport> {
     let mut warnings = Vec::new();
-    let has_facts = pb
-        .steps
-        .iter()
-        .any(|s| matches!(s.action, ActionSpec::Facts(_)));
     fn base_env<'a>(ctx: &'a Ctx, values: BTreeMap<String, String>, facts: &'a Facts) -> Env<'a> {
         Env {
             device: &ctx.device,
@@ -81,12 +156,7 @@ pub fn plan(
             now: SystemTime::now(),
         }
     }
-    let empty = Facts::new();
-    let facts = if has_facts {
-        facts::gather(&base_env(ctx, vars.clone(), &empty))
-    } else {
-        Facts::new()
-    };
+    let facts = gather_facts(ctx, pb, vars);
     if let Some(serde_json::Value::Array(u)) = facts.get("unreadable") {
         warnings.extend(
             u.iter()
@@ -185,6 +255,7 @@ pub fn plan(
             pb.allow_paths.join(", ")
         ));
     }
+    let server_access = server_access(ctx, pb, vars, &facts).problems;
     Ok(PlanReport {
         playbook: pb.name.clone(),
         description: pb.description.trim().to_string(),
@@ -194,6 +265,7 @@ pub fn plan(
         steps,
         totals,
         warnings,
+        server_access,
     })
 }
 

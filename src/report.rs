@@ -46,6 +46,7 @@ pub fn render_plan(p: &PlanReport) -> String {
             yes_no(b("psso_registered"))
         ));
     }
+    s.push_str(&server_access_lines(&p.server_access));
     if !p.vars.is_empty() {
         s.push_str("Variables:\n");
         for (k, v) in &p.vars {
@@ -167,6 +168,23 @@ pub fn render_plan(p: &PlanReport) -> String {
     for w in &p.warnings {
         s.push_str(&wrap("warning: ", "  ", w, width()));
     }
+    s.push_str(&server_access_lines(&p.server_access));
+    s
+}
+
+/// The API credentials that do not work, shown first and last in a plan: `run` refuses them.
+pub fn server_access_lines(problems: &[String]) -> String {
+    let mut s = String::new();
+    if problems.is_empty() {
+        return s;
+    }
+    s.push_str(
+        "\nSERVER CREDENTIALS DO NOT WORK: `run` refuses to start (exit 4) until this is fixed:\n",
+    );
+    for p in problems {
+        s.push_str(&wrap("  ! ", "    ", p, width()));
+    }
+    s.push('\n');
     s
 }
 

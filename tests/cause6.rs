@@ -168,6 +168,8 @@ fn the_whole_sequence_on_two_users_with_unusual_names() {
         "--confirm",
         SERVER_STEPS[2],
         "--confirm",
+        "check-filevault-escrow",
+        "--confirm",
         "run-registration-policy",
     ])
     .exit(0);
@@ -522,7 +524,10 @@ fn an_ade_mac_renews_its_enrollment_as_root_in_the_users_session() {
         .run_id();
     dev.boot().exit(0);
     let mut args = vec!["resume"];
-    for s in SERVER_STEPS.iter().chain(&["run-registration-policy"]) {
+    for s in SERVER_STEPS
+        .iter()
+        .chain(&["check-filevault-escrow", "run-registration-policy"])
+    {
         args.extend(["--confirm", s]);
     }
     dev.reenroll(&args).exit(0);

@@ -122,6 +122,8 @@ fn a_remote_operator_policy_prints_the_commands_and_the_daemon_carries_it_out() 
         "--confirm",
         "delete-intune-records",
         "--confirm",
+        "check-filevault-escrow",
+        "--confirm",
         "run-registration-policy",
     ])
     .exit(0);
@@ -173,7 +175,13 @@ fn server_steps_confirmed_ahead_let_the_daemon_run_to_re_enrollment() {
         "{}",
         ea(&dev)
     );
-    let out = policy(&dev, &["action=resume", "confirm=run-registration-policy"]);
+    let out = policy(
+        &dev,
+        &[
+            "action=resume",
+            "confirm=check-filevault-escrow,run-registration-policy",
+        ],
+    );
     assert_eq!(out.code, Some(0), "{out}");
     dev.boot().exit(0);
     assert!(ea(&dev).starts_with("<result>completed "), "{}", ea(&dev));

@@ -9,11 +9,11 @@ use std::process::{Command, Output, Stdio};
 use reenroll::sandbox::{self, SandboxOptions, Summary};
 use reenroll::server::graph::{EntraDevice, IntuneDevice};
 use reenroll::server::jamf::JamfComputer;
-use reenroll::server::testserver::{Config, Model, TestServer, Throttle};
+use reenroll::server::testserver::{Config, EscrowData, Model, TestServer, Throttle};
 use serde_json::Value;
 
 const CREDENTIALS: &str = "Library/Application Support/reenroll/credentials.toml";
-const JAMF_SEARCH: &str = "/api/v1/computers-inventory";
+const JAMF_SEARCH: &str = "/api/v4/computers-inventory";
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -144,7 +144,11 @@ impl Fixture {
             eprintln!("{}", self.printed.borrow());
         }
         let c = self.server.config();
-        let secrets = [c.jamf_client_secret, c.graph_client_secret];
+        let secrets = [
+            c.jamf_client_secret,
+            c.graph_client_secret,
+            FILEVAULT_KEY.to_string(),
+        ];
         let printed = self.printed.borrow();
         for s in &secrets {
             assert!(!printed.contains(s.as_str()), "a secret was printed");
@@ -223,6 +227,7 @@ fn model_for(s: &Summary) -> Model {
                 enrolled: Some("2024-03-04T09:10:00.000Z".into()),
                 last_contact: Some("2025-05-02T08:12:00.000Z".into()),
                 managed: Some(true),
+                management_id: Some("3f1c9a2e-4242-4242-8242-000000000042".into()),
                 ..Default::default()
             },
             JamfComputer {
@@ -264,8 +269,22 @@ fn model_for(s: &Summary) -> Model {
             }))
             .collect(),
         unmanage_commands: Vec::new(),
+        // What Jamf Pro escrowed for the Mac: a FileVault key and a LAPS account.
+        escrow: [(
+            "42".to_string(),
+            EscrowData {
+                filevault_key: Some(FILEVAULT_KEY.into()),
+                recovery_lock: None,
+                laps_accounts: vec!["ladmin".into()],
+            },
+        )]
+        .into_iter()
+        .collect(),
     }
 }
+
+/// The escrowed FileVault key of the model: never printed or written anywhere.
+const FILEVAULT_KEY: &str = "Q7RT-9XKP-2M4N-8HJW-5CVB-3LZD";
 
 /// stdout and stderr, with the 80-column wrapping of human output undone (runs of white space
 /// become one space), so messages can be matched whole.
@@ -356,6 +375,8 @@ fn a_run_with_credentials_completes_the_server_steps_by_itself() {
     let out = f.reenroll(&[
         "run",
         "--yes",
+        "--confirm",
+        "escrow-deleted",
         "--set",
         "intune_settle_minutes=0",
         "--set",
@@ -405,9 +426,26 @@ fn a_run_with_credentials_completes_the_server_steps_by_itself() {
         ]
     );
 
+    // Jamf Pro has no FileVault key for the Mac yet: the check waits for it.
+    assert_eq!(f.step_state("check-filevault-escrow"), "waiting");
+    // The Mac enrolled again: its new record, with a new FileVault key escrowed.
+    f.server.update_model(|m| {
+        let mut again = m.computers[0].clone();
+        again.id = "44".into();
+        again.serial = Some(f.summary.serial.clone());
+        m.computers.push(again);
+        m.escrow.insert(
+            "44".into(),
+            EscrowData {
+                filevault_key: Some(FILEVAULT_KEY.into()),
+                ..Default::default()
+            },
+        );
+    });
     let out = f.reenroll(&["resume", "--confirm", "run-registration-policy"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(f.status()["state"], "completed");
+    assert_eq!(f.step_state("check-filevault-escrow"), "done");
     // Every deletion was re-read first and journaled as irreversible.
     let out = f.reenroll(&["rollback", "--yes"]);
     let rb = text(&out);
@@ -426,7 +464,14 @@ fn several_matches_need_allow_multiple() {
         m.computers.push(twin);
         m
     });
-    let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+    let out = f.reenroll(&[
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let shown = text(&out);
     assert!(
@@ -519,7 +564,14 @@ fn a_profile_only_the_server_can_remove_gets_the_unmanage_command() {
         },
         true,
     );
-    let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+    let out = f.reenroll(&[
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_eq!(f.status()["paused_at_step"], "unmanage-via-jamf-api");
     assert_eq!(f.server.model().unmanage_commands, ["42"]);
@@ -608,11 +660,18 @@ fn a_server_error_fails_the_step_naming_the_endpoint_and_the_error() {
     f.server.configure(|c: &mut Config| c.token_max_uses = None);
     f.server.fail_next(
         "DELETE",
-        "/api/v1/computers-inventory/42",
+        "/api/v4/computers-inventory/42",
         403,
         r#"{"httpStatus":403,"errors":[{"code":"INVALID_PRIVILEGE","description":"Forbidden"}]}"#,
     );
-    let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+    let out = f.reenroll(&[
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = text(&out);
     assert!(
@@ -636,9 +695,14 @@ fn a_crash_after_a_request_resumes_without_repeating_it() {
         .map(|n| format!("crash@after-change:delete-jamf-record#{n}"))
         .collect();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reenroll"));
-    cmd.arg("--root")
-        .arg(&f.root)
-        .args(["run", "--yes", "--set", "server_wait_minutes=0"]);
+    cmd.arg("--root").arg(&f.root).args([
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+    ]);
     for v in reenroll::server::creds::ENV_VARS {
         cmd.env_remove(v.name);
     }
@@ -662,4 +726,263 @@ fn a_crash_after_a_request_resumes_without_repeating_it() {
     assert_eq!(f.server.model().unmanage_commands, ["42"], "sent once");
     assert_eq!(f.server.model().computers.len(), 1);
     f.assert_no_secret();
+}
+
+/// The journal of the (only) run, as text.
+fn journal(f: &Fixture) -> String {
+    walk(&f.root)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "journal.jsonl"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn server_steps_use_the_routes_of_the_server_version() {
+    for (version, inventory, unmanage) in [
+        (
+            "11.22.0-t1712345678",
+            "/api/v1/computers-inventory",
+            "/api/v1/computer-inventory/42/remove-mdm-profile",
+        ),
+        (
+            "11.25.0-t1712345678",
+            "/api/v3/computers-inventory",
+            "/api/v1/computer-inventory/42/remove-mdm-profile",
+        ),
+        (
+            "11.30.0-t1750000000",
+            "/api/v4/computers-inventory",
+            "/api/v4/computers-inventory/42/remove-mdm-profile",
+        ),
+    ] {
+        let f = Fixture::new(SandboxOptions::default(), true);
+        f.server.configure(|c| c.jamf_version = version.into());
+        let out = f.reenroll(&[
+            "run",
+            "--yes",
+            "--confirm",
+            "escrow-deleted",
+            "--set",
+            "server_wait_minutes=0",
+        ]);
+        assert_eq!(out.status.code(), Some(3), "{version}: {}", text(&out));
+        assert_eq!(f.step_state("delete-jamf-record"), "done", "{version}");
+        let calls = f.calls();
+        let jamf: Vec<&String> = calls.iter().filter(|c| c.contains(" /api/")).collect();
+        assert!(
+            jamf.iter()
+                .filter(|c| !c.ends_with("/jamf-pro-version"))
+                .all(|c| c.contains(inventory) || c.ends_with(unmanage)),
+            "{version}: {jamf:?}"
+        );
+        assert!(
+            calls.contains(&format!("POST {unmanage}")),
+            "{version}: {calls:?}"
+        );
+        assert!(
+            calls.contains(&format!("DELETE {inventory}/42")),
+            "{version}: {calls:?}"
+        );
+        // Asked once for the whole run (before it), journaled once.
+        let asked = calls
+            .iter()
+            .filter(|c| c.ends_with("/jamf-pro-version"))
+            .count();
+        assert_eq!(asked, 1, "{version}: {calls:?}");
+        let j = journal(&f);
+        let noted = format!(
+            r#""key":"jamf-pro-version","value":"{}""#,
+            version.split('-').next().unwrap()
+        );
+        assert_eq!(j.matches(&noted).count(), 1, "{version}: {j}");
+        assert_eq!(f.server.model().computers.len(), 1, "{version}");
+        f.assert_no_secret();
+    }
+}
+
+#[test]
+fn a_missing_route_is_not_taken_for_a_deleted_record() {
+    let f = Fixture::new(SandboxOptions::default(), true);
+    // The unmanage route answers 404 without INVALID_ID (a route this server lacks).
+    f.server.fail_next(
+        "POST",
+        "/api/v4/computers-inventory/42/remove-mdm-profile",
+        404,
+        "<html><body><h1>Not Found</h1></body></html>",
+    );
+    let out = f.reenroll(&[
+        "run",
+        "--yes",
+        "--confirm",
+        "escrow-deleted",
+        "--set",
+        "server_wait_minutes=0",
+        "--set",
+        "intune_settle_minutes=0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = text(&out);
+    assert!(err.contains("route is missing"), "{err}");
+    assert_eq!(f.step_state("delete-jamf-record"), "failed");
+    assert_ne!(f.step_state("wait-for-server-cleanup"), "done");
+    assert!(
+        f.server.model().computers.iter().any(|c| c.id == "42"),
+        "the record stays"
+    );
+    assert!(f.calls().iter().all(|c| !c.starts_with("DELETE /api/")));
+    f.assert_no_secret();
+}
+
+#[test]
+fn credentials_that_do_not_work_stop_the_run_before_anything_changes() {
+    for broken in ["secret", "privilege"] {
+        let f = Fixture::new(SandboxOptions::default(), true);
+        match broken {
+            // The server no longer takes the configured secret: 401 on the token.
+            "secret" => f
+                .server
+                .configure(|c| c.jamf_client_secret = "rotated-secret-0000000000".into()),
+            // The API role lacks Read Computers: 403 on the search.
+            _ => f
+                .server
+                .configure(|c| c.jamf_denied = vec!["Read Computers".into()]),
+        }
+        let before: Vec<(PathBuf, Vec<u8>)> = walk(&f.root)
+            .into_iter()
+            .map(|p| {
+                let b = std::fs::read(&p).unwrap_or_default();
+                (p, b)
+            })
+            .collect();
+
+        let out = f.reenroll(&["plan"]);
+        assert_eq!(out.status.code(), Some(4), "{broken}: {}", text(&out));
+        let shown = text(&out);
+        assert!(
+            shown.contains("SERVER CREDENTIALS DO NOT WORK"),
+            "{broken}: {shown}"
+        );
+        assert!(shown.contains("Jamf Pro API"), "{broken}: {shown}");
+
+        let out = f.reenroll(&[
+            "run",
+            "--yes",
+            "--confirm",
+            "escrow-deleted",
+            "--set",
+            "server_wait_minutes=0",
+        ]);
+        assert_eq!(out.status.code(), Some(4), "{broken}: {}", text(&out));
+        let err = text(&out);
+        assert!(
+            err.contains("do not work") && err.contains("nothing was changed"),
+            "{broken}: {err}"
+        );
+        assert!(
+            err.contains(if broken == "secret" {
+                "HTTP 401"
+            } else {
+                "HTTP 403"
+            }),
+            "{broken}: {err}"
+        );
+        // Nothing changed on the device: every file as it was (the MDM profile and the Jamf
+        // framework still there), no run started; only token POSTs and GETs were sent.
+        let after: Vec<(PathBuf, Vec<u8>)> = walk(&f.root)
+            .into_iter()
+            .filter(|p| !p.ends_with("var/log/sandbox-commands.log"))
+            .map(|p| {
+                let b = std::fs::read(&p).unwrap_or_default();
+                (p, b)
+            })
+            .collect();
+        let before: Vec<(PathBuf, Vec<u8>)> = before
+            .into_iter()
+            .filter(|(p, _)| !p.ends_with("var/log/sandbox-commands.log"))
+            .collect();
+        let changed: Vec<String> = after
+            .iter()
+            .filter(|a| !before.contains(a))
+            .map(|(p, _)| p.display().to_string())
+            .chain(
+                before
+                    .iter()
+                    .filter(|b| !after.contains(b))
+                    .map(|(p, _)| p.display().to_string()),
+            )
+            .filter(|p| !p.contains("/reenroll.log") && !p.ends_with("/lock"))
+            .collect();
+        assert!(changed.is_empty(), "{broken}: {changed:?}");
+        assert!(f.root.join("var/db/sandbox/mdm-profile").exists());
+        assert!(journal(&f).is_empty(), "{broken}: no run was started");
+        assert!(
+            f.server
+                .requests()
+                .iter()
+                .all(|r| r.method == "GET" || r.path.ends_with("/token")),
+            "{broken}: {:?}",
+            f.server.requests()
+        );
+        f.assert_no_secret();
+    }
+}
+
+#[test]
+fn plan_lists_what_jamf_escrowed_and_the_delete_waits_for_the_acknowledgment() {
+    let f = Fixture::new(SandboxOptions::default(), true);
+    let plan = plan_json(&f);
+    let escrow = step(&plan, "escrow-deleted");
+    let notes = escrow["notes"].to_string();
+    assert!(
+        notes.contains("FileVault personal recovery key: held")
+            && notes.contains("(LAPS) password: held")
+            && notes.contains("Recovery Lock password: none"),
+        "{escrow:#}"
+    );
+    assert_eq!(escrow["changes"][0]["op"], "operator", "{escrow:#}");
+
+    // Without --confirm escrow-deleted the run stops there, before anything changes.
+    let out = f.reenroll(&["run", "--yes", "--set", "server_wait_minutes=0"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("also deletes what Jamf Pro escrowed")
+            && shown.contains("FileVault personal recovery key: held")
+            && shown.contains("--confirm escrow-deleted"),
+        "{shown}"
+    );
+    assert_eq!(f.status()["paused_at_step"], "escrow-deleted");
+    assert!(f.root.join("var/db/sandbox/mdm-profile").exists());
+    assert!(
+        f.calls().iter().all(|c| c.starts_with("GET ")),
+        "{:?}",
+        f.calls()
+    );
+    assert!(f.server.model().escrow.contains_key("42"));
+
+    // Acknowledged: the run goes on and the record goes, with what Jamf escrowed.
+    let out = f.reenroll(&["resume", "--confirm", "escrow-deleted"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(f.step_state("escrow-deleted"), "done");
+    assert_eq!(f.step_state("delete-jamf-record"), "done");
+    assert!(!f.server.model().escrow.contains_key("42"));
+    f.assert_no_secret();
+}
+
+#[test]
+fn without_credentials_the_plan_says_what_jamf_may_hold() {
+    let f = Fixture::new(SandboxOptions::default(), false);
+    let plan = plan_json(&f);
+    let escrow = step(&plan, "escrow-deleted");
+    let already = escrow["already"].to_string();
+    assert!(
+        already.contains("may hold a FileVault personal recovery key")
+            && already.contains("(LAPS) password")
+            && already.contains("Recovery Lock password"),
+        "{escrow:#}"
+    );
+    let check = step(&plan, "check-filevault-escrow");
+    assert_eq!(check["action"], "operator", "{check:#}");
+    assert!(f.server.requests().is_empty());
 }

@@ -4,15 +4,18 @@
 use super::*;
 
 /// Start a new run of a playbook.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     ctx: &Ctx,
     pb: Playbook,
     vars: BTreeMap<String, String>,
     sources: BTreeMap<String, String>,
     options: BTreeMap<String, String>,
+    confirms: &[String],
     prompt: Option<&dyn StepPrompt>,
     printer: &Printer,
 ) -> Result<Ended> {
+    check_confirms(&pb, confirms, "--confirm", "the new run")?;
     let lock = take_lock(ctx)?;
     super::damage::mention_skipped(ctx, printer)?;
     refuse_if_unfinished(
@@ -35,6 +38,13 @@ pub fn run(
     for w in runner.pb.below_advised(&runner.vars) {
         tracing::warn!(run = %runner.run_id, "{w}");
         printer.line(&format!("warning: {w}"));
+    }
+    for c in confirms {
+        runner.append(Record::Confirmed {
+            step: c.clone(),
+            at: now_rfc3339(),
+        })?;
+        printer.line(&format!("recorded: the operator did or acknowledges `{c}`"));
     }
     runner.prompt = prompt;
     runner.execute()

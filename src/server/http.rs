@@ -121,6 +121,16 @@ impl ApiError {
         self.status == Some(404)
     }
 
+    /// Jamf Pro's answer for a record that does not exist: 404 with an error body whose code is
+    /// `INVALID_ID`. A 404 without it is a route the server does not have, not a missing record.
+    pub fn is_invalid_id(&self) -> bool {
+        self.is_not_found()
+            && self
+                .code
+                .as_deref()
+                .is_some_and(|c| c.split("; ").any(|c| c == "INVALID_ID"))
+    }
+
     fn hint(&self) -> Option<&'static str> {
         match (self.service, self.status) {
             (Service::JamfPro, Some(401)) => Some(

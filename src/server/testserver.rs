@@ -20,7 +20,7 @@ use super::cleanup::Clients;
 use super::creds::{Credentials, GraphCredentials, JamfCredentials};
 use super::graph::{EntraDevice, IntuneDevice};
 use super::http::{encode_component, ClientOptions, RetryPolicy};
-use super::jamf::JamfComputer;
+use super::jamf::{JamfComputer, JamfVersion, V3_SINCE, V4_SINCE};
 use super::secret::Secret;
 
 /// What the servers hold.
@@ -31,6 +31,17 @@ pub struct Model {
     pub entra_devices: Vec<EntraDevice>,
     /// Computer ids an unmanage command was queued for, in order.
     pub unmanage_commands: Vec<String>,
+    /// What Jamf Pro escrowed, by computer id (absent: nothing).
+    pub escrow: HashMap<String, EscrowData>,
+}
+
+/// Secrets Jamf Pro keeps for a computer; deleted with its record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EscrowData {
+    pub filevault_key: Option<String>,
+    pub recovery_lock: Option<String>,
+    /// Usernames of the LAPS-managed accounts.
+    pub laps_accounts: Vec<String>,
 }
 
 /// How the servers behave.
@@ -47,6 +58,11 @@ pub struct Config {
     pub token_max_uses: Option<u32>,
     /// Records per Graph page before an `@odata.nextLink`.
     pub graph_page_size: usize,
+    /// What `GET /api/v1/jamf-pro-version` answers; decides which inventory routes exist
+    /// (v1 always; v3 from 11.23.0; v4 from 11.30.0, as Jamf's changelog lists them).
+    pub jamf_version: String,
+    /// Jamf Pro privileges the API client lacks: their routes answer 403.
+    pub jamf_denied: Vec<String>,
 }
 
 impl Default for Config {
@@ -60,6 +76,8 @@ impl Default for Config {
             token_expires_in: 3600,
             token_max_uses: None,
             graph_page_size: 100,
+            jamf_version: "11.30.0-t1750000000".into(),
+            jamf_denied: Vec::new(),
         }
     }
 }
@@ -291,6 +309,7 @@ pub fn demo_model(serial: &str) -> Model {
                 report_date: Some("2025-05-02T08:12:00.000Z".into()),
                 enrolled: Some("2023-09-14T10:00:00.000Z".into()),
                 managed: Some(true),
+                management_id: Some("5f8a1c2e-0000-4000-8000-000000000042".into()),
             },
             JamfComputer {
                 id: "43".into(),
@@ -330,6 +349,7 @@ pub fn demo_model(serial: &str) -> Model {
             last_sign_in: Some("2025-05-01T21:00:00Z".into()),
         }],
         unmanage_commands: vec![],
+        escrow: HashMap::new(),
     }
 }
 
@@ -564,48 +584,10 @@ impl State {
             return r;
         }
         match (m, segs.as_slice()) {
-            ("GET", ["api", "v1", "computers-inventory"]) => self.jamf_search(req),
-            ("GET", ["api", "v1", "computers-inventory", id]) => {
-                match self.model.computers.iter().find(|c| c.id == *id) {
-                    Some(c) => Response::json(200, c.to_api()),
-                    None => jamf_error(
-                        404,
-                        "INVALID_ID",
-                        &format!("Computer with id {id} not found"),
-                    ),
-                }
+            ("GET", ["api", "v1", "jamf-pro-version"]) => {
+                Response::json(200, json!({"version": self.config.jamf_version}))
             }
-            ("DELETE", ["api", "v1", "computers-inventory", id]) => {
-                let before = self.model.computers.len();
-                self.model.computers.retain(|c| c.id != *id);
-                if self.model.computers.len() < before {
-                    Response::no_content()
-                } else {
-                    jamf_error(
-                        404,
-                        "INVALID_ID",
-                        &format!("Computer with id {id} not found"),
-                    )
-                }
-            }
-            ("POST", ["api", "v1", "computer-inventory", id, "remove-mdm-profile"]) => {
-                match self.model.computers.iter_mut().find(|c| c.id == *id) {
-                    Some(c) => {
-                        c.managed = Some(false);
-                        self.model.unmanage_commands.push(id.to_string());
-                        let n = self.model.unmanage_commands.len();
-                        Response::json(
-                            201,
-                            json!({"deviceId": id, "commandUuid": format!("aaaaaaaa-0000-0000-0000-{n:012}")}),
-                        )
-                    }
-                    None => jamf_error(
-                        404,
-                        "INVALID_ID",
-                        &format!("Computer with id {id} not found"),
-                    ),
-                }
-            }
+            (_, ["api", ..]) => self.jamf(req, m, &segs),
             ("GET", ["v1.0", "deviceManagement", "managedDevices"]) => {
                 let f = req.param("$filter").unwrap_or_default();
                 let Some(serial) = odata_eq(&f, "serialNumber") else {
@@ -676,7 +658,6 @@ impl State {
                     graph_not_found(id)
                 }
             }
-            _ if api == Api::Jamf => jamf_error(404, "NOT_FOUND", "No such endpoint"),
             _ => graph_error(
                 400,
                 "BadRequest",
@@ -797,6 +778,137 @@ impl State {
         })
     }
 
+    /// The Jamf Pro inventory routes the configured version has; any other is a 404 without
+    /// `INVALID_ID` (a missing route), unlike a missing record.
+    fn jamf(&mut self, req: &Request, m: &str, segs: &[&str]) -> Response {
+        let version =
+            JamfVersion::parse(&self.config.jamf_version).unwrap_or(JamfVersion::new(0, 0, 0));
+        let has = |api: &str| match api {
+            "v1" => true,
+            "v3" => version >= V3_SINCE,
+            "v4" => version >= V4_SINCE,
+            _ => false,
+        };
+        let route = match (m, segs) {
+            ("GET", ["api", v, "computers-inventory"]) if has(v) => JamfRoute::Search,
+            ("GET", ["api", v, "computers-inventory", id]) if has(v) => JamfRoute::Get(id),
+            ("DELETE", ["api", v, "computers-inventory", id]) if has(v) => JamfRoute::Delete(id),
+            ("GET", ["api", v, "computers-inventory", id, "filevault"]) if has(v) => {
+                JamfRoute::FileVault(id)
+            }
+            ("GET", ["api", v, "computers-inventory", id, "view-recovery-lock-password"])
+                if has(v) =>
+            {
+                JamfRoute::RecoveryLock(id)
+            }
+            ("POST", ["api", "v1", "computer-inventory", id, "remove-mdm-profile"]) => {
+                JamfRoute::Unmanage(id)
+            }
+            ("POST", ["api", "v4", "computers-inventory", id, "remove-mdm-profile"])
+                if has("v4") =>
+            {
+                JamfRoute::Unmanage(id)
+            }
+            ("GET", ["api", "v2", "local-admin-password", mid, "accounts"]) => {
+                JamfRoute::LapsAccounts(mid)
+            }
+            _ => return jamf_error(404, "NOT_FOUND", "No such endpoint"),
+        };
+        let privilege = route.privilege();
+        if self.config.jamf_denied.iter().any(|p| p == privilege) {
+            return jamf_error(403, "INVALID_PRIVILEGE", "Forbidden");
+        }
+        let not_found = |id: &str| {
+            jamf_error(
+                404,
+                "INVALID_ID",
+                &format!("Computer with id {id} not found"),
+            )
+        };
+        match route {
+            JamfRoute::Search => self.jamf_search(req),
+            JamfRoute::Get(id) => match self.model.computers.iter().find(|c| c.id == id) {
+                Some(c) => Response::json(200, c.to_api()),
+                None => not_found(id),
+            },
+            JamfRoute::Delete(id) => {
+                let before = self.model.computers.len();
+                self.model.computers.retain(|c| c.id != id);
+                if self.model.computers.len() < before {
+                    // Jamf keeps the escrowed secrets with the record: they go with it.
+                    self.model.escrow.remove(id);
+                    Response::no_content()
+                } else {
+                    not_found(id)
+                }
+            }
+            JamfRoute::Unmanage(id) => match self.model.computers.iter_mut().find(|c| c.id == id) {
+                Some(c) => {
+                    c.managed = Some(false);
+                    self.model.unmanage_commands.push(id.to_string());
+                    let n = self.model.unmanage_commands.len();
+                    Response::json(
+                        201,
+                        json!({"deviceId": id, "commandUuid": format!("aaaaaaaa-0000-0000-0000-{n:012}")}),
+                    )
+                }
+                None => not_found(id),
+            },
+            JamfRoute::FileVault(id) => match self.model.computers.iter().find(|c| c.id == id) {
+                Some(c) => {
+                    let key = self
+                        .model
+                        .escrow
+                        .get(id)
+                        .and_then(|e| e.filevault_key.clone());
+                    Response::json(
+                        200,
+                        json!({"computerId": id, "name": c.name, "personalRecoveryKey": key.unwrap_or_default(), "individualRecoveryKeyValidityStatus": "VALID"}),
+                    )
+                }
+                None => not_found(id),
+            },
+            JamfRoute::RecoveryLock(id) => {
+                if !self.model.computers.iter().any(|c| c.id == id) {
+                    return not_found(id);
+                }
+                let pw = self
+                    .model
+                    .escrow
+                    .get(id)
+                    .and_then(|e| e.recovery_lock.clone());
+                Response::json(200, json!({"recoveryLockPassword": pw.unwrap_or_default()}))
+            }
+            JamfRoute::LapsAccounts(mid) => {
+                let Some(c) = self
+                    .model
+                    .computers
+                    .iter()
+                    .find(|c| c.management_id.as_deref() == Some(mid))
+                else {
+                    return jamf_error(
+                        404,
+                        "INVALID_ID",
+                        &format!("No device with management id {mid}"),
+                    );
+                };
+                let accounts: Vec<Value> = self
+                    .model
+                    .escrow
+                    .get(&c.id)
+                    .map(|e| e.laps_accounts.clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|u| json!({"clientManagementId": mid, "guid": format!("guid-{u}"), "username": u, "userSource": "MDM"}))
+                    .collect();
+                Response::json(
+                    200,
+                    json!({"totalCount": accounts.len(), "results": accounts}),
+                )
+            }
+        }
+    }
+
     fn jamf_search(&self, req: &Request) -> Response {
         let filter = req.param("filter").unwrap_or_default();
         let Some(serial) = rsql_eq(&filter, "hardware.serialNumber") else {
@@ -855,6 +967,31 @@ impl State {
             ));
         }
         Response::json(200, body)
+    }
+}
+
+/// A Jamf Pro route the test server answers.
+enum JamfRoute<'a> {
+    Search,
+    Get(&'a str),
+    Delete(&'a str),
+    Unmanage(&'a str),
+    FileVault(&'a str),
+    RecoveryLock(&'a str),
+    LapsAccounts(&'a str),
+}
+
+impl JamfRoute<'_> {
+    /// The privilege Jamf's API reference names for the route (docs/server.md).
+    fn privilege(&self) -> &'static str {
+        match self {
+            JamfRoute::Search | JamfRoute::Get(_) => "Read Computers",
+            JamfRoute::Delete(_) => "Delete Computers",
+            JamfRoute::Unmanage(_) => "Send Computer Unmanage Command",
+            JamfRoute::FileVault(_) => "View Disk Encryption Recovery Key",
+            JamfRoute::RecoveryLock(_) => "View Recovery Lock",
+            JamfRoute::LapsAccounts(_) => "View Local Admin Password",
+        }
     }
 }
 

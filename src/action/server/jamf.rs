@@ -7,10 +7,11 @@ use anyhow::{Context, Result};
 
 use super::{
     finished, mdm_profile_installed, send, several_or_none, sleep_unless_cancelled, Request, Spec,
-    PROFILE_POLL,
+    System, INTUNE_POLL, PROFILE_POLL,
 };
-use crate::action::{Env, Outcome, Recorder};
+use crate::action::{Env, Op, Outcome, PlannedChange, Recorder, StepPlan};
 use crate::server::cleanup::{jamf_step, JamfPlan};
+use crate::server::jamf::{Escrow, Holding, JamfClient, JamfComputer};
 use crate::server::{ApplyOptions, Clients, ServerTarget};
 
 impl Spec {
@@ -115,6 +116,146 @@ impl Spec {
         );
         Ok(self.not_yet(reason))
     }
+}
+
+impl Spec {
+    /// `plan` of the two escrow steps (GET only).
+    pub(super) fn plan_escrow(&self, jamf: &JamfClient, target: &ServerTarget) -> Result<StepPlan> {
+        let mut plan = StepPlan::default();
+        if self.system == System::JamfEscrowCheck {
+            plan.changes.push(PlannedChange::new(
+                Op::Wait,
+                format!(
+                    "after re-enrollment: until Jamf Pro holds a FileVault personal recovery key for serial {} (up to wait_minutes), else an operator checks: {}",
+                    target.serial,
+                    self.operator.trim()
+                ),
+                true,
+            ));
+            return Ok(plan);
+        }
+        let found = escrow_of(jamf, target)?;
+        if found.is_empty() {
+            plan.already.push(format!(
+                "Jamf Pro has no computer with serial {}: nothing escrowed to lose",
+                target.serial
+            ));
+            return Ok(plan);
+        }
+        for (c, e) in &found {
+            plan.notes.push(format!(
+                "Jamf Pro computer {} ({:?}) holds: {}",
+                c.id,
+                c.name.as_deref().unwrap_or("-"),
+                e.describe()
+            ));
+        }
+        if found.iter().all(|(_, e)| !e.anything_may_be_lost()) {
+            plan.already.push(
+                "Jamf Pro holds no escrowed secret for this Mac: nothing to acknowledge".into(),
+            );
+        } else {
+            plan.changes.push(PlannedChange::new(
+                Op::Operator,
+                "acknowledge that deleting the Jamf Pro record (delete-jamf-record) deletes what it escrowed: `--confirm STEP_ID` on run or resume",
+                true,
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// Holds the run until the loss of what Jamf Pro escrowed is acknowledged (`--confirm`, seen
+    /// before this is called). Nothing escrowed: done.
+    pub(super) fn apply_escrow(
+        &self,
+        env: &Env,
+        clients: &Clients,
+        target: &ServerTarget,
+    ) -> Result<Outcome> {
+        let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
+        let found = escrow_of(jamf, target)?;
+        if found.iter().all(|(_, e)| !e.anything_may_be_lost()) {
+            return Ok(Outcome::AlreadyDone(if found.is_empty() {
+                format!(
+                    "Jamf Pro has no computer with serial {}: nothing escrowed to lose",
+                    target.serial
+                )
+            } else {
+                "Jamf Pro holds no escrowed secret for this Mac".into()
+            }));
+        }
+        let held: Vec<String> = found
+            .iter()
+            .map(|(c, e)| {
+                format!(
+                    "    computer {} ({:?}): {}",
+                    c.id,
+                    c.name.as_deref().unwrap_or("-"),
+                    e.describe()
+                )
+            })
+            .collect();
+        Ok(Outcome::Pause {
+            reason: format!(
+                "deleting the Jamf Pro record (step delete-jamf-record) also deletes what Jamf Pro escrowed for this Mac; nothing was changed yet:\n{}\n  {}\n  then acknowledge: `{}` (or start the run with `run --confirm {}`)",
+                held.join("\n"),
+                self.operator.trim(),
+                env.device.hint(&format!("resume --confirm {}", env.step_id)),
+                env.step_id
+            ),
+            until: None,
+        })
+    }
+
+    /// After re-enrollment: done once Jamf Pro holds a FileVault personal recovery key for the
+    /// serial again; polled up to `wait_minutes`, then left to an operator.
+    pub(super) fn apply_escrow_check(
+        &self,
+        env: &Env,
+        rec: &mut dyn Recorder,
+        clients: &Clients,
+        target: &ServerTarget,
+    ) -> Result<Outcome> {
+        let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
+        let start = Instant::now();
+        let bound = self.wait_bound()?;
+        loop {
+            for (c, e) in escrow_of(jamf, target)? {
+                if e.filevault_key == Holding::Held {
+                    return Ok(Outcome::Done(format!(
+                        "Jamf Pro holds a FileVault personal recovery key for computer {} (serial {})",
+                        c.id, target.serial
+                    )));
+                }
+            }
+            if start.elapsed() >= bound || !sleep_unless_cancelled(INTUNE_POLL, rec) {
+                break;
+            }
+        }
+        Ok(self.not_yet(format!(
+            "Jamf Pro holds no FileVault personal recovery key for serial {} yet: {}\n  then: `{}`",
+            target.serial,
+            self.operator.trim(),
+            env.device
+                .hint(&format!("resume --confirm {}", env.step_id))
+        )))
+    }
+}
+
+/// Every computer with the serial and what Jamf Pro escrowed for it (GET only).
+fn escrow_of(jamf: &JamfClient, target: &ServerTarget) -> Result<Vec<(JamfComputer, Escrow)>> {
+    let computers = jamf
+        .find_by_serial(&target.serial)
+        .with_context(|| format!("looking up serial {} in Jamf Pro", target.serial))?;
+    computers
+        .into_iter()
+        .map(|c| {
+            let e = jamf
+                .escrow(&c)
+                .with_context(|| format!("reading what Jamf Pro escrowed for computer {}", c.id))?;
+            Ok((c, e))
+        })
+        .collect()
 }
 
 /// Several computers with the serial, where one is expected: what to say when pausing.

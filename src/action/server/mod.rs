@@ -44,6 +44,7 @@ use crate::server::cleanup::{
     entra_step, intune_step, jamf_step, ActionRecord, ActionResult, PlannedRecord, StepReport,
 };
 use crate::server::http::ClientOptions;
+use crate::server::jamf::{InventoryApi, JamfClient, JamfVersion, VERSION_NOTE};
 use crate::server::{Clients, Credentials, ServerTarget};
 
 /// Which server record the step deals with.
@@ -58,6 +59,12 @@ pub enum System {
     Intune,
     /// Send the unmanage command while the MDM profile is still installed.
     JamfUnmanage,
+    /// Before anything changes: say what Jamf Pro escrowed for this Mac (FileVault personal
+    /// recovery key, LAPS password, Recovery Lock password), deleted with its record, and hold
+    /// the run until that is acknowledged (`--confirm STEP_ID`). Sends GET requests only.
+    JamfEscrow,
+    /// After re-enrollment: wait until Jamf Pro holds a FileVault personal recovery key again.
+    JamfEscrowCheck,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -105,9 +112,12 @@ impl Spec {
             bail!("`all_agents` applies only to `system = \"intune\"`");
         }
         if self.wait_minutes.is_some()
-            && !matches!(self.system, System::Intune | System::JamfUnmanage)
+            && !matches!(
+                self.system,
+                System::Intune | System::JamfUnmanage | System::JamfEscrowCheck
+            )
         {
-            bail!("`wait_minutes` applies only to `system = \"intune\"` and `\"jamf-unmanage\"`");
+            bail!("`wait_minutes` applies only to `system = \"intune\"`, `\"jamf-unmanage\"` and `\"jamf-escrow-check\"`");
         }
         Ok(())
     }
@@ -142,7 +152,9 @@ impl Spec {
                 .map(str::to_string)
         };
         match self.system {
-            System::Jamf | System::JamfUnmanage if clients.jamf.is_none() => {
+            System::Jamf | System::JamfUnmanage | System::JamfEscrow | System::JamfEscrowCheck
+                if clients.jamf.is_none() =>
+            {
                 return Ok(Mode::Operator(
                     "no Jamf Pro API credentials (see docs/server.md): an operator does this step"
                         .into(),
@@ -185,6 +197,66 @@ impl Spec {
         ))
     }
 
+    /// Which credentials and service the step uses (steps sharing one are checked once).
+    pub fn service(&self) -> &'static str {
+        match self.system {
+            System::Jamf | System::JamfUnmanage | System::JamfEscrow | System::JamfEscrowCheck => {
+                "Jamf Pro API"
+            }
+            System::Entra => "Microsoft Graph (Entra ID devices)",
+            System::Intune => "Microsoft Graph (Intune managed devices)",
+        }
+    }
+
+    /// Before a run changes anything: do the configured credentials work for what this step
+    /// does itself? `None`: the step is an operator step here (no credentials for it), nothing to
+    /// check. Only GET requests (and the token POST): the token, the server's answer and the
+    /// read privilege. What only a write could prove (Delete Computers, the unmanage command)
+    /// is left to the step, which stops on a 403 before the next request.
+    pub fn check_access(&self, env: &Env) -> Option<AccessCheck> {
+        let (clients, target) = match self.mode(env) {
+            Ok(Mode::Api(c, t)) => (c, t),
+            Ok(Mode::Operator(_)) => return None,
+            Err(e) => {
+                return Some(AccessCheck {
+                    service: self.service(),
+                    problem: Some(format!("{e:#}")),
+                    jamf_version: None,
+                })
+            }
+        };
+        let mut jamf_version = None;
+        let result: Result<()> = match self.system {
+            System::Jamf | System::JamfUnmanage | System::JamfEscrow | System::JamfEscrowCheck => {
+                match clients.jamf.as_ref() {
+                    Some(jamf) => jamf
+                        .version()
+                        .context("asking Jamf Pro its version")
+                        .and_then(|v| {
+                            jamf_version = Some(v);
+                            jamf.find_by_serial(&target.serial)
+                                .context("reading computers (privilege Read Computers)")
+                        })
+                        .map(|_| ()),
+                    None => Ok(()),
+                }
+            }
+            System::Entra => match clients.graph.as_ref() {
+                Some(g) => entra_step::preview(g, &target).map(|_| ()),
+                None => Ok(()),
+            },
+            System::Intune => match clients.graph.as_ref() {
+                Some(g) => intune_step::preview(g, &target).map(|_| ()),
+                None => Ok(()),
+            },
+        };
+        Some(AccessCheck {
+            service: self.service(),
+            problem: result.err().map(|e| format!("{e:#}")),
+            jamf_version,
+        })
+    }
+
     pub fn plan(&self, env: &Env) -> Result<StepPlan> {
         if self.system == System::JamfUnmanage && !mdm_profile_installed(env)? {
             let mut plan = StepPlan::default();
@@ -194,6 +266,13 @@ impl Spec {
         }
         let (clients, target) = match self.mode(env) {
             Ok(Mode::Api(c, t)) => (c, t),
+            Ok(Mode::Operator(why)) if self.system == System::JamfEscrow => {
+                return Ok(StepPlan {
+                    acts_as: Some("operator"),
+                    already: vec![escrow_without_api(&why)],
+                    ..Default::default()
+                });
+            }
             Ok(Mode::Operator(why)) => {
                 let mut plan = self.operator_step().plan(env)?;
                 plan.acts_as = Some("operator");
@@ -215,9 +294,20 @@ impl Spec {
                 return Ok(plan);
             }
         };
+        if matches!(self.system, System::JamfEscrow | System::JamfEscrowCheck) {
+            let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
+            // Neither sends anything that changes a record: shown as what they are.
+            let mut plan = self.plan_escrow(jamf, &target)?;
+            plan.acts_as = Some(if self.system == System::JamfEscrow {
+                "operator"
+            } else {
+                "wait-for"
+            });
+            return Ok(plan);
+        }
         let mut plan = StepPlan::default();
         let (records, warnings, multiple) = match self.system {
-            System::Jamf | System::JamfUnmanage => {
+            System::Jamf | System::JamfUnmanage | System::JamfEscrow | System::JamfEscrowCheck => {
                 let jamf = clients.jamf.as_ref().context("no Jamf Pro client")?;
                 let p = jamf_step::preview(jamf, &target)?;
                 (p.records(), p.warnings.clone(), p.needs_allow_multiple)
@@ -297,6 +387,9 @@ impl Spec {
         }
         let (clients, target) = match self.mode(env) {
             Ok(Mode::Api(c, t)) => (c, t),
+            Ok(Mode::Operator(why)) if self.system == System::JamfEscrow => {
+                return Ok(Outcome::AlreadyDone(escrow_without_api(&why)));
+            }
             Ok(Mode::Operator(why)) => {
                 tracing::info!(step = env.step_id, "{why}");
                 return self.operator_step().apply(env, rec);
@@ -308,12 +401,18 @@ impl Spec {
                 )))
             }
         };
-        let done = match self.system {
+        let version = match clients.jamf.as_ref() {
+            Some(jamf) if self.service() == "Jamf Pro API" => use_run_jamf_version(env, rec, jamf),
+            _ => Ok(()),
+        };
+        let done = version.and_then(|()| match self.system {
             System::Jamf => self.apply_jamf(env, rec, &clients, &target),
             System::JamfUnmanage => self.apply_unmanage(env, rec, &clients, &target),
+            System::JamfEscrow => self.apply_escrow(env, &clients, &target),
+            System::JamfEscrowCheck => self.apply_escrow_check(env, rec, &clients, &target),
             System::Entra => self.apply_entra(env, rec, &clients, &target),
             System::Intune => self.apply_intune(env, rec, &clients, &target),
-        };
+        });
         done.with_context(|| {
             format!(
                 "the server step failed; nothing more was sent (the journal lists what was). `reenroll resume` tries again, or do it by hand and `reenroll resume --confirm {}`",
@@ -333,6 +432,51 @@ impl Spec {
             Outcome::Waiting(reason)
         }
     }
+}
+
+/// Without Jamf Pro credentials reenroll deletes nothing in Jamf Pro: whoever deletes the record
+/// by hand decides. What may be lost is said all the same.
+fn escrow_without_api(why: &str) -> String {
+    format!(
+        "{why}. Jamf Pro may hold a FileVault personal recovery key, a managed local administrator (LAPS) password and a Recovery Lock password for this Mac: deleting its record by hand (step delete-jamf-record) deletes them; save what you need first"
+    )
+}
+
+/// What `Spec::check_access` found.
+#[derive(Clone, Debug)]
+pub struct AccessCheck {
+    pub service: &'static str,
+    /// `None`: the credentials work for what the step reads.
+    pub problem: Option<String>,
+    /// The Jamf Pro server's version, when asked.
+    pub jamf_version: Option<JamfVersion>,
+}
+
+/// The Jamf Pro version for this run: asked once (in the preflight before the run, handed down
+/// as an option, or here), journaled as the note `jamf-pro-version`, then reused by every step.
+fn use_run_jamf_version(env: &Env, rec: &mut dyn Recorder, jamf: &JamfClient) -> Result<()> {
+    if let Some(v) = rec
+        .get_note(VERSION_NOTE)
+        .and_then(|v| JamfVersion::parse(&v))
+    {
+        jamf.use_version(v);
+        return Ok(());
+    }
+    if let Some(v) = env
+        .values
+        .get(VERSION_NOTE)
+        .and_then(|v| JamfVersion::parse(v))
+    {
+        jamf.use_version(v);
+    }
+    let v = jamf.version().context("asking Jamf Pro its version")?;
+    rec.note(VERSION_NOTE, &v.to_string())?;
+    tracing::info!(
+        step = env.step_id,
+        "Jamf Pro {v}: using the {:?} computer inventory routes",
+        InventoryApi::for_version(v)
+    );
+    Ok(())
 }
 
 /// Whether the Jamf MDM profile is installed, by `profiles list` (read-only).
@@ -552,6 +696,28 @@ mod tests {
         assert!(spec("system = \"ldap\"\noperator = \"x\"\n").is_err());
         let s = spec("system = \"intune\"\noperator = \"x\"\n").unwrap();
         assert_eq!(s.wait_bound().unwrap(), Duration::from_secs(15 * 60));
+        let s = spec("system = \"jamf-escrow\"\noperator = \"x\"\nblocking = true\n").unwrap();
+        assert_eq!(s.system, System::JamfEscrow);
+        assert_eq!(s.service(), "Jamf Pro API");
+        assert!(
+            spec("system = \"jamf-escrow\"\noperator = \"x\"\nwait_minutes = \"1\"\n").is_err()
+        );
+        let s = spec("system = \"jamf-escrow-check\"\noperator = \"x\"\nwait_minutes = \"2\"\n")
+            .unwrap();
+        assert_eq!(s.wait_bound().unwrap(), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn without_credentials_the_escrow_step_still_says_what_may_be_lost() {
+        let text = escrow_without_api("no Jamf Pro API credentials");
+        for what in [
+            "FileVault personal recovery key",
+            "(LAPS) password",
+            "Recovery Lock password",
+            "may hold",
+        ] {
+            assert!(text.contains(what), "{text}");
+        }
     }
 
     #[test]

@@ -139,7 +139,24 @@ fn apply_one(
         );
         return Ok(());
     };
-    let result = match jamf.delete(&current.id)? {
+    let answered = jamf
+        .delete(&current.id)
+        .with_context(|| format!("deleting Jamf Pro computer {}", c.id))?;
+    // Judge by what the server says now, not by the answer to the DELETE.
+    let after = jamf
+        .get(&c.id)
+        .with_context(|| format!("re-reading Jamf Pro computer {} after deleting it", c.id))?;
+    if after.is_some() {
+        bail!(
+            "Jamf Pro computer {} is still there after the DELETE was answered ({}); it was not deleted",
+            c.id,
+            match answered {
+                DeleteOutcome::Deleted => "accepted",
+                DeleteOutcome::AlreadyGone => "INVALID_ID",
+            }
+        );
+    }
+    let result = match answered {
         DeleteOutcome::Deleted => ActionResult::Deleted,
         DeleteOutcome::AlreadyGone => ActionResult::AlreadyGone,
     };
@@ -153,16 +170,31 @@ fn apply_one(
     Ok(())
 }
 
-/// Sends the unmanage command; `false` when the computer is gone.
+/// Sends the unmanage command, then re-reads the record; `false` when the server says the
+/// computer does not exist (`INVALID_ID`, confirmed by the re-read).
 fn send_unmanage(jamf: &JamfClient, c: &JamfComputer, report: &mut StepReport) -> Result<bool> {
-    let (result, present) = match jamf
+    let answered = jamf
         .unmanage(&c.id)
-        .with_context(|| format!("sending the unmanage command to Jamf Pro computer {}", c.id))?
-    {
-        UnmanageOutcome::Accepted { command_uuid } => {
+        .with_context(|| format!("sending the unmanage command to Jamf Pro computer {}", c.id))?;
+    let now = jamf.get(&c.id).with_context(|| {
+        format!(
+            "re-reading Jamf Pro computer {} after the unmanage command",
+            c.id
+        )
+    })?;
+    let (result, present) = match (answered, now) {
+        (UnmanageOutcome::Accepted { command_uuid }, Some(_)) => {
             (ActionResult::Accepted { command_uuid }, true)
         }
-        UnmanageOutcome::NotFound => (ActionResult::AlreadyGone, false),
+        (UnmanageOutcome::NotFound, None) => (ActionResult::AlreadyGone, false),
+        (UnmanageOutcome::Accepted { .. }, None) => bail!(
+            "Jamf Pro accepted the unmanage command for computer {} but the record is gone now: whether the Mac got the command is unknown; check the Mac's MDM profile",
+            c.id
+        ),
+        (UnmanageOutcome::NotFound, Some(_)) => bail!(
+            "Jamf Pro answered INVALID_ID to the unmanage command for computer {}, yet the record is still there: the command was not sent",
+            c.id
+        ),
     };
     report.record(
         ActionKind::Unmanage,

@@ -85,8 +85,8 @@ fn apply_unmanages_then_deletes_in_the_safe_order() {
     assert_eq!(
         writes(&server.requests()),
         [
-            "POST /api/v1/computer-inventory/42/remove-mdm-profile",
-            "DELETE /api/v1/computers-inventory/42",
+            "POST /api/v4/computers-inventory/42/remove-mdm-profile",
+            "DELETE /api/v4/computers-inventory/42",
             "DELETE /v1.0/devices/000005c3-b7a6-4c61-89fc-80bf5ccfc366",
             "DELETE /v1.0/deviceManagement/managedDevices/705c034c-034c-705c-4c03-5c704c035c70",
         ]
@@ -161,7 +161,7 @@ fn a_failed_unmanage_keeps_the_record() {
     let p = plan(&clients, &target()).unwrap();
     server.fail_next(
         "POST",
-        "/api/v1/computer-inventory/",
+        "/api/v4/computers-inventory/42/remove-mdm-profile",
         403,
         r#"{"httpStatus":403,"errors":[{"code":"INVALID_PRIVILEGE","description":"Forbidden","id":"0","field":null}]}"#,
     );
@@ -170,7 +170,7 @@ fn a_failed_unmanage_keeps_the_record() {
         apply(&clients, &p, &ApplyOptions::default()).unwrap_err()
     );
     assert!(
-        err.contains("POST /api/v1/computer-inventory/42/remove-mdm-profile"),
+        err.contains("POST /api/v4/computers-inventory/42/remove-mdm-profile"),
         "{err}"
     );
     assert!(
@@ -182,6 +182,80 @@ fn a_failed_unmanage_keeps_the_record() {
     assert!(writes(&server.requests())
         .iter()
         .all(|w| !w.starts_with("DELETE")));
+}
+
+#[test]
+fn a_404_without_invalid_id_from_the_unmanage_route_is_not_read_as_gone() {
+    let server = demo();
+    let clients = server.clients();
+    let p = plan(&clients, &target()).unwrap();
+    // A missing route (a proxy, a server without it): 404 with no INVALID_ID body.
+    server.fail_next(
+        "POST",
+        "/api/v4/computers-inventory/42/remove-mdm-profile",
+        404,
+        "<html><body>Not Found</body></html>",
+    );
+    let err = format!(
+        "{:#}",
+        apply(&clients, &p, &ApplyOptions::default()).unwrap_err()
+    );
+    assert!(err.contains("route is missing"), "{err}");
+    assert!(!err.contains("already gone"), "{err}");
+    assert_eq!(server.model().computers.len(), 2, "the record stays");
+    assert!(writes(&server.requests())
+        .iter()
+        .all(|w| !w.starts_with("DELETE")));
+}
+
+#[test]
+fn invalid_id_is_confirmed_by_a_re_read_before_it_counts_as_gone() {
+    // INVALID_ID while the record is still there: not gone, nothing deleted.
+    let server = demo();
+    let clients = server.clients();
+    let p = plan(&clients, &target()).unwrap();
+    server.fail_next(
+        "POST",
+        "/api/v4/computers-inventory/42/remove-mdm-profile",
+        404,
+        r#"{"httpStatus":404,"errors":[{"code":"INVALID_ID","description":"Computer not found","id":"0","field":null}]}"#,
+    );
+    let err = format!(
+        "{:#}",
+        apply(&clients, &p, &ApplyOptions::default()).unwrap_err()
+    );
+    assert!(err.contains("still there"), "{err}");
+    assert_eq!(server.model().computers.len(), 2);
+
+    // A DELETE answered 204 that left the record: the re-read says so, the step fails.
+    let server = demo();
+    server.update_model(|m| m.computers[0].managed = Some(false));
+    let clients = server.clients();
+    let p = plan(&clients, &target()).unwrap();
+    server.fail_next("DELETE", "/api/v4/computers-inventory/42", 204, "");
+    let err = format!(
+        "{:#}",
+        jamf_step::apply(
+            clients.jamf.as_ref().unwrap(),
+            p.jamf.as_ref().unwrap(),
+            &ApplyOptions::default()
+        )
+        .unwrap_err()
+    );
+    assert!(err.contains("still there after the DELETE"), "{err}");
+
+    // Gone for real (deleted elsewhere): INVALID_ID, then the re-read agrees.
+    let server = demo();
+    let clients = server.clients();
+    let p = plan(&clients, &target()).unwrap();
+    server.update_model(|m| m.computers.retain(|c| c.id != "42"));
+    let r = jamf_step::apply(
+        clients.jamf.as_ref().unwrap(),
+        p.jamf.as_ref().unwrap(),
+        &ApplyOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.actions[0].result, ActionResult::AlreadyGone);
 }
 
 #[test]
@@ -198,7 +272,7 @@ fn jamf_unmanage_alone_sends_only_the_command() {
     assert_eq!(r.actions.len(), 1);
     assert_eq!(
         writes(&server.requests()),
-        ["POST /api/v1/computer-inventory/42/remove-mdm-profile"]
+        ["POST /api/v4/computers-inventory/42/remove-mdm-profile"]
     );
 }
 
