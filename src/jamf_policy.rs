@@ -325,6 +325,7 @@ mod tests {
             unseen: Vec::new(),
             notes: Vec::new(),
             not_applicable: (!applies).then(|| "not here".to_string()),
+            kept: Vec::new(),
         }
     }
 
