@@ -295,12 +295,14 @@ fn the_whole_sequence_on_two_users_with_unusual_names() {
 #[test]
 fn a_non_removable_mdm_profile_pauses_for_the_operator() {
     let dev = Sandbox::new().mdm_removal_disallowed().build();
-    // Locked keychains make the run stop right after the purge step instead of going on to the
-    // restart; this test is about what comes before.
+    // Locked keychains (not waited for) make the purge end with exceptions; this test is about
+    // what comes before.
     for (_, home) in dev.users() {
         dev.write(&format!("{home}/{LOCKED_MARKER}"), "");
     }
-    let run = dev.reenroll(&["run", "--yes"]).exit(3);
+    let run = dev
+        .reenroll(&["run", "--yes", "--set", "login_wait_minutes=0"])
+        .exit(3);
     // `jamf removeMdmProfile` ran (best effort); without Jamf Pro API credentials the next step
     // asks an operator to send Remove MDM Profile from the server.
     run.stdout_contains(&dev.serial())
@@ -321,7 +323,8 @@ fn a_non_removable_mdm_profile_pauses_for_the_operator() {
     let states = dev.step_states();
     assert_eq!(states["unmanage-via-jamf-api"], "done", "{states:?}");
     assert_eq!(states["remove-framework"], "done", "{states:?}");
-    assert_eq!(dev.last_run_status()["paused_at_step"], "purge-keychains");
+    assert_eq!(states["purge-keychains"], "done", "{states:?}");
+    assert_eq!(dev.last_run_status()["paused_at_step"], "restart");
 }
 
 #[test]
@@ -331,7 +334,7 @@ fn jamf_pro_offline_stops_before_any_change_unless_forced() {
         dev.write(&format!("{home}/{LOCKED_MARKER}"), "");
     }
     let before = dev.tree_hash();
-    dev.reenroll(&["run", "--yes"])
+    dev.reenroll(&["run", "--yes", "--set", "login_wait_minutes=0"])
         .exit(1)
         .says("does not answer")
         .says("--force");
@@ -354,8 +357,10 @@ fn jamf_pro_offline_stops_before_any_change_unless_forced() {
         .any(|l| l.contains("removeMdmProfile")));
 }
 
+/// A locked login keychain (a user without a session) is waited for, up to
+/// `login_wait_minutes`, retried every 15 s; the other users are purged meanwhile.
 #[test]
-fn a_locked_keychain_pauses_the_purge_for_that_user_only() {
+fn a_locked_keychain_is_waited_for_and_purged_once_it_unlocks() {
     let dev = Sandbox::new().users(USERS).build();
     let users = dev.users();
     let (jdoe, jdoe_home) = &users[1];
@@ -365,37 +370,76 @@ fn a_locked_keychain_pauses_the_purge_for_that_user_only() {
     dev.write(&marker, "");
     let jdoe_before = keychain(&dev, &jdoe_kc);
 
-    let run = dev.reenroll(&["run", "--yes"]).exit(3);
-    run.stdout_contains(&format!("{jdoe}'s login keychain"));
-    let st = dev.last_run_status();
-    assert_eq!(st["paused_at_step"], "purge-keychains");
+    let mut child = dev
+        .reenroll(&["run", "--yes", "--set", "login_wait_minutes=5"])
+        .spawn();
+    // Wait for the purge to have tried jdoe's keychain once (a condition, bounded), then unlock
+    // it as jdoe logging in would: the next retry purges it.
+    let tried = |dev: &Device| {
+        dev.command_log()
+            .iter()
+            .any(|l| l.contains("keychain-helper") && l.contains(&format!("--user {jdoe}")))
+    };
+    let mut waited = 0;
+    while !tried(&dev) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before trying jdoe's keychain"
+        );
+        assert!(waited < 1200, "the purge never tried jdoe's keychain");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
     assert!(
-        st["paused"].as_str().unwrap().contains(jdoe.as_str()),
-        "{st:#}"
+        child.try_wait().unwrap().is_none(),
+        "the run did not wait for jdoe"
     );
     assert_eq!(
         keychain(&dev, &jdoe_kc),
         jdoe_before,
         "a locked keychain was touched"
     );
-    assert!(keychain(&dev, &zoe_kc)
-        .iter()
-        .all(|i| SURVIVOR_LABELS_USER.contains(&label(i))));
-    // Still locked: still waiting.
-    dev.reenroll(&["resume"]).exit(3);
-    assert_eq!(dev.last_run_status()["paused_at_step"], "purge-keychains");
-
     dev.remove(&marker);
-    dev.reenroll(&["resume"]).exit(3);
+    let out = child.wait_with_output().expect("waiting for the run");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let st = dev.last_run_status();
     assert_eq!(st["paused_at_step"], "restart", "{st:#}");
     assert_eq!(dev.step_states()["purge-keychains"], "done");
-    let left = keychain(&dev, &jdoe_kc);
-    assert!(
-        left.iter()
-            .all(|i| SURVIVOR_LABELS_USER.contains(&label(i))),
-        "{left:?}"
-    );
+    assert!(st["exceptions"].as_array().unwrap().is_empty(), "{st:#}");
+    for kc in [&jdoe_kc, &zoe_kc] {
+        let left = keychain(&dev, kc);
+        assert!(
+            left.iter()
+                .all(|i| SURVIVOR_LABELS_USER.contains(&label(i))),
+            "{kc}: {left:?}"
+        );
+    }
+}
+
+/// Nobody unlocks it: after the wait the others are done and the user is an exception (exit 6)
+/// naming how to finish later.
+#[test]
+fn a_keychain_that_stays_locked_is_an_exception_after_the_wait() {
+    let dev = Sandbox::new().users(USERS).build();
+    let users = dev.users();
+    let (jdoe, jdoe_home) = &users[1];
+    let jdoe_kc = format!("{jdoe_home}/{USER_KEYCHAIN}");
+    dev.write(&format!("{jdoe_home}/{LOCKED_MARKER}"), "");
+    let jdoe_before = keychain(&dev, &jdoe_kc);
+    dev.reenroll(&["run", "--yes", "--set", "login_wait_minutes=0"])
+        .exit(3)
+        .stdout_contains(&format!("{jdoe}'s login keychain"));
+    let st = dev.last_run_status();
+    assert_eq!(st["paused_at_step"], "restart", "{st:#}");
+    let ex = st["exceptions"].to_string();
+    assert!(ex.contains(&format!("{jdoe}'s login keychain")), "{st:#}");
+    assert!(ex.contains("sudo reenroll run reregister"), "{st:#}");
+    assert_eq!(keychain(&dev, &jdoe_kc), jdoe_before);
 }
 
 #[test]

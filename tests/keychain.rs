@@ -127,14 +127,37 @@ fn a_locked_keychain_still_pauses_its_users_part_and_says_why() {
     assert!(unseen.contains("jdoe's login keychain"), "{unseen}");
     assert!(unseen.contains("-25308"), "{unseen}");
 
-    dev.reenroll(&["run", "--yes"]).exit(3);
+    // Waited for (here: not at all), then the others are purged and jdoe is an exception.
+    dev.reenroll(&["run", "--yes", "--set", "login_wait_minutes=0"])
+        .exit(3)
+        .stdout_contains("jdoe's login keychain");
+    let st = dev.last_run_status();
+    assert_eq!(st["paused_at_step"], "restart", "{st:#}");
+    let exceptions = st["exceptions"].to_string();
+    assert!(exceptions.contains("jdoe's login keychain"), "{st:#}");
+    assert!(exceptions.contains("locked"), "{st:#}");
+    assert!(
+        exceptions.contains("sudo reenroll run reregister"),
+        "{st:#}"
+    );
+    assert!(!exceptions.contains("never logged in"), "{st:#}");
+    assert_eq!(items(&dev, &kc), before, "a locked keychain was touched");
+}
+
+/// A purge step without `wait_for_user_minutes` still pauses for a locked keychain.
+#[test]
+fn without_a_wait_a_locked_keychain_pauses_its_users_part() {
+    let dev = Sandbox::new()
+        .users(&["zoë", "jdoe"])
+        .locked_keychain(&["jdoe"])
+        .build();
+    let pb = dev.playbook("keychain-only", &purge_playbook(""));
+    dev.reenroll(&["run", &pb, "--yes"]).exit(3);
     let st = dev.last_run_status();
     assert_eq!(st["paused_at_step"], "purge-keychains", "{st:#}");
     let paused = st["paused"].as_str().unwrap();
     assert!(paused.contains("jdoe's login keychain"), "{paused}");
     assert!(paused.contains("locked"), "{paused}");
-    assert!(!paused.contains("never logged in"), "{paused}");
-    assert_eq!(items(&dev, &kc), before, "a locked keychain was touched");
 }
 
 #[test]

@@ -34,7 +34,15 @@ pub struct Spec {
     pub remove: Vec<Rule>,
     #[serde(default)]
     pub keep: Vec<Rule>,
+    /// How long to wait for a user whose login keychain is locked (no session: another account,
+    /// the management admin) before purging the others and naming that user as an exception.
+    /// Without it the step pauses until every keychain could be reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_user_minutes: Option<String>,
 }
+
+/// How often a locked keychain is tried again while waiting for its user.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl Spec {
     pub fn rules(&self) -> PurgeRules {
@@ -193,149 +201,216 @@ impl Spec {
             rec.failed(n, &target, &why, true)?;
             exceptions += 1;
         }
-        for loc in locations {
-            let kc = match crate::keychain::open_existing(env.device, &loc) {
-                Ok(Some(kc)) => kc,
-                Ok(None) => {
-                    never_logged_in.push(loc.never_logged_in());
-                    continue;
-                }
-                Err(e) => {
-                    unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
-                    continue;
-                }
-            };
-            // Write-ahead: every delete call is announced by `Deleting`, journaled as an intent
-            // (with the name of its export file, written first) before the delete happens.
-            // (n, item, settled, export file name)
-            let mut pending: Vec<(u64, KeychainItem, bool, Option<String>)> = Vec::new();
-            let mut staged: Option<Vec<u8>> = None;
-            // Set when recording (journal or export file) failed: that is this run's own
-            // failure, never "the keychain could not be reached".
-            let record_failed = std::cell::Cell::new(false);
-            let report = {
-                let mut sink = |ev: PurgeEvent| -> Result<()> {
-                    let r = (|| -> Result<()> {
-                        match ev {
-                            PurgeEvent::Exported { mut item, .. } => {
-                                // Kept in memory until its delete is announced.
-                                staged = item.data.take();
-                            }
-                            PurgeEvent::Deleting { item, exported, .. } => {
-                                let target = format!("{} in {}", item.describe(), loc.describe());
-                                // A delete that did not take: close its intent, keep its export.
-                                let mut export = None;
-                                if let Some((n, _, settled, e)) = pending
-                                    .iter_mut()
-                                    .find(|(_, i, settled, _)| !*settled && i.same_identity(&item))
-                                {
-                                    *settled = true;
-                                    export = e.clone();
-                                    rec.failed(
+        let wait = self
+            .wait_for_user_minutes
+            .as_deref()
+            .map(|m| {
+                super::timer::minutes("wait_for_user_minutes", m, super::timer::WEEK, false)
+                    .map(|d| (m.trim().to_string(), super::timer::deadline(d)))
+            })
+            .transpose()?;
+        let mut pending = locations;
+        let locked_at_end: Vec<KeychainLocation>;
+        loop {
+            let mut locked: Vec<KeychainLocation> = Vec::new();
+            for loc in std::mem::take(&mut pending) {
+                let kc = match crate::keychain::open_existing(env.device, &loc) {
+                    Ok(Some(kc)) => kc,
+                    Ok(None) => {
+                        never_logged_in.push(loc.never_logged_in());
+                        continue;
+                    }
+                    Err(e) => {
+                        unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
+                        if is_locked(&e) {
+                            locked.push(loc.clone());
+                        }
+                        continue;
+                    }
+                };
+                // Write-ahead: every delete call is announced by `Deleting`, journaled as an intent
+                // (with the name of its export file, written first) before the delete happens.
+                // (n, item, settled, export file name)
+                let mut pending: Vec<(u64, KeychainItem, bool, Option<String>)> = Vec::new();
+                let mut staged: Option<Vec<u8>> = None;
+                // Set when recording (journal or export file) failed: that is this run's own
+                // failure, never "the keychain could not be reached".
+                let record_failed = std::cell::Cell::new(false);
+                let report = {
+                    let mut sink = |ev: PurgeEvent| -> Result<()> {
+                        let r = (|| -> Result<()> {
+                            match ev {
+                                PurgeEvent::Exported { mut item, .. } => {
+                                    // Kept in memory until its delete is announced.
+                                    staged = item.data.take();
+                                }
+                                PurgeEvent::Deleting { item, exported, .. } => {
+                                    let target =
+                                        format!("{} in {}", item.describe(), loc.describe());
+                                    // A delete that did not take: close its intent, keep its export.
+                                    let mut export = None;
+                                    if let Some((n, _, settled, e)) =
+                                        pending.iter_mut().find(|(_, i, settled, _)| {
+                                            !*settled && i.same_identity(&item)
+                                        })
+                                    {
+                                        *settled = true;
+                                        export = e.clone();
+                                        rec.failed(
                                     *n,
                                     &target,
                                     "the delete reported success but the item stayed; trying again",
                                     false,
                                 )?;
-                                }
-                                if export.is_none() && exported {
-                                    if let Some(data) = staged.take() {
-                                        let name = format!("{}-{}", env.step_id, rec.next_change());
-                                        crate::journal::write_private(
-                                            &export_dir.join(format!("{name}.json")),
-                                            &serde_json::to_vec(&data)?,
-                                        )?;
-                                        export = Some(name);
                                     }
-                                }
-                                let n = rec.intent(Change::Delete {
-                                    location: loc.clone(),
-                                    item: item.clone(),
-                                    export: export.clone(),
-                                })?;
-                                pending.push((n, item, false, export));
-                            }
-                            PurgeEvent::Deleted { item, .. } => {
-                                let found = pending
-                                    .iter_mut()
-                                    .find(|(_, i, settled, _)| !*settled && i.same_identity(&item))
-                                    .map(|(n, _, settled, export)| {
-                                        *settled = true;
-                                        (*n, export.clone())
-                                    });
-                                let (n, export) = match found {
-                                    Some(f) => f,
-                                    // The keychain removed another copy along with the one announced.
-                                    None => (
-                                        rec.intent(Change::Delete {
-                                            location: loc.clone(),
-                                            item: item.clone(),
-                                            export: None,
-                                        })?,
-                                        None,
-                                    ),
-                                };
-                                let undo = match export {
-                                    Some(export) => Undo::AddKeychainItem {
+                                    if export.is_none() && exported {
+                                        if let Some(data) = staged.take() {
+                                            let name =
+                                                format!("{}-{}", env.step_id, rec.next_change());
+                                            crate::journal::write_private(
+                                                &export_dir.join(format!("{name}.json")),
+                                                &serde_json::to_vec(&data)?,
+                                            )?;
+                                            export = Some(name);
+                                        }
+                                    }
+                                    let n = rec.intent(Change::Delete {
                                         location: loc.clone(),
                                         item: item.clone(),
-                                        export,
-                                    },
-                                    None => {
-                                        irreversible += 1;
-                                        Undo::Irreversible {
+                                        export: export.clone(),
+                                    })?;
+                                    pending.push((n, item, false, export));
+                                }
+                                PurgeEvent::Deleted { item, .. } => {
+                                    let found = pending
+                                        .iter_mut()
+                                        .find(|(_, i, settled, _)| {
+                                            !*settled && i.same_identity(&item)
+                                        })
+                                        .map(|(n, _, settled, export)| {
+                                            *settled = true;
+                                            (*n, export.clone())
+                                        });
+                                    let (n, export) = match found {
+                                        Some(f) => f,
+                                        // The keychain removed another copy along with the one announced.
+                                        None => (
+                                            rec.intent(Change::Delete {
+                                                location: loc.clone(),
+                                                item: item.clone(),
+                                                export: None,
+                                            })?,
+                                            None,
+                                        ),
+                                    };
+                                    let undo = match export {
+                                        Some(export) => Undo::AddKeychainItem {
+                                            location: loc.clone(),
+                                            item: item.clone(),
+                                            export,
+                                        },
+                                        None => {
+                                            irreversible += 1;
+                                            Undo::Irreversible {
                                         what: format!("{} in {}", item.describe(), loc.describe()),
                                         why: "it could not be exported before deletion (a private key, or an item whose export would prompt)".into(),
                                     }
-                                    }
-                                };
-                                rec.applied(n, undo)?;
-                                deleted += 1;
+                                        }
+                                    };
+                                    rec.applied(n, undo)?;
+                                    deleted += 1;
+                                }
                             }
+                            Ok(())
+                        })();
+                        if r.is_err() {
+                            record_failed.set(true);
                         }
-                        Ok(())
-                    })();
-                    if r.is_err() {
-                        record_failed.set(true);
-                    }
-                    r
+                        r
+                    };
+                    purge::purge(kc.as_ref(), &rules, &mut sink)
                 };
-                purge::purge(kc.as_ref(), &rules, &mut sink)
-            };
-            let report = match report {
-                Ok(r) => r,
-                Err(e) if record_failed.get() => {
-                    return Err(e.context(format!(
+                let report = match report {
+                    Ok(r) => r,
+                    Err(e) if record_failed.get() => {
+                        return Err(e.context(format!(
                         "recording the keychain purge of {} failed; nothing further was deleted, and `reenroll resume` retries the step",
                         loc.describe()
                     )));
-                }
-                Err(e) => {
-                    unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
-                    continue;
-                }
-            };
-            for ex in report.exceptions {
-                let target = format!("{} in {}", ex.item.describe(), loc.describe());
-                let n = match pending
-                    .iter_mut()
-                    .find(|(_, i, settled, _)| !*settled && i.same_identity(&ex.item))
-                {
-                    Some((n, _, settled, _)) => {
-                        *settled = true;
-                        *n
                     }
-                    None => rec.intent(Change::Delete {
-                        location: loc.clone(),
-                        item: ex.item.clone(),
-                        export: None,
-                    })?,
+                    Err(e) => {
+                        unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
+                        if is_locked(&e) {
+                            locked.push(loc.clone());
+                        }
+                        continue;
+                    }
                 };
-                rec.failed(n, &target, &ex.reason, true)?;
-                exceptions += 1;
+                for ex in report.exceptions {
+                    let target = format!("{} in {}", ex.item.describe(), loc.describe());
+                    let n = match pending
+                        .iter_mut()
+                        .find(|(_, i, settled, _)| !*settled && i.same_identity(&ex.item))
+                    {
+                        Some((n, _, settled, _)) => {
+                            *settled = true;
+                            *n
+                        }
+                        None => rec.intent(Change::Delete {
+                            location: loc.clone(),
+                            item: ex.item.clone(),
+                            export: None,
+                        })?,
+                    };
+                    rec.failed(n, &target, &ex.reason, true)?;
+                    exceptions += 1;
+                }
+                for (n, item, _, _) in pending.iter().filter(|(_, _, settled, _)| !settled) {
+                    rec.failed(*n, &item.describe(), "not deleted (already gone)", false)?;
+                }
             }
-            for (n, item, _, _) in pending.iter().filter(|(_, _, settled, _)| !settled) {
-                rec.failed(*n, &item.describe(), "not deleted (already gone)", false)?;
+            // Locked keychains: try again until the wait is over (their users may log in).
+            match &wait {
+                Some((_, end))
+                    if !locked.is_empty()
+                        && std::time::Instant::now() < *end
+                        && !rec.cancelled() =>
+                {
+                    let left = end.saturating_duration_since(std::time::Instant::now());
+                    std::thread::sleep(left.min(RETRY_EVERY));
+                    // Forget what the locked ones said: they are asked again.
+                    let again: Vec<String> = locked.iter().map(|l| l.describe()).collect();
+                    unreachable.retain(|u| !again.iter().any(|d| u.starts_with(&format!("{d}: "))));
+                    pending = locked;
+                }
+                _ => {
+                    locked_at_end = locked;
+                    break;
+                }
+            }
+        }
+        // The wait is over: the users still locked out are exceptions, the others are done.
+        if let (Some((minutes, _)), false) = (&wait, locked_at_end.is_empty()) {
+            let still: Vec<String> = locked_at_end.iter().map(|l| l.describe()).collect();
+            let (gave_up, others): (Vec<String>, Vec<String>) = std::mem::take(&mut unreachable)
+                .into_iter()
+                .partition(|u| still.iter().any(|d| u.starts_with(&format!("{d}: "))));
+            unreachable = others;
+            for u in gave_up {
+                let target = u.split(": ").next().unwrap_or(&u).to_string();
+                let n = rec.intent(Change::Other {
+                    what: "purge the keychain".into(),
+                    target: target.clone(),
+                })?;
+                rec.failed(
+                    n,
+                    &target,
+                    &format!(
+                        "not purged: it could not be reached for {minutes} minute(s) (a user without a session keeps a locked login keychain): {u}. When that user is logged in, finish it with `sudo reenroll run reregister` (the same keychain purge, then their registration)"
+                    ),
+                    true,
+                )?;
+                exceptions += 1;
             }
         }
         // "alice's login keychain: nothing to purge: alice never logged in (no login keychain)"
@@ -370,6 +445,14 @@ impl Spec {
         s.push_str(&absent);
         Ok(Outcome::Done(s))
     }
+}
+
+/// Whether the keychain could not be reached because it is locked (its user has no session):
+/// worth waiting for, unlike an I/O error.
+fn is_locked(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<KeychainUnreachable>().is_some()
+        || e.chain()
+            .any(|c| c.downcast_ref::<KeychainLocked>().is_some())
 }
 
 fn unreachable_text(e: &anyhow::Error) -> String {

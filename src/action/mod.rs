@@ -256,10 +256,14 @@ impl ActionSpec {
                 .as_deref()
                 .map(|m| vec![Timer::new("wait_minutes", m, WEEK, false)])
                 .unwrap_or_default(),
+            ActionSpec::KeychainPurge(s) => s
+                .wait_for_user_minutes
+                .as_deref()
+                .map(|m| vec![Timer::new("wait_for_user_minutes", m, WEEK, false)])
+                .unwrap_or_default(),
             ActionSpec::Facts(_)
             | ActionSpec::Remove(_)
             | ActionSpec::Operator(_)
-            | ActionSpec::KeychainPurge(_)
             | ActionSpec::VerifyRemoved(_) => Vec::new(),
         }
     }
