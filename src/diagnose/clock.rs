@@ -124,6 +124,10 @@ pub fn month_number(name: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+pub fn is_weekday(name: &str) -> bool {
+    WEEKDAYS.iter().any(|d| d.eq_ignore_ascii_case(name))
+}
+
 /// Year, month, day.
 pub type Date = (i64, u32, u32);
 /// Hours, minutes, seconds.

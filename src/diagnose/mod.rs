@@ -19,6 +19,7 @@ mod clock;
 mod enrollment;
 mod jamf_log;
 mod lines;
+mod norm;
 mod not_visible;
 mod portal_log;
 mod registration;
@@ -35,7 +36,8 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 pub use report::{
-    Confidence, CouldNotRead, Evidence, Finding, NotVisible, Remedy, Report, EXIT_FOUND,
+    Confidence, CouldNotRead, Evidence, Finding, NotVisible, Remedy, Report, UnparsedLines,
+    EXIT_FOUND,
 };
 pub use symptoms::{plant_symptom, plant_symptom_at, SERVER_LOG, SYMPTOMS};
 
@@ -103,6 +105,18 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     fn find(&mut self, finding: Finding) {
         self.report.findings.push(finding);
+    }
+
+    /// `count` lines of `source` looked like entries but could not be parsed.
+    fn unparsed(&mut self, source: &str, count: u64, first_line: u64, example: &str) {
+        if count > 0 {
+            self.report.unparsed_lines.push(UnparsedLines {
+                source: source.to_string(),
+                count,
+                first_line,
+                example: clip(example),
+            });
+        }
     }
 
     fn could_not_read(&mut self, source: impl Into<String>, reason: impl Into<String>) {
