@@ -12,8 +12,9 @@ pub const LOG_DIR: &str = "Library/Logs/Company Portal";
 /// Matching lines kept as evidence per finding (the most recent).
 const MAX_SHOWN: usize = 3;
 
+/// A documented message, wherever it is found (Company Portal's files, the unified log).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sign {
+pub(super) enum Sign {
     DirectEnrollment,
     IntegrationOff,
     KeychainOwner,
@@ -21,7 +22,7 @@ enum Sign {
     AppPrompt,
 }
 
-const ALL: [Sign; 5] = [
+pub(super) const ALL: [Sign; 5] = [
     Sign::DirectEnrollment,
     Sign::IntegrationOff,
     Sign::KeychainOwner,
@@ -53,7 +54,8 @@ impl Sign {
         }
     }
 
-    fn finding(self, user: &str, count: usize) -> (&'static str, String, Remedy) {
+    /// Id, title and remedy; `user` names where it was logged (a user, or the unified log).
+    pub(super) fn finding(self, user: &str, count: usize) -> (&'static str, String, Remedy) {
         let times = if count == 1 {
             "once".to_string()
         } else {
@@ -143,7 +145,7 @@ impl Sign {
     }
 
     /// Keychain errors show leftovers but not that they still block registration.
-    fn max_confidence(self) -> Confidence {
+    pub(super) fn max_confidence(self) -> Confidence {
         match self {
             Sign::KeychainOwner => Confidence::Medium,
             _ => Confidence::High,
