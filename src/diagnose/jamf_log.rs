@@ -61,8 +61,8 @@ pub enum Parsed<'a> {
 /// `[Day] Mon DD HH:MM:SS host process[pid]: message`, read by its fixed parts: the stamp at
 /// the start, then the first `name[digits]:` token; the computer name is whatever lies between,
 /// so names with spaces, apostrophes, parentheses or non-ASCII letters (`Alice's MacBook Pro`,
-/// `MacBook Air (2)`, `Zoë’s Mac`) read like any other. `line` should be folded
-/// (`norm::fold`) first.
+/// `MacBook Air (2)`, `Zoë’s Mac`) read like any other. Whitespace is Unicode's (a no-break
+/// space separates too).
 pub fn parse_line<'a>(clock: &Clock, line: &'a str) -> Parsed<'a> {
     let mut rest = line;
     let mut token = || {
@@ -190,25 +190,35 @@ fn scan_file(ctx: &Ctx, path: &std::path::Path, source: &str) -> std::io::Result
         out.failures_after_count = 0;
     };
     lines::for_each_line(path, |n, text| {
-        let folded = norm::fold(text);
-        let line = match parse_line(&ctx.clock, &folded) {
+        // Parsed as written (whitespace includes no-break spaces); only a line that fails that
+        // way and is not ASCII is parsed again folded (a full-width colon after the pid).
+        let folded_line;
+        let line = match parse_line(&ctx.clock, text) {
             Parsed::Entry(line) => line,
             Parsed::NotAnEntry => return,
             Parsed::Unparsed => {
-                out.unparsed += 1;
-                if out.first_unparsed.is_none() {
-                    out.first_unparsed = Some((n, text.to_string()));
+                folded_line = (!text.is_ascii()).then(|| norm::fold(text));
+                match folded_line.as_deref().map(|f| parse_line(&ctx.clock, f)) {
+                    Some(Parsed::Entry(line)) => line,
+                    _ => {
+                        out.unparsed += 1;
+                        if out.first_unparsed.is_none() {
+                            out.first_unparsed = Some((n, text.to_string()));
+                        }
+                        return;
+                    }
                 }
-                return;
             }
         };
+        // Only the message is matched, so only the message is folded.
+        let message = norm::fold(line.message);
         out.earliest = Some(out.earliest.map_or(line.time, |e| e.min(line.time)));
         let hit = || Hit {
             time: line.time,
             evidence: ctx.log_evidence(source, n, Some(line.time), text),
         };
         let same_process = pending.as_ref().is_some_and(|(p, _)| p == line.process);
-        match classify(line.message) {
+        match classify(&message) {
             Kind::CheckIn => {
                 if let Some((_, p)) = pending.take() {
                     succeed(&mut out, p);
