@@ -96,7 +96,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Sandbox(a) => sandbox(&g, a),
         Command::Demo => crate::demo::run(),
         Command::JamfPolicy { params } => jamf_policy(&g, &params),
-        Command::Diagnose { server_log, json } => diagnose(&g, server_log, json),
+        Command::Diagnose {
+            server_log,
+            json,
+            log_window,
+        } => diagnose(&g, server_log, json, &log_window),
         Command::Server {
             cmd: crate::cli::ServerCmd::Cleanup(a),
         } => server_cleanup(&g, a),
@@ -379,6 +383,7 @@ fn sandbox(g: &Global, a: crate::cli::SandboxArgs) -> Result<i32> {
                 never_logged_in: a.never_logged_in.clone(),
                 locked_keychains: a.locked_keychain.clone(),
                 keychain_edge_cases: a.keychain_edge_cases,
+                computer_name: a.computer_name.clone(),
                 ..Default::default()
             };
             if !a.users.is_empty() {
@@ -403,7 +408,16 @@ fn sandbox(g: &Global, a: crate::cli::SandboxArgs) -> Result<i32> {
     Ok(error::OK)
 }
 
-fn diagnose(g: &Global, server_log: Option<PathBuf>, json: bool) -> Result<i32> {
+fn diagnose(g: &Global, server_log: Option<PathBuf>, json: bool, log_window: &str) -> Result<i32> {
+    let window = humantime::parse_duration(log_window)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= crate::diagnose::MAX_LOG_WINDOW)
+        .ok_or_else(|| {
+            error::invalid(format!(
+                "--log-window {log_window}: not a duration from 1 minute to 30 days; write a \
+                 number and a unit, e.g. 24h, 2d or 90min"
+            ))
+        })?;
     let ctx = ctx_of(g)?;
     if let Some(f) = &server_log {
         if !f.is_file() {
@@ -416,6 +430,7 @@ fn diagnose(g: &Global, server_log: Option<PathBuf>, json: bool) -> Result<i32> 
     let opts = crate::diagnose::DiagnoseOptions {
         server_log,
         now: std::time::SystemTime::now(),
+        log_window: window,
     };
     let report = crate::diagnose::diagnose(&ctx.device, &opts)?;
     if json {

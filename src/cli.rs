@@ -76,6 +76,10 @@ pub enum Command {
         server_log: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// How far back to search the unified log (`log show --last`): e.g. 24h, 2d, 90min; at
+        /// most 30d (searching days of the log is slow).
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        log_window: String,
     },
     /// Server-side cleanup through the Jamf Pro API and Microsoft Graph.
     Server {
@@ -248,6 +252,9 @@ pub struct SandboxArgs {
     /// Plant the evidence of one documented problem (see `reenroll sandbox --symptom help`).
     #[arg(long, value_name = "NAME")]
     pub symptom: Option<String>,
+    /// The Mac's computer name (default "<First user>'s MacBook Pro"); jamf.log lines carry it.
+    #[arg(long, value_name = "NAME")]
+    pub computer_name: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -84,6 +84,19 @@ impl Clock {
         )
     }
 
+    /// The unified log's stamp for `t` (`log show --style ndjson`), in local time with its
+    /// offset: `2026-11-20 10:15:32.000000+0100`.
+    pub fn unified_stamp(&self, t: i64) -> String {
+        let rfc = self.rfc3339(t);
+        format!(
+            "{} {}.000000{}{}",
+            &rfc[..10],
+            &rfc[11..19],
+            &rfc[19..22],
+            &rfc[23..25]
+        )
+    }
+
     /// The Company Portal stamp for `t` (UTC): `2020-04-27 03:07:10.363`.
     pub fn portal_stamp(t: i64) -> String {
         let (y, m, d) = civil_from_days(t.div_euclid(DAY));
@@ -124,6 +137,10 @@ pub fn month_number(name: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+pub fn is_weekday(name: &str) -> bool {
+    WEEKDAYS.iter().any(|d| d.eq_ignore_ascii_case(name))
+}
+
 /// Year, month, day.
 pub type Date = (i64, u32, u32);
 /// Hours, minutes, seconds.
@@ -151,6 +168,32 @@ pub fn parse_iso_prefix(line: &str) -> Option<(Date, Hms)> {
         return None;
     }
     Some(((y, m, d), parse_hms(time)?))
+}
+
+/// A unified log timestamp, `2026-03-29 13:59:40.572987+0500` (local time, fraction, offset
+/// `±hhmm`), as Unix seconds.
+pub fn parse_unified_stamp(stamp: &str) -> Option<i64> {
+    let ((y, m, d), hms) = parse_iso_prefix(stamp)?;
+    let rest = stamp.get(19..)?;
+    let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let sign = match rest.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = rest[1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i64 = digits[..2].parse().ok()?;
+    let minutes: i64 = digits[2..].parse().ok()?;
+    Some(local_to_unix(
+        y,
+        m,
+        d,
+        hms,
+        sign * (hours * HOUR + minutes * 60),
+    ))
 }
 
 /// `parse_iso_prefix` read as UTC.
@@ -274,6 +317,13 @@ mod tests {
             Some(local_to_unix(2020, 4, 27, (3, 7, 10), 0))
         });
         assert_eq!(parse_iso_utc("not a date at all"), None);
+        assert_eq!(c.unified_stamp(c.now), "2024-04-26 22:07:10.000000-0500");
+        assert_eq!(parse_unified_stamp(&c.unified_stamp(c.now)), Some(c.now));
+        assert_eq!(
+            parse_unified_stamp("2026-03-29 13:59:40.572987+0500"),
+            Some(local_to_unix(2026, 3, 29, (13, 59, 40), 5 * HOUR))
+        );
+        assert_eq!(parse_unified_stamp("2026-03-29 13:59:40.572987"), None);
         assert_eq!(parse_hms("22:06:14"), Some((22, 6, 14)));
         assert_eq!(parse_hms("22:06"), None);
         assert_eq!(age_text(3 * DAY + 5), "3 days");

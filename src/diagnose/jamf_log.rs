@@ -15,7 +15,7 @@
 //! at the first file holding a successful check-in: nothing older can be more recent.
 
 use super::clock::{self, age_text, Clock, DAY};
-use super::lines;
+use super::{lines, norm};
 use super::{Confidence, Ctx, Evidence, Finding, Remedy};
 
 pub const LOG_DIR: &str = "/var/log";
@@ -47,8 +47,23 @@ pub struct Line<'a> {
     pub message: &'a str,
 }
 
-/// `[Day] Mon DD HH:MM:SS host process[pid]: message`; `None` for anything else.
-pub fn parse_line<'a>(clock: &Clock, line: &'a str) -> Option<Line<'a>> {
+/// What one line of jamf.log is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    Entry(Line<'a>),
+    /// No stamp at the start: script output, a continuation line, a blank line.
+    NotAnEntry,
+    /// Stamped like an entry, but the rest could not be read (no `process[pid]:`, an impossible
+    /// date or time): counted and reported, never skipped silently.
+    Unparsed,
+}
+
+/// `[Day] Mon DD HH:MM:SS host process[pid]: message`, read by its fixed parts: the stamp at
+/// the start, then the first `name[digits]:` token; the computer name is whatever lies between,
+/// so names with spaces, apostrophes, parentheses or non-ASCII letters (`Alice's MacBook Pro`,
+/// `MacBook Air (2)`, `Zoë’s Mac`) read like any other. Whitespace is Unicode's (a no-break
+/// space separates too).
+pub fn parse_line<'a>(clock: &Clock, line: &'a str) -> Parsed<'a> {
     let mut rest = line;
     let mut token = || {
         let s = rest.trim_start();
@@ -57,22 +72,68 @@ pub fn parse_line<'a>(clock: &Clock, line: &'a str) -> Option<Line<'a>> {
         rest = r;
         (!tok.is_empty()).then_some(tok)
     };
-    let mut first = token()?;
+    let Some(mut first) = token() else {
+        return Parsed::NotAnEntry;
+    };
     if clock::month_number(first).is_none() {
+        if !clock::is_weekday(first) {
+            return Parsed::NotAnEntry;
+        }
         // The weekday; its value adds nothing once the year is inferred.
-        first = token()?;
+        match token() {
+            Some(t) => first = t,
+            None => return Parsed::NotAnEntry,
+        }
     }
-    let month = clock::month_number(first)?;
-    let day = token()?.parse::<u32>().ok()?;
-    let hms = clock::parse_hms(token()?)?;
-    let _host = token()?;
-    let process = token()?.strip_suffix(':')?;
-    let time = clock.syslog_time(month, day, hms)?;
-    Some(Line {
-        time,
-        process,
-        message: rest.trim(),
-    })
+    let Some(month) = clock::month_number(first) else {
+        return Parsed::NotAnEntry;
+    };
+    let Some(day) = token().and_then(|t| t.parse::<u32>().ok()) else {
+        return Parsed::NotAnEntry;
+    };
+    // From here on the line is stamped: whatever fails is an entry that could not be read.
+    let hms = token().and_then(clock::parse_hms);
+    let entry = (|| {
+        let hms = hms?;
+        let (start, end) = process_token(rest)?;
+        let time = clock.syslog_time(month, day, hms)?;
+        Some(Line {
+            time,
+            process: &rest[start..end - 1],
+            message: rest[end..].trim(),
+        })
+    })();
+    entry.map_or(Parsed::Unparsed, Parsed::Entry)
+}
+
+/// Byte range of the first `name[digits]:` token of `rest` that ends at a space or the end of
+/// the line (the range includes the colon).
+fn process_token(rest: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(i) = rest[from..].find("]:") {
+        let close = from + i;
+        let end = close + 2;
+        from = end;
+        if !rest[end..].chars().next().is_none_or(char::is_whitespace) {
+            continue;
+        }
+        let Some(open) = rest[..close].rfind('[') else {
+            continue;
+        };
+        let pid = &rest[open + 1..close];
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let start = rest[..open]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        if start < open {
+            return Some((start, end));
+        }
+    }
+    None
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,9 +145,10 @@ enum Kind {
     Other,
 }
 
+/// `message` must be folded (`norm::fold`); the markers are folded as they are matched.
 fn classify(message: &str) -> Kind {
-    let has = |list: &[&str]| list.iter().any(|m| message.contains(m));
-    if message.contains(CHECK_IN) {
+    let has = |list: &[&str]| list.iter().any(|m| norm::contains(message, m));
+    if norm::contains(message, CHECK_IN) {
         Kind::CheckIn
     } else if has(FAILURE) {
         Kind::Failure
@@ -113,6 +175,9 @@ struct CheckIns {
     failures_after: Vec<Hit>,
     failures_after_count: u64,
     earliest: Option<i64>,
+    /// Stamped lines that could not be parsed, and the first of them (number, text).
+    unparsed: u64,
+    first_unparsed: Option<(u64, String)>,
 }
 
 /// Scan one file (chronological) into a fresh `CheckIns`.
@@ -125,16 +190,35 @@ fn scan_file(ctx: &Ctx, path: &std::path::Path, source: &str) -> std::io::Result
         out.failures_after_count = 0;
     };
     lines::for_each_line(path, |n, text| {
-        let Some(line) = parse_line(&ctx.clock, text) else {
-            return;
+        // Parsed as written (whitespace includes no-break spaces); only a line that fails that
+        // way and is not ASCII is parsed again folded (a full-width colon after the pid).
+        let folded_line;
+        let line = match parse_line(&ctx.clock, text) {
+            Parsed::Entry(line) => line,
+            Parsed::NotAnEntry => return,
+            Parsed::Unparsed => {
+                folded_line = (!text.is_ascii()).then(|| norm::fold(text));
+                match folded_line.as_deref().map(|f| parse_line(&ctx.clock, f)) {
+                    Some(Parsed::Entry(line)) => line,
+                    _ => {
+                        out.unparsed += 1;
+                        if out.first_unparsed.is_none() {
+                            out.first_unparsed = Some((n, text.to_string()));
+                        }
+                        return;
+                    }
+                }
+            }
         };
+        // Only the message is matched, so only the message is folded.
+        let message = norm::fold(line.message);
         out.earliest = Some(out.earliest.map_or(line.time, |e| e.min(line.time)));
         let hit = || Hit {
             time: line.time,
             evidence: ctx.log_evidence(source, n, Some(line.time), text),
         };
         let same_process = pending.as_ref().is_some_and(|(p, _)| p == line.process);
-        match classify(line.message) {
+        match classify(&message) {
             Kind::CheckIn => {
                 if let Some((_, p)) = pending.take() {
                     succeed(&mut out, p);
@@ -193,13 +277,16 @@ pub(super) fn check(ctx: &mut Ctx) {
             .device
             .mac_path(&path)
             .unwrap_or_else(|| path.display().to_string());
-        let scanned = match scan_file(ctx, &path, &source) {
+        let mut scanned = match scan_file(ctx, &path, &source) {
             Ok(s) => s,
             Err(e) => {
                 ctx.could_not_read(source, lines::read_error_reason(&e));
                 continue;
             }
         };
+        if let Some((first, example)) = scanned.first_unparsed.take() {
+            ctx.unparsed(&source, scanned.unparsed, first, &example);
+        }
         total.earliest = match (total.earliest, scanned.earliest) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -328,21 +415,166 @@ mod tests {
         "Checking for policies triggered by \"recurring check-in\" for user \"alice\"...";
     const OFFLINE: &str = "Could not connect to the JSS. Looking for cached policies...";
 
+    fn entry<'a>(c: &Clock, text: &'a str) -> Line<'a> {
+        match parse_line(c, text) {
+            Parsed::Entry(l) => l,
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+
     #[test]
     fn parses_lines_and_ignores_others() {
         let c = clock();
-        let l = parse_line(
+        let l = entry(
             &c,
             "Tue Dec 31 23:50:00 test-mbp jamf[1480]: Executing Policy X",
-        )
-        .unwrap();
+        );
         assert_eq!(l.time, NOW - 600);
         assert_eq!(l.process, "jamf[1480]");
         assert_eq!(l.message, "Executing Policy X");
-        assert!(parse_line(&c, "Dec  1 08:00:01 mac jamf[2]: no weekday").is_some());
-        assert!(parse_line(&c, "Script result: hello").is_none());
-        assert!(parse_line(&c, "").is_none());
-        assert!(parse_line(&c, "Tue Dec 31 99:50:00 mac jamf[1]: bad").is_none());
+        entry(&c, "Dec  1 08:00:01 mac jamf[2]: no weekday");
+        assert_eq!(parse_line(&c, "Script result: hello"), Parsed::NotAnEntry);
+        assert_eq!(parse_line(&c, ""), Parsed::NotAnEntry);
+        assert_eq!(parse_line(&c, "Monday was fine"), Parsed::NotAnEntry);
+        assert_eq!(
+            parse_line(&c, "Tue Dec 31 99:50:00 mac jamf[1]: bad"),
+            Parsed::Unparsed
+        );
+        assert_eq!(
+            parse_line(&c, "Tue Dec 31 23:50:00 mac jamf: no pid"),
+            Parsed::Unparsed
+        );
+        assert_eq!(
+            parse_line(&c, "Tue Dec 31 23:50:00 Alice's MacBook Pro"),
+            Parsed::Unparsed
+        );
+    }
+
+    /// Real lines, as posted in public issues (only the dates matter to the parser):
+    /// - macadmins/SplashBuddy#33 (https://github.com/macadmins/SplashBuddy/issues/33): one Mac
+    ///   writing its name with a curly apostrophe and, in the same log, a straight one;
+    /// - jamf/2016_JNUC_Security_Reporting_Compliance#8
+    ///   (https://github.com/jamf/2016_JNUC_Security_Reporting_Compliance/issues/8);
+    /// - macadmins/SplashBuddy#77 (https://github.com/macadmins/SplashBuddy/issues/77).
+    const REAL: &[(&str, &str, &str)] = &[
+        (
+            "Sat Jun 03 12:02:11 VM-01-Test\u{2019}s Mac jamf[7578]: Checking for policies triggered by \"recurring check-in\" for user \"vm-01-test\"...",
+            "jamf[7578]",
+            "Checking for policies triggered by \"recurring check-in\" for user \"vm-01-test\"...",
+        ),
+        (
+            "Sat Jun 03 12:03:59 VM-01-Test's Mac jamf[812]: Verifying package integrity...",
+            "jamf[812]",
+            "Verifying package integrity...",
+        ),
+        (
+            "Tue Jul 04 11:04:03 m3ir\u{2019}s MacBook Pro jamf[14319]: Checking for policies triggered by \"recurring check-in\" for user \"m3ir\"...",
+            "jamf[14319]",
+            "Checking for policies triggered by \"recurring check-in\" for user \"m3ir\"...",
+        ),
+        (
+            "Tue Jul 04 11:04:05 m3ir\u{2019}s MacBook Pro jamf[14319]: Executing Policy 3_Security_Remediation.sh",
+            "jamf[14319]",
+            "Executing Policy 3_Security_Remediation.sh",
+        ),
+        (
+            "Wed Apr 11 07:08:52 MacBook Air (2) jamf[583]: Removing existing launchd task /Library/LaunchDaemons/com.jamfsoftware.task.bgrecon.plist...",
+            "jamf[583]",
+            "Removing existing launchd task /Library/LaunchDaemons/com.jamfsoftware.task.bgrecon.plist...",
+        ),
+    ];
+
+    #[test]
+    fn real_lines_with_spaces_apostrophes_and_parentheses_parse() {
+        let c = clock();
+        for (text, process, message) in REAL {
+            let folded = norm::fold(text);
+            let l = entry(&c, &folded);
+            assert_eq!((l.process, l.message), (*process, *message), "{text}");
+        }
+        // Non-ASCII letters, brackets in the name or the message, a message with `x[1]:` in it.
+        let l = entry(
+            &c,
+            "Mon Dec 30 10:15:32 Zoë’s Mac jamf[1234]: Checking for patches...",
+        );
+        assert_eq!(l.process, "jamf[1234]");
+        let l = entry(
+            &c,
+            "Mon Dec 30 10:15:32 Lab [B] Mac jamf[9]: Running script a[1]: done",
+        );
+        assert_eq!(
+            (l.process, l.message),
+            ("jamf[9]", "Running script a[1]: done")
+        );
+    }
+
+    #[test]
+    fn typographic_quotes_in_a_check_in_still_classify() {
+        let folded = norm::fold(
+            "Checking for policies triggered by \u{201C}recurring check-in\u{201D} for user \u{201C}alice\u{201D}\u{2026}",
+        );
+        assert_eq!(classify(&folded), Kind::CheckIn);
+        let folded =
+            norm::fold("Could not connect to the JSS.\u{00A0}Looking for cached policies\u{2026}");
+        assert_eq!(classify(&folded), Kind::Failure);
+        let folded = norm::fold("The JSS is available\u{FF0E}");
+        assert_eq!(classify(&folded), Kind::Success);
+    }
+
+    #[test]
+    fn names_with_spaces_quotes_parentheses_and_non_ascii_show_p1() {
+        for name in [
+            "Alice's MacBook Pro",
+            "m3ir\u{2019}s MacBook Pro",
+            "MacBook Air (2)",
+            "Zoë\u{2019}s Mac",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let c = clock();
+            let stamp = |t| c.syslog_stamp(t);
+            let text = [
+                format!("{} {name} jamf[10]: {CHECKIN}\n", stamp(NOW - 3 * DAY)),
+                format!(
+                    "{} {name} jamf[10]: Executing Policy Inventory\n",
+                    stamp(NOW - 3 * DAY + 2)
+                ),
+                format!("{} {name} jamf[11]: {CHECKIN}\n", stamp(NOW - 3600)),
+                format!("{} {name} jamf[11]: {OFFLINE}\n", stamp(NOW - 3599)),
+            ]
+            .concat();
+            write_log(dir.path(), "jamf.log", text.as_bytes());
+            let r = run(dir.path());
+            assert_eq!(r.findings.len(), 1, "{name}: {r:?}");
+            assert!(r.findings[0].title.contains("3 days"), "{name}: {r:?}");
+            assert_eq!(r.findings[0].evidence[0].line, Some(1), "{name}");
+            assert!(r.unparsed_lines.is_empty(), "{name}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn stamped_lines_that_cannot_be_parsed_are_counted_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = clock();
+        let text = [
+            line(&c, NOW - 3600, 11, CHECKIN),
+            "Script result: not an entry, not counted\n".to_string(),
+            format!(
+                "{} Alice's MacBook Pro jamf: no pid\n",
+                c.syslog_stamp(NOW - 60)
+            ),
+            "Tue Dec 31 99:50:00 mac jamf[1]: impossible time\n".to_string(),
+        ]
+        .concat();
+        write_log(dir.path(), "jamf.log", text.as_bytes());
+        let r = run(dir.path());
+        assert!(r.findings.is_empty(), "{r:?}");
+        assert_eq!(r.unparsed_lines.len(), 1, "{r:?}");
+        let u = &r.unparsed_lines[0];
+        assert_eq!(
+            (u.source.as_str(), u.count, u.first_line),
+            ("/var/log/jamf.log", 2, 3)
+        );
+        assert!(u.example.contains("no pid"), "{u:?}");
     }
 
     #[test]

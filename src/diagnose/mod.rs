@@ -10,6 +10,8 @@
 //! - `registration`: Workplace Join items in each login keychain and Platform SSO (C6/P4/P5);
 //! - `enrollment`: MDM/ADE state, Company Portal and Self Service installed (P3);
 //! - `server_log`: a Jamf Pro server log given with `--server-log` (C3, P7);
+//! - `unified_log`: JamfAAD's and Company Portal's entries in the unified log, over
+//!   `--log-window` (C4, C5, C6 keychain errors, P2/C7 prompts);
 //! - `not_visible`: what only the servers show (C1, C2, P6, and C3/P7 without a server log).
 //!
 //! `symptoms` plants each documented problem into a sandbox device for the demo and the tests.
@@ -19,25 +21,28 @@ mod clock;
 mod enrollment;
 mod jamf_log;
 mod lines;
+mod norm;
 mod not_visible;
 mod portal_log;
 mod registration;
 mod report;
 mod server_log;
 mod symptoms;
+mod unified_log;
 
 #[cfg(test)]
 mod testdev;
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 
 pub use report::{
-    Confidence, CouldNotRead, Evidence, Finding, NotVisible, Remedy, Report, EXIT_FOUND,
+    Confidence, CouldNotRead, Evidence, Finding, NotVisible, Remedy, Report, UnparsedLines,
+    EXIT_FOUND,
 };
-pub use symptoms::{plant_symptom, plant_symptom_at, SERVER_LOG, SYMPTOMS};
+pub use symptoms::{plant_symptom, plant_symptom_at, SERVER_LOG, SYMPTOMS, UNIFIED_LOG};
 
 use crate::device::{Device, LocalUser};
 use clock::Clock;
@@ -54,7 +59,14 @@ pub struct DiagnoseOptions {
     pub server_log: Option<PathBuf>,
     /// Ages (check-in, token) are measured from here.
     pub now: SystemTime,
+    /// How far back the unified log is searched (`log show --last`).
+    pub log_window: Duration,
 }
+
+/// The default `--log-window`: a day (`log show` over days is slow).
+pub const DEFAULT_LOG_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// The longest `--log-window` accepted.
+pub const MAX_LOG_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Read every source of evidence and report. Unreadable sources are listed in the report's
 /// `could_not_read`, never an error.
@@ -81,6 +93,7 @@ pub fn diagnose(device: &Device, opts: &DiagnoseOptions) -> Result<Report> {
         aad::check(&mut ctx, user);
         portal_log::check(&mut ctx, user);
     }
+    unified_log::check(&mut ctx, opts.log_window);
     registration::check(&mut ctx, &users);
     enrollment::check(&mut ctx);
     let server_log_read = match &opts.server_log {
@@ -103,6 +116,18 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     fn find(&mut self, finding: Finding) {
         self.report.findings.push(finding);
+    }
+
+    /// `count` lines of `source` looked like entries but could not be parsed.
+    fn unparsed(&mut self, source: &str, count: u64, first_line: u64, example: &str) {
+        if count > 0 {
+            self.report.unparsed_lines.push(UnparsedLines {
+                source: source.to_string(),
+                count,
+                first_line,
+                example: clip(example),
+            });
+        }
     }
 
     fn could_not_read(&mut self, source: impl Into<String>, reason: impl Into<String>) {
@@ -149,7 +174,7 @@ fn clip(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::UNIX_EPOCH;
 
     use super::*;
 
@@ -166,6 +191,7 @@ mod tests {
             &DiagnoseOptions {
                 server_log: None,
                 now: now(),
+                log_window: DEFAULT_LOG_WINDOW,
             },
         )
         .unwrap();
@@ -174,6 +200,7 @@ mod tests {
             &DiagnoseOptions {
                 server_log: Some(t.device.host_path(SERVER_LOG).unwrap()),
                 now: now(),
+                log_window: DEFAULT_LOG_WINDOW,
             },
         )
         .unwrap();
@@ -205,6 +232,7 @@ mod tests {
         ("c6-keychain-owner-error", &[("C6", Confidence::Medium)]),
         ("c7-jamfaad-keychain", &[("C7", Confidence::High)]),
         ("psso-registered", &[]),
+        ("c5-unified-log", &[("C5", Confidence::High)]),
     ];
 
     #[test]
@@ -313,8 +341,14 @@ mod tests {
         assert_eq!(f.evidence[0].line, Some(4));
         assert_eq!(f.remedy.playbook.as_deref(), Some("reregister"));
 
-        let (_t, r, _) = planted("psso-registered");
+        let (t, r, _) = planted("psso-registered");
         assert!(r.could_not_read[0].source.contains("Secure Enclave"));
+        // The registration's device id, which getPSSOStatus gives the console user only.
+        let id =
+            std::fs::read_to_string(t.dir.path().join("var/db/sandbox/psso-device-id")).unwrap();
+        let reason = &r.could_not_read[0].reason;
+        assert!(reason.contains(id.trim()), "{reason}");
+        assert!(reason.contains("getPSSOStatus (as alice)"), "{reason}");
     }
 
     #[test]
@@ -328,6 +362,7 @@ mod tests {
             &DiagnoseOptions {
                 server_log: None,
                 now: now(),
+                log_window: DEFAULT_LOG_WINDOW,
             },
         )
         .unwrap();
@@ -339,6 +374,72 @@ mod tests {
             format!("{err:#}").contains("not a sandbox device"),
             "{err:#}"
         );
+    }
+
+    fn plain(t: &testdev::TestDevice) -> Report {
+        diagnose(
+            &t.device,
+            &DiagnoseOptions {
+                server_log: None,
+                now: now(),
+                log_window: DEFAULT_LOG_WINDOW,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn unified_log_entries_are_evidence_and_a_log_that_cannot_be_seen_is_not_no_evidence() {
+        let t = testdev::minimal();
+        plant_symptom_at(t.dir.path(), "c5-unified-log", now()).unwrap();
+        let r = plain(&t);
+        assert_eq!(ids(&r), [("C5", Confidence::High)], "{r:#?}");
+        let e = &r.findings[0].evidence[0];
+        assert_eq!(e.source, "unified log");
+        assert!(
+            clock::parse_iso_prefix(&e.text).is_some()
+                && e.text
+                    .contains(" com.microsoft.CompanyPortalMac: Invalid command line input"),
+            "{e:?}"
+        );
+        assert!(e.time.is_some());
+        assert!(r.could_not_read.is_empty(), "{:#?}", r.could_not_read);
+
+        // A query that fails: could not see, and no finding made up either way.
+        let log = t.dir.path().join("usr/bin/log");
+        std::fs::write(
+            &log,
+            "#!/bin/sh\necho 'log: Could not open local log store' >&2\nexit 1\n",
+        )
+        .unwrap();
+        let r = plain(&t);
+        assert!(r.findings.is_empty(), "{r:#?}");
+        assert_eq!(r.could_not_read.len(), 1, "{:#?}", r.could_not_read);
+        assert_eq!(r.could_not_read[0].source, "unified log");
+        assert!(r.could_not_read[0]
+            .reason
+            .contains("Could not open local log store"));
+        assert!(r.could_not_read[0].reason.contains("unknown, not absent"));
+
+        // Lines that are not ndjson entries are counted.
+        std::fs::write(
+            &log,
+            "#!/bin/sh\necho 'not json'\necho '{\"timestamp\":\"x\"}'\necho '{\"count\":0,\"finished\":1}'\n",
+        )
+        .unwrap();
+        let r = plain(&t);
+        assert!(r.could_not_read.is_empty(), "{:#?}", r.could_not_read);
+        assert_eq!(r.unparsed_lines.len(), 1, "{r:#?}");
+        assert_eq!(
+            (r.unparsed_lines[0].count, r.unparsed_lines[0].first_line),
+            (2, 1)
+        );
+
+        // No `log` program at all.
+        std::fs::remove_file(&log).unwrap();
+        let r = plain(&t);
+        assert_eq!(r.could_not_read[0].source, "unified log");
+        assert!(r.could_not_read[0].reason.contains("not on the device"));
     }
 
     #[test]
@@ -358,6 +459,7 @@ mod tests {
             &DiagnoseOptions {
                 server_log: Some(missing),
                 now: now(),
+                log_window: DEFAULT_LOG_WINDOW,
             },
         )
         .unwrap();

@@ -4,7 +4,7 @@
 //! Company Portal stamps lines `2020-04-27 03:07:10.363` in UTC; unstamped lines still count.
 
 use super::clock::parse_iso_utc;
-use super::{in_home, lines, Confidence, Ctx, Evidence, Finding, Remedy};
+use super::{in_home, lines, norm, Confidence, Ctx, Evidence, Finding, Remedy};
 use crate::device::LocalUser;
 
 pub const LOG_DIR: &str = "Library/Logs/Company Portal";
@@ -12,8 +12,9 @@ pub const LOG_DIR: &str = "Library/Logs/Company Portal";
 /// Matching lines kept as evidence per finding (the most recent).
 const MAX_SHOWN: usize = 3;
 
+/// A documented message, wherever it is found (Company Portal's files, the unified log).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sign {
+pub(super) enum Sign {
     DirectEnrollment,
     IntegrationOff,
     KeychainOwner,
@@ -21,7 +22,7 @@ enum Sign {
     AppPrompt,
 }
 
-const ALL: [Sign; 5] = [
+pub(super) const ALL: [Sign; 5] = [
     Sign::DirectEnrollment,
     Sign::IntegrationOff,
     Sign::KeychainOwner,
@@ -35,26 +36,26 @@ const WPJ_PROMPTS: &[&str] = &[
 ];
 
 impl Sign {
-    fn matches(self, line: &str) -> bool {
+    /// `line` must be folded (`norm::fold`); the markers are folded as they are matched.
+    pub(super) fn matches(self, line: &str) -> bool {
+        let has = |marker: &str| norm::contains(line, marker);
         match self {
-            Sign::DirectEnrollment => line.contains(
+            Sign::DirectEnrollment => has(
                 "Portal launched without WPJ only arg while account is under partner management",
             ),
-            Sign::IntegrationOff => line.contains(
+            Sign::IntegrationOff => has(
                 "Registration-only command line flag (-r) can only be used when partner management is enabled",
             ),
-            Sign::KeychainOwner => {
-                line.contains("-25244") || line.contains("errSecInvalidOwnerEdit")
-            }
+            Sign::KeychainOwner => has("-25244") || has("errSecInvalidOwnerEdit"),
             Sign::JamfAadPrompt => {
-                is_prompt(line)
-                    && (line.contains("JamfAAD wants") || line.contains("Jamf Conditional Access wants"))
+                is_prompt(line) && (has("JamfAAD wants") || has("Jamf Conditional Access wants"))
             }
             Sign::AppPrompt => is_prompt(line) && !Sign::JamfAadPrompt.matches(line),
         }
     }
 
-    fn finding(self, user: &str, count: usize) -> (&'static str, String, Remedy) {
+    /// Id, title and remedy; `user` names where it was logged (a user, or the unified log).
+    pub(super) fn finding(self, user: &str, count: usize) -> (&'static str, String, Remedy) {
         let times = if count == 1 {
             "once".to_string()
         } else {
@@ -144,7 +145,7 @@ impl Sign {
     }
 
     /// Keychain errors show leftovers but not that they still block registration.
-    fn max_confidence(self) -> Confidence {
+    pub(super) fn max_confidence(self) -> Confidence {
         match self {
             Sign::KeychainOwner => Confidence::Medium,
             _ => Confidence::High,
@@ -153,7 +154,7 @@ impl Sign {
 }
 
 fn is_prompt(line: &str) -> bool {
-    WPJ_PROMPTS.iter().any(|p| line.contains(p))
+    WPJ_PROMPTS.iter().any(|p| norm::contains(line, p))
 }
 
 #[derive(Default)]
@@ -183,8 +184,9 @@ pub(super) fn check(ctx: &mut Ctx, user: &LocalUser) {
     for name in files {
         let source = format!("{mac_dir}/{name}");
         let result = lines::for_each_line(&dir.join(&name), |n, text| {
+            let folded = norm::fold(text);
             for (sign, h) in ALL.iter().zip(hits.iter_mut()) {
-                if !sign.matches(text) {
+                if !sign.matches(&folded) {
                     continue;
                 }
                 let time = parse_iso_utc(text);
@@ -229,5 +231,22 @@ mod tests {
         assert!(Sign::AppPrompt.matches(teams));
         assert!(!Sign::JamfAadPrompt.matches(teams));
         assert!(!Sign::AppPrompt.matches("Microsoft Workplace Join Key created"));
+    }
+
+    #[test]
+    fn typographic_variants_of_the_quoted_messages_match() {
+        let curly = norm::fold(
+            "JamfAAD wants to access key \u{201C}Microsoft Workplace Join Key\u{201D} in your keychain.",
+        );
+        assert!(Sign::JamfAadPrompt.matches(&curly));
+        let nbsp = norm::fold(
+            "Invalid command line input\u{FF1A} Registration-only command line flag (-r) can only be used when partner\u{00A0}management is enabled in Intune.",
+        );
+        assert!(Sign::IntegrationOff.matches(&nbsp));
+        let narrow = norm::fold(
+            "Portal launched without WPJ only arg while account is under partner\u{202F}management",
+        );
+        assert!(Sign::DirectEnrollment.matches(&narrow));
+        assert!(Sign::KeychainOwner.matches(&norm::fold("OSStatus \u{2212}25244")));
     }
 }

@@ -6,11 +6,16 @@
 //!
 //! Platform SSO registrations keep the key in the Secure Enclave instead, where the keychain
 //! shows nothing; Jamf's `getPSSOStatus` tells (first line: 0 not enabled, 1 enabled but not
-//! registered, 2 registered).
+//! registered, 2 registered), and for a registration its
+//! `primary_registration_metadata_device_id` names the Entra device. It asks Microsoft's broker
+//! in the user's session, so it runs as the console user there (`launchctl asuser UID sudo -u
+//! USER …`), as Microsoft's and the community's extension attributes run it; as root it would
+//! describe root, who has no registration.
 
 use std::time::Duration;
 
 use super::{Confidence, Ctx, Evidence, Finding, Remedy};
+use crate::action::run::as_console_user;
 use crate::device::{LocalUser, RunOpts};
 use crate::keychain::{ItemClass, KeychainItem, KeychainLocation};
 
@@ -20,16 +25,55 @@ pub const WPJ_KEY: &str = "Microsoft Workplace Join Key";
 
 const PSSO_REGISTERED: u8 = 2;
 
+/// The key of the Entra device id in `getPSSOStatus`'s registration metadata (MSAL's
+/// `MSAL_PRIMARY_REGISTRATION_DEVICE_ID`).
+const PSSO_DEVICE_ID_KEY: &str = "primary_registration_metadata_device_id";
+
+/// What `getPSSOStatus` said, run as `user`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PssoStatus {
+    code: u8,
+    device_id: Option<String>,
+    user: String,
+}
+
+impl PssoStatus {
+    fn source(&self) -> String {
+        format!("getPSSOStatus (as {})", self.user)
+    }
+
+    /// The registration's device id as evidence.
+    fn evidence(&self) -> Option<Evidence> {
+        let id = self.device_id.as_ref()?;
+        Some(Evidence {
+            source: self.source(),
+            line: None,
+            time: None,
+            text: format!("Platform SSO registered; {PSSO_DEVICE_ID_KEY} {id}"),
+        })
+    }
+}
+
 pub(super) fn check(ctx: &mut Ctx, users: &[LocalUser]) {
     let psso = psso_status(ctx);
-    let psso_registered = psso == Some(PSSO_REGISTERED);
-    if psso_registered {
+    let psso_registered = psso.as_ref().is_some_and(|p| p.code == PSSO_REGISTERED);
+    let registered = psso.as_ref().filter(|_| psso_registered);
+    if let Some(p) = registered {
+        let id = match &p.device_id {
+            Some(id) => format!(
+                "Entra device id {id} ({PSSO_DEVICE_ID_KEY}, {})",
+                p.source()
+            ),
+            None => format!("{} named no device id", p.source()),
+        };
         ctx.could_not_read(
             "Secure Enclave (Platform SSO registration)",
-            "Platform SSO is registered (getPSSOStatus 2): the device identity key is in the \
-             Secure Enclave, which shows neither duplicates nor leftovers. A keychain purge does \
-             not unregister it; to start over, the user removes the device in Company Portal \
-             (the device → … → Remove your device).",
+            format!(
+                "Platform SSO is registered (getPSSOStatus 2; {id}): the device identity key is \
+                 in the Secure Enclave, which shows neither duplicates nor leftovers. A keychain \
+                 purge does not unregister it; to start over, the user removes the device in \
+                 Company Portal (the device → … → Remove your device)."
+            ),
         );
     }
     for user in users {
@@ -42,7 +86,7 @@ pub(super) fn check(ctx: &mut Ctx, users: &[LocalUser]) {
         let listed = crate::keychain::open_existing(ctx.device, &location)
             .and_then(|k| k.map_or(Ok(Vec::new()), |k| k.list()));
         match listed {
-            Ok(items) => judge(ctx, &location.describe(), &items, psso_registered),
+            Ok(items) => judge(ctx, &location.describe(), &items, registered),
             Err(e) => ctx.could_not_read(
                 location.describe(),
                 format!("{e:#}; run diagnose while {} is logged in", user.name),
@@ -86,7 +130,9 @@ fn device_ids(certs: &[&KeychainItem]) -> Vec<String> {
         .collect()
 }
 
-fn judge(ctx: &mut Ctx, keychain: &str, items: &[KeychainItem], psso_registered: bool) {
+/// `psso`: a Platform SSO registration getPSSOStatus reported, if any.
+fn judge(ctx: &mut Ctx, keychain: &str, items: &[KeychainItem], psso: Option<&PssoStatus>) {
+    let psso_registered = psso.is_some();
     let certs: Vec<_> = items.iter().filter(|i| is_registration_cert(i)).collect();
     let private: Vec<_> = items
         .iter()
@@ -98,7 +144,7 @@ fn judge(ctx: &mut Ctx, keychain: &str, items: &[KeychainItem], psso_registered:
         .collect();
     // A key is a pair; count whichever half is there more often.
     let keys = private.len().max(public.len());
-    let evidence: Vec<Evidence> = certs
+    let mut evidence: Vec<Evidence> = certs
         .iter()
         .chain(&private)
         .chain(&public)
@@ -114,7 +160,12 @@ fn judge(ctx: &mut Ctx, keychain: &str, items: &[KeychainItem], psso_registered:
          in Company Portal (the device → … → Remove your device)."
             .to_string()
     });
-    let ids = device_ids(&certs);
+    let mut ids = device_ids(&certs);
+    if let Some(id) = psso.and_then(|p| p.device_id.clone()) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
     let cause6 = |manual: Option<String>| {
         Remedy {
         playbook: Some("cause6".into()),
@@ -145,6 +196,7 @@ fn judge(ctx: &mut Ctx, keychain: &str, items: &[KeychainItem], psso_registered:
             cause6(platform_sso_note),
         )
     } else if certs.len() == 1 && keys == 1 && psso_registered {
+        evidence.extend(psso.and_then(PssoStatus::evidence));
         (
             format!(
                 "Registered twice: through Platform SSO and with a Workplace Join certificate in \
@@ -192,8 +244,10 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// Platform SSO state from Jamf's tool, `None` when it cannot be told (said in the report).
-fn psso_status(ctx: &mut Ctx) -> Option<u8> {
+/// Platform SSO state from Jamf's tool, asked as the console user in their session; `None` when
+/// it cannot be told (said in the report).
+fn psso_status(ctx: &mut Ctx) -> Option<PssoStatus> {
+    let what = format!("{PSSO_TOOL} getPSSOStatus");
     if !ctx.device.has_program(PSSO_TOOL) {
         ctx.could_not_read(
             PSSO_TOOL,
@@ -202,23 +256,45 @@ fn psso_status(ctx: &mut Ctx) -> Option<u8> {
         );
         return None;
     }
+    let user = match ctx.device.console_user() {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            ctx.could_not_read(
+                what,
+                "nobody is logged in at the console: getPSSOStatus answers for a user in their \
+                 session, so whether Platform SSO holds the registration is unknown; run \
+                 diagnose while the user is logged in",
+            );
+            return None;
+        }
+        Err(e) => {
+            ctx.could_not_read(what, format!("finding the console user: {e:#}"));
+            return None;
+        }
+    };
     let opts = RunOpts {
         timeout: Some(Duration::from_secs(30)),
         ..Default::default()
     };
-    let args = ["getPSSOStatus".to_string()];
+    let (program, args) = as_console_user(&user, PSSO_TOOL, &["getPSSOStatus".to_string()]);
     let mut last = String::new();
     for attempt in 0..2 {
-        let out = match ctx.device.run(PSSO_TOOL, &args, &opts) {
+        let out = match ctx.device.run(&program, &args, &opts) {
             Ok(o) => o,
             Err(e) => {
-                ctx.could_not_read(format!("{PSSO_TOOL} getPSSOStatus"), format!("{e:#}"));
+                ctx.could_not_read(what, format!("as {}: {e:#}", user.name));
                 return None;
             }
         };
         let first = out.stdout.lines().map(str::trim).find(|l| !l.is_empty());
         match first.map(|l| (l, l.parse::<u8>())) {
-            Some((_, Ok(n))) if n <= 2 => return Some(n),
+            Some((_, Ok(code))) if code <= 2 => {
+                return Some(PssoStatus {
+                    code,
+                    device_id: registration_device_id(&out.stdout),
+                    user: user.name,
+                })
+            }
             // NOTE: the tool prints "Warning:Timedout" when Microsoft's broker is slow to answer;
             // public extension attributes wait a few seconds and ask again.
             Some((l, _)) if l.contains("Timedout") && attempt == 0 => {
@@ -235,10 +311,23 @@ fn psso_status(ctx: &mut Ctx) -> Option<u8> {
         }
     }
     ctx.could_not_read(
-        format!("{PSSO_TOOL} getPSSOStatus"),
-        format!("no status (0, 1 or 2): {last}"),
+        what,
+        format!("no status (0, 1 or 2) as {}: {last}", user.name),
     );
     None
+}
+
+/// `primary_registration_metadata_device_id` from getPSSOStatus's metadata, printed as a Swift
+/// dictionary: `AnyHashable("primary_registration_metadata_device_id"): "ID"` (quoted or not).
+fn registration_device_id(text: &str) -> Option<String> {
+    let at = text.find(PSSO_DEVICE_ID_KEY)? + PSSO_DEVICE_ID_KEY.len();
+    let rest = text[at..].trim_start_matches(['"', ')', ' ']);
+    let rest = rest.strip_prefix(':')?.trim_start().trim_start_matches('"');
+    let id: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    (!id.is_empty()).then_some(id)
 }
 
 #[cfg(test)]
@@ -263,5 +352,28 @@ mod tests {
         };
         assert!(is_wpj_key(&key, ItemClass::PrivateKey));
         assert!(!is_wpj_key(&key, ItemClass::PublicKey));
+    }
+
+    #[test]
+    fn the_device_id_comes_from_the_registration_metadata() {
+        // The shape public extension attributes parse (AnyHashable keys, quoted values).
+        let out = "2\nextraDeviceInformation [AnyHashable(\"isSSOExtensionInFullMode\"): 1, \
+                   AnyHashable(\"primary_registration_metadata_device_id\"): \
+                   \"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\", \
+                   AnyHashable(\"primary_registration_metadata_tenant_id\"): \"t\"]\n";
+        assert_eq!(
+            registration_device_id(out).as_deref(),
+            Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+        );
+        assert_eq!(
+            registration_device_id("primary_registration_metadata_device_id\"): abc-1, x")
+                .as_deref(),
+            Some("abc-1")
+        );
+        assert_eq!(registration_device_id("2\n"), None);
+        assert_eq!(
+            registration_device_id("primary_registration_metadata_device_id\"): \"\""),
+            None
+        );
     }
 }

@@ -15,6 +15,10 @@ pub struct Report {
     pub not_visible_from_device: Vec<NotVisible>,
     /// Evidence that exists but could not be read; never guessed around.
     pub could_not_read: Vec<CouldNotRead>,
+    /// Log lines that look like entries but could not be parsed, per source: findings may be
+    /// missing, so they are counted and shown, never skipped silently.
+    #[serde(default)]
+    pub unparsed_lines: Vec<UnparsedLines>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +78,17 @@ pub struct NotVisible {
     pub id: String,
     pub title: String,
     pub check: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnparsedLines {
+    /// A Mac path (`/var/log/jamf.log`) or a named source (`unified log`).
+    pub source: String,
+    pub count: u64,
+    /// 1-based number of the first such line.
+    pub first_line: u64,
+    /// That line, cut like evidence.
+    pub example: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +175,22 @@ impl Report {
                 push_wrapped(
                     &mut out,
                     &format!("{}: {}", c.source, c.reason),
+                    2,
+                    6,
+                    width,
+                );
+            }
+        }
+        if !self.unparsed_lines.is_empty() {
+            out.push_str("\nLines that could not be parsed (findings may be missing):\n");
+            for u in &self.unparsed_lines {
+                let lines = if u.count == 1 { "line" } else { "lines" };
+                push_wrapped(
+                    &mut out,
+                    &format!(
+                        "{}: {} {lines}, the first at line {}: {}",
+                        u.source, u.count, u.first_line, u.example
+                    ),
                     2,
                     6,
                     width,
@@ -266,7 +297,30 @@ mod tests {
                 check: "c".into(),
             }],
             could_not_read: vec![],
+            unparsed_lines: vec![],
         }
+    }
+
+    #[test]
+    fn unparsed_lines_are_shown_and_in_the_json() {
+        let mut r = sample();
+        r.unparsed_lines.push(UnparsedLines {
+            source: "/var/log/jamf.log".into(),
+            count: 3,
+            first_line: 7,
+            example: "Mon Nov 20 10:15:32 Alice's MacBook Pro jamf: no pid".into(),
+        });
+        let text = r.render(80);
+        assert!(text.contains("Lines that could not be parsed"), "{text}");
+        assert!(text.contains("/var/log/jamf.log: 3 lines, the first at line 7"));
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["unparsed_lines"][0]["count"], 3);
+        assert_eq!(v["unparsed_lines"][0]["first_line"], 7);
+        // A report written before the field existed still reads.
+        let mut old = serde_json::to_value(sample()).unwrap();
+        old.as_object_mut().unwrap().remove("unparsed_lines");
+        let back: Report = serde_json::from_value(old).unwrap();
+        assert!(back.unparsed_lines.is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{clock::parse_iso_prefix, lines, Confidence, Ctx, Evidence, Finding, Remedy};
+use super::{clock::parse_iso_prefix, lines, norm, Confidence, Ctx, Evidence, Finding, Remedy};
 
 const UNABLE_TO_CONNECT: &str = "Unable to connect to Microsoft Intune";
 const NO_GRAPH_TOKEN: &str = "Could not retrieve the access token for Microsoft Graph API";
@@ -24,11 +24,12 @@ pub(super) fn check(ctx: &mut Ctx, path: &Path) -> bool {
     let source = path.display().to_string();
     let mut hits = [Hits::default(), Hits::default()];
     let result = lines::for_each_line(path, |n, text| {
+        let folded = norm::fold(text);
         for (needle, h) in [UNABLE_TO_CONNECT, NO_GRAPH_TOKEN]
             .iter()
             .zip(hits.iter_mut())
         {
-            if !text.contains(needle) {
+            if !norm::contains(&folded, needle) {
                 continue;
             }
             h.count += 1;

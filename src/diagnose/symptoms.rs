@@ -24,8 +24,15 @@ use crate::keychain::{ItemClass, Keychain, KeychainItem, KeychainLocation};
 /// `reenroll --root DIR diagnose --server-log DIR/var/db/sandbox/JAMFSoftwareServer.log`.
 pub const SERVER_LOG: &str = "/var/db/sandbox/JAMFSoftwareServer.log";
 
+/// The unified log entries the sandbox's fake `log show` prints (a Mac path): one entry a line,
+/// `UNIX-SECONDS<TAB>{ndjson object}`, the seconds letting the fake honour `--last`.
+pub const UNIFIED_LOG: &str = "/var/db/sandbox/unified-log.ndjson";
+
 const STATE: &str = "/var/db/sandbox";
+const JAMF_CA_PROCESS: &str = "/Library/Application Support/JAMF/Jamf.app/Contents/MacOS/Jamf Conditional Access.app/Contents/MacOS/Jamf Conditional Access";
+const PORTAL_PROCESS: &str = "/Applications/Company Portal.app/Contents/MacOS/Company Portal";
 const PORTAL_LOG_NAME: &str = "Company Portal.log";
+/// The name jamf.log lines carry when the sandbox records none.
 const HOST: &str = "sandbox-mac";
 
 /// (name, description) of every symptom `plant_symptom` knows.
@@ -46,6 +53,7 @@ pub const SYMPTOMS: &[(&str, &str)] = &[
     ("c6-keychain-owner-error", "C6: Company Portal could not replace leftover Workplace Join items (-25244)"),
     ("c7-jamfaad-keychain", "C7: JamfAAD asked for access to \"Microsoft Workplace Join Key\""),
     ("psso-registered", "registered through Platform SSO: nothing in the keychain (diagnose says what it cannot see)"),
+    ("c5-unified-log", "C5: Company Portal's refusal of the registration-only flag -r, in the unified log only"),
 ];
 
 /// Plant symptom `name` into the sandbox device at host folder `dir`, dated now.
@@ -68,7 +76,14 @@ pub fn plant_symptom_at(dir: &Path, name: &str, now: SystemTime) -> Result<()> {
             dir.display()
         );
     }
+    // jamf.log lines carry the Mac's computer name, spaces, apostrophes and all.
+    let host = std::fs::read_to_string(device.host_path(&format!("{STATE}/computer-name"))?)
+        .ok()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| HOST.to_string());
     let p = Planter {
+        host,
         clock: Clock::local(now),
         users: device.users().with_context(|| {
             format!(
@@ -85,6 +100,7 @@ pub fn plant_symptom_at(dir: &Path, name: &str, now: SystemTime) -> Result<()> {
 
 struct Planter {
     device: Device,
+    host: String,
     clock: Clock,
     users: Vec<LocalUser>,
 }
@@ -138,7 +154,11 @@ impl Planter {
     }
 
     fn jamf_line(&self, t: i64, pid: u32, msg: &str) -> String {
-        format!("{} {HOST} jamf[{pid}]: {msg}\n", self.clock.syslog_stamp(t))
+        format!(
+            "{} {} jamf[{pid}]: {msg}\n",
+            self.clock.syslog_stamp(t),
+            self.host
+        )
     }
 
     /// Hourly check-ins from `from` to `to` seconds ago, each succeeding or failing.
@@ -223,6 +243,31 @@ impl Planter {
         )
     }
 
+    /// One unified log entry, `ago` seconds old, as `log show --style ndjson` prints it.
+    fn unified_line(
+        &self,
+        ago: i64,
+        (subsystem, category): (&str, &str),
+        (process, pid): (&str, u32),
+        message_type: &str,
+        message: &str,
+    ) -> String {
+        let t = self.clock.now - ago;
+        let entry = serde_json::json!({
+            "timestamp": self.clock.unified_stamp(t),
+            "messageType": message_type,
+            "eventType": "logEvent",
+            "eventMessage": message,
+            "subsystem": subsystem,
+            "category": category,
+            "processImagePath": process,
+            "senderImagePath": process,
+            "processID": pid,
+            "threadID": 1000 + pid,
+        });
+        format!("{t}\t{entry}\n")
+    }
+
     fn set_aad_token(&self, user: &LocalUser, t: i64) -> Result<()> {
         let mut d = plist::Dictionary::new();
         d.insert("have_an_Azure_id".into(), true.into());
@@ -288,7 +333,30 @@ impl Planter {
             &format!("{STATE}/mdm-profile"),
             "00000000-0000-0000-A000-4A414D460003\n",
         )?;
+        // The unified log: JamfAAD launching Company Portal (the line the captured sample shows),
+        // then Company Portal registered.
+        self.write(
+            UNIFIED_LOG,
+            [
+                self.unified_line(
+                    3 * HOUR + 20,
+                    ("com.jamf.management.jamfAAD", "default"),
+                    (JAMF_CA_PROCESS, 812),
+                    "Default",
+                    "Launching Company Portal",
+                ),
+                self.unified_line(
+                    3 * HOUR,
+                    ("com.microsoft.CompanyPortalMac", "WorkplaceJoin"),
+                    (PORTAL_PROCESS, 820),
+                    "Default",
+                    "Device registration state: registered",
+                ),
+            ]
+            .concat(),
+        )?;
         self.write(&format!("{STATE}/psso-status"), "0\n")?;
+        self.remove(&format!("{STATE}/psso-device-id"))?;
         for (app, id) in [
             (enrollment::COMPANY_PORTAL, "com.microsoft.CompanyPortalMac"),
             (
@@ -346,6 +414,16 @@ impl Planter {
                 &self.portal_log(self.console()?),
                 &self.portal_line(HOUR, "INFO", "WelcomeViewController.swift: 253 (startLogin()) Portal launched without WPJ only arg while account is under partner management"),
             ),
+            "c5-unified-log" => self.append(
+                UNIFIED_LOG,
+                &self.unified_line(
+                    HOUR,
+                    ("com.microsoft.CompanyPortalMac", "AppDelegate"),
+                    (PORTAL_PROCESS, 830),
+                    "Error",
+                    "Invalid command line input: Registration-only command line flag (-r) can only be used when partner management is enabled in Intune. Please contact your IT admin.",
+                ),
+            ),
             "c5-integration-off" => self.append(
                 &self.portal_log(self.console()?),
                 &self.portal_line(HOUR, "ERROR", "AppDelegate.swift: 120 (application(_:open:)) Invalid command line input: Registration-only command line flag (-r) can only be used when partner management is enabled in Intune. Please contact your IT admin."),
@@ -384,6 +462,11 @@ impl Planter {
             }
             "psso-registered" => {
                 self.write(&format!("{STATE}/psso-status"), "2\n")?;
+                // What getPSSOStatus tells the user: the registration's Entra device id.
+                self.write(
+                    &format!("{STATE}/psso-device-id"),
+                    format!("{}\n", device_id(self.console()?, 9)),
+                )?;
                 for user in &self.users {
                     if let Ok(kc) = self.keychain(user) {
                         remove_where(kc.as_ref(), |i| is_cert(i) || is_key(i))?;

@@ -1,6 +1,8 @@
 //! A minimal sandbox device for the tests, built here so they depend on no other module's
-//! sandbox: user records, homes, and two fake programs (`profiles`, Jamf Conditional Access)
-//! that print the state files `plant_symptom` writes.
+//! sandbox: user records, homes, and fake programs that print the state files `plant_symptom`
+//! writes (`profiles`, Jamf Conditional Access, `log`), plus `scutil` (the console user),
+//! `launchctl asuser` and `sudo -u` (which only record the user in SANDBOX_USER: the
+//! integration tests' sandbox drops privileges for real).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -58,11 +60,44 @@ pub fn minimal() -> TestDevice {
             "[ \"$1 $2 $3\" = 'status -type enrollment' ] || exit 1\ncat '{state}/enrollment'"
         ),
     );
+    let r = root.display().to_string();
     script(
         root,
         PSSO_TOOL,
         &format!(
-            "[ \"$1\" = getPSSOStatus ] || exit 1\ncat '{state}/psso-status' 2>/dev/null || echo 0"
+            "[ \"$1\" = getPSSOStatus ] || exit 1\n\
+             status=$(cat '{state}/psso-status' 2>/dev/null || echo 0)\necho \"$status\"\n\
+             if [ \"$status\" = 2 ] && [ -n \"${{SANDBOX_USER:-}}\" ] && [ -f '{state}/psso-device-id' ]; then\n\
+             printf 'extraDeviceInformation [AnyHashable(\"primary_registration_metadata_device_id\"): \"%s\"]\\n' \"$(cat '{state}/psso-device-id')\"\nfi"
+        ),
+    );
+    script(
+        root,
+        "/usr/sbin/scutil",
+        &format!(
+            "read -r name uid < '{state}/console-user' 2>/dev/null || {{ name=loginwindow; uid=0; }}\n\
+             printf '<dictionary> {{\\n  Name : %s\\n  UID : %s\\n}}\\n' \"$name\" \"$uid\""
+        ),
+    );
+    // `launchctl asuser UID [/usr/bin/sudo -u USER] PROGRAM ARGS…`: the sudo part is done here,
+    // recording USER in SANDBOX_USER, and there is no /usr/bin/sudo, so the keychain is read
+    // directly rather than through the keychain helper (which needs reenroll's own binary).
+    script(
+        root,
+        "/bin/launchctl",
+        &format!(
+            "[ \"$1\" = asuser ] || exit 64\nshift 2\n\
+             if [ \"$1\" = /usr/bin/sudo ] && [ \"$2\" = -u ]; then SANDBOX_USER=$3; export SANDBOX_USER; shift 3; fi\n\
+             p=$1\nshift\nexec '{r}'\"$p\" \"$@\""
+        ),
+    );
+    // `log show …`: the planted entries (the seconds column dropped), then the trailer.
+    script(
+        root,
+        "/usr/bin/log",
+        &format!(
+            "[ \"$1\" = show ] || exit 64\n\
+             cut -f2- '{state}/unified-log.ndjson' 2>/dev/null\necho '{{\"count\":0,\"finished\":1}}'"
         ),
     );
     let device = Device::sandbox(root).unwrap();

@@ -347,8 +347,9 @@ pub fn open(
 
 fn needs_helper(device: &crate::device::Device, uid: u32) -> bool {
     if device.is_sandbox() {
-        // NOTE: a minimal sandbox without a fake launchctl (unit-test trees) is opened directly.
-        return device.has_program("/bin/launchctl");
+        // NOTE: a minimal sandbox without the fake launchctl and sudo the helper is started
+        // through (unit-test trees) is opened directly.
+        return device.has_program("/bin/launchctl") && device.has_program(helper::SUDO);
     }
     nix::unistd::geteuid().as_raw() != uid
 }

@@ -22,6 +22,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     ("/usr/bin/killall", include_str!("fakes/processes.sh")),
     ("/usr/bin/pgrep", include_str!("fakes/processes.sh")),
     ("/usr/bin/app-sso", include_str!("fakes/app_sso.sh")),
+    ("/usr/bin/log", include_str!("fakes/log.sh")),
 ];
 
 /// The log every fake appends its command line to (a Mac path).

@@ -138,6 +138,9 @@ pub struct SandboxOptions {
     /// classes sharing one label, JAMF keys labelled otherwise or tagged only, ADFS identity
     /// preferences and look-alikes (`keychains::edge_case_items`).
     pub keychain_edge_cases: bool,
+    /// The computer name (`scutil --get ComputerName`, and the name jamf.log lines carry);
+    /// default "<First user>'s MacBook Pro".
+    pub computer_name: Option<String>,
 }
 
 impl Default for SandboxOptions {
@@ -160,6 +163,7 @@ impl Default for SandboxOptions {
             never_logged_in: Vec::new(),
             locked_keychains: Vec::new(),
             keychain_edge_cases: false,
+            computer_name: None,
         }
     }
 }
@@ -323,7 +327,13 @@ fn create_in(device: &Device, opts: &SandboxOptions) -> Result<Summary> {
     let root = device.root().to_path_buf();
     let mut p = Planter::new(&root);
     let console = &opts.users[0];
-    let computer_name = format!("{}'s MacBook Pro", console.realname());
+    let computer_name = match &opts.computer_name {
+        Some(name) if name.trim().is_empty() || name.chars().any(char::is_control) => {
+            bail!("the computer name {name:?} is empty or holds a control character")
+        }
+        Some(name) => name.clone(),
+        None => format!("{}'s MacBook Pro", console.realname()),
+    };
     let serial = "C02ZK0XXMD6R".to_string();
 
     layout::plant_records(&mut p, &opts.users)?;
@@ -403,6 +413,12 @@ fn create_in(device: &Device, opts: &SandboxOptions) -> Result<Summary> {
     )?;
     p.file(&state("mdm-profile"), "")?;
     p.file(&state("psso-status"), if opts.psso { "2\n" } else { "0\n" })?;
+    if opts.psso {
+        // The Entra device id of the Platform SSO registration (Secure Enclave key), which
+        // getPSSOStatus reports to the user as primary_registration_metadata_device_id.
+        p.file(&state("psso-device-id"), format!("{}\n", device_id()))?;
+        p.file(&state("psso-tenant-id"), format!("{tenant_id}\n"))?;
+    }
     for (on, flag) in [
         (opts.ade, "ade"),
         (opts.mdm_removal_disallowed, "mdm-removal-disallowed"),

@@ -104,6 +104,13 @@ impl Sandbox {
         self
     }
 
+    /// The Mac's computer name, which planted jamf.log lines carry (`sandbox --computer-name`).
+    pub fn computer_name(mut self, name: &str) -> Self {
+        self.flags.push("--computer-name".into());
+        self.flags.push(name.into());
+        self
+    }
+
     pub fn build(self) -> Device {
         let tmp = traversable_tempdir();
         let root = tmp.path().join("mac");

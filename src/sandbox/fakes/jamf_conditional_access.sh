@@ -26,8 +26,18 @@ gatherAADInfo)
     echo "AAD information sent to Jamf Pro."
     ;;
 getPSSOStatus)
+    # First line: 0 not enabled, 1 enabled not registered, 2 registered. Then, registered, the
+    # broker's registration metadata as a Swift dictionary (format from public extension
+    # attributes that parse it; exact spacing [verify]). The metadata is the user's: it comes
+    # only to a caller running as a user (the sandbox's sudo -u sets SANDBOX_USER), never to root.
     status=$(state psso-status)
-    echo "${status:-0}"
+    status=${status:-0}
+    echo "$status"
+    device=$(state psso-device-id)
+    if [ "$status" = 2 ] && [ -n "$device" ] && [ -n "${SANDBOX_USER:-}" ]; then
+        printf 'extraDeviceInformation [AnyHashable("isSSOExtensionInFullMode"): 1, AnyHashable("primary_registration_metadata_upn"): "%s@contoso.com", AnyHashable("primary_registration_metadata_cloud_host"): "login.microsoftonline.com", AnyHashable("primary_registration_metadata_device_id"): "%s", AnyHashable("primary_registration_metadata_tenant_id"): "%s"]\n' \
+            "$SANDBOX_USER" "$device" "$(state psso-tenant-id)"
+    fi
     ;;
 registerWithIntune)
     echo "Launching Company Portal"
