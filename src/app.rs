@@ -92,7 +92,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Resume(a) => resume(&g, a),
         Command::Rollback(a) => rollback(&g, a),
         Command::Status(a) => status(&g, a),
-        Command::Playbooks { cmd } => playbooks(cmd),
+        Command::Playbooks { json, cmd } => playbooks(json, cmd),
         Command::Sandbox(a) => sandbox(&g, a),
         Command::Demo => crate::demo::run(),
         Command::JamfPolicy { params } => jamf_policy(&g, &params),
@@ -123,7 +123,7 @@ fn plan(g: &Global, a: crate::cli::PlanArgs) -> Result<i32> {
     let mut report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
     report.warnings.extend(notes);
     if a.json {
-        Printer::new(true).json(&report);
+        Printer::new(true).json(&report)?;
     } else {
         print!("{}", report::render_plan(&report));
     }
@@ -310,19 +310,26 @@ fn status(g: &Global, a: crate::cli::StatusArgs) -> Result<i32> {
     if a.jamf_ea {
         println!("{}", report::jamf_extension_attribute(&report));
     } else if a.json {
-        Printer::new(true).json(&report);
+        Printer::new(true).json(&report)?;
     } else {
         print!("{}", report::render_status(&report));
     }
     Ok(error::OK)
 }
 
-fn playbooks(cmd: Option<PlaybooksCmd>) -> Result<i32> {
+fn playbooks(json: bool, cmd: Option<PlaybooksCmd>) -> Result<i32> {
     match cmd {
         None => {
+            let mut list = report::PlaybookList {
+                playbooks: Vec::new(),
+            };
             for (name, src) in crate::playbook::embedded::EMBEDDED {
                 let pb = crate::playbook::Playbook::parse(src, name)
                     .map_err(crate::playbook::PlaybookError::coded)?;
+                if json {
+                    list.playbooks.push(report::PlaybookView::of(&pb));
+                    continue;
+                }
                 print!(
                     "{}",
                     crate::output::wrap(
@@ -333,11 +340,21 @@ fn playbooks(cmd: Option<PlaybooksCmd>) -> Result<i32> {
                     )
                 );
             }
+            if json {
+                Printer::new(true).json(&list)?;
+            }
         }
-        Some(PlaybooksCmd::Show { name }) => {
+        Some(PlaybooksCmd::Show {
+            name,
+            json: show_json,
+        }) => {
             // A name or a file, validated like everywhere a playbook is taken.
             let pb = engine::load_playbook(Some(&name))?;
-            print!("{}", pb.source);
+            if json || show_json {
+                Printer::new(true).json(&report::PlaybookView::of(&pb))?;
+            } else {
+                print!("{}", pb.source);
+            }
         }
     }
     Ok(error::OK)
@@ -419,7 +436,7 @@ fn diagnose(g: &Global, server_log: Option<PathBuf>, json: bool) -> Result<i32> 
     };
     let report = crate::diagnose::diagnose(&ctx.device, &opts)?;
     if json {
-        Printer::new(true).json(&report);
+        Printer::new(true).json(&report)?;
     } else {
         print!("{}", report.render(80));
     }

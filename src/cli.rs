@@ -52,6 +52,9 @@ pub enum Command {
     Status(StatusArgs),
     /// List the embedded playbooks, or print one.
     Playbooks {
+        /// Print one JSON document: each playbook's name, description and steps.
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         cmd: Option<PlaybooksCmd>,
     },
@@ -209,7 +212,12 @@ pub struct StatusArgs {
 #[derive(Subcommand, Debug)]
 pub enum PlaybooksCmd {
     /// Print a playbook's TOML (an embedded name, or a file, which is validated first).
-    Show { name: String },
+    Show {
+        name: String,
+        /// Print one JSON document: name, description, variables and steps instead of the TOML.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
