@@ -514,12 +514,14 @@ fn man(dir: Option<PathBuf>) -> Result<i32> {
         // installs those pages too, so the references resolve.
         Some(dir) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            clap_mangen::generate_to(cmd, &dir)
+            crate::manpage::write_all(cmd, &dir)
                 .with_context(|| format!("writing man pages into {}", dir.display()))?;
         }
-        None => clap_mangen::Man::new(cmd)
-            .render(&mut std::io::stdout())
-            .context("writing the man page to stdout")?,
+        None => {
+            let page = crate::manpage::render(cmd, true)?;
+            std::io::Write::write_all(&mut std::io::stdout(), page.as_bytes())
+                .context("writing the man page to stdout")?;
+        }
     }
     Ok(error::OK)
 }
