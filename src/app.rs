@@ -323,9 +323,9 @@ fn playbooks(json: bool, cmd: Option<PlaybooksCmd>) -> Result<i32> {
             let mut list = report::PlaybookList {
                 playbooks: Vec::new(),
             };
-            for (name, src) in crate::playbook::embedded::EMBEDDED {
-                let pb = crate::playbook::Playbook::parse(src, name)
-                    .map_err(crate::playbook::PlaybookError::coded)?;
+            for (name, _) in crate::playbook::embedded::EMBEDDED {
+                // Loaded as `plan NAME` loads it (so `origin` is the same as `show NAME`'s).
+                let pb = engine::load_playbook(Some(name))?;
                 if json {
                     list.playbooks.push(report::PlaybookView::of(&pb));
                     continue;

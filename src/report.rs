@@ -393,7 +393,7 @@ pub fn render_step_lines(p: &crate::action::StepPlan, max: usize) -> String {
 pub struct PlaybookView {
     pub name: String,
     pub description: String,
-    /// `embedded:NAME` or the file's path.
+    /// `playbooks/NAME.toml` for an embedded playbook, else the file's path as given.
     pub origin: String,
     pub vars: std::collections::BTreeMap<String, PlaybookVar>,
     pub steps: Vec<PlaybookStep>,

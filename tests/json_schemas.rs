@@ -198,6 +198,17 @@ fn playbooks_listed_and_shown_match_the_playbooks_schema() {
     for name in embedded {
         let one = json_of(&dev, &["playbooks", "show", name, "--json"], 0, "playbooks");
         assert_eq!(one["name"], name);
+        let listed = list["playbooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap();
+        assert_eq!(&one, &{
+            let mut l = listed.clone();
+            l["format_version"] = json!(1);
+            l
+        });
         let first = &one["steps"][0];
         assert!(
             first["id"].is_string() && first["action"].is_string(),
@@ -289,7 +300,7 @@ fn the_schemas_refuse_wrong_documents() {
             .any(|e| e.contains("/findings/0/evidence/0/line")),
         "{errs:?}"
     );
-    let shown = json!({ "format_version": 1, "name": "x", "description": "", "origin": "embedded:x",
+    let shown = json!({ "format_version": 1, "name": "x", "description": "", "origin": "playbooks/x.toml",
         "vars": {}, "steps": [{ "id": "a", "title": "t", "action": "remove", "article": null,
         "needs_root": true, "reversible": true }], "extra": 1 });
     assert!(
