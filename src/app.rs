@@ -92,7 +92,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Resume(a) => resume(&g, a),
         Command::Rollback(a) => rollback(&g, a),
         Command::Status(a) => status(&g, a),
-        Command::Playbooks { cmd } => playbooks(cmd),
+        Command::Playbooks { json, cmd } => playbooks(json, cmd),
         Command::Sandbox(a) => sandbox(&g, a),
         Command::Demo => crate::demo::run(),
         Command::JamfPolicy { params } => jamf_policy(&g, &params),
@@ -127,7 +127,7 @@ fn plan(g: &Global, a: crate::cli::PlanArgs) -> Result<i32> {
     let mut report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
     report.warnings.extend(notes);
     if a.json {
-        Printer::new(true).json(&report);
+        Printer::new(true).json(&report)?;
     } else {
         print!("{}", report::render_plan(&report));
     }
@@ -314,19 +314,26 @@ fn status(g: &Global, a: crate::cli::StatusArgs) -> Result<i32> {
     if a.jamf_ea {
         println!("{}", report::jamf_extension_attribute(&report));
     } else if a.json {
-        Printer::new(true).json(&report);
+        Printer::new(true).json(&report)?;
     } else {
         print!("{}", report::render_status(&report));
     }
     Ok(error::OK)
 }
 
-fn playbooks(cmd: Option<PlaybooksCmd>) -> Result<i32> {
+fn playbooks(json: bool, cmd: Option<PlaybooksCmd>) -> Result<i32> {
     match cmd {
         None => {
-            for (name, src) in crate::playbook::embedded::EMBEDDED {
-                let pb = crate::playbook::Playbook::parse(src, name)
-                    .map_err(crate::playbook::PlaybookError::coded)?;
+            let mut list = report::PlaybookList {
+                playbooks: Vec::new(),
+            };
+            for (name, _) in crate::playbook::embedded::EMBEDDED {
+                // Loaded as `plan NAME` loads it (so `origin` is the same as `show NAME`'s).
+                let pb = engine::load_playbook(Some(name))?;
+                if json {
+                    list.playbooks.push(report::PlaybookView::of(&pb));
+                    continue;
+                }
                 print!(
                     "{}",
                     crate::output::wrap(
@@ -337,11 +344,21 @@ fn playbooks(cmd: Option<PlaybooksCmd>) -> Result<i32> {
                     )
                 );
             }
+            if json {
+                Printer::new(true).json(&list)?;
+            }
         }
-        Some(PlaybooksCmd::Show { name }) => {
+        Some(PlaybooksCmd::Show {
+            name,
+            json: show_json,
+        }) => {
             // A name or a file, validated like everywhere a playbook is taken.
             let pb = engine::load_playbook(Some(&name))?;
-            print!("{}", pb.source);
+            if json || show_json {
+                Printer::new(true).json(&report::PlaybookView::of(&pb))?;
+            } else {
+                print!("{}", pb.source);
+            }
         }
     }
     Ok(error::OK)
@@ -434,7 +451,7 @@ fn diagnose(g: &Global, server_log: Option<PathBuf>, json: bool, log_window: &st
     };
     let report = crate::diagnose::diagnose(&ctx.device, &opts)?;
     if json {
-        Printer::new(true).json(&report);
+        Printer::new(true).json(&report)?;
     } else {
         print!("{}", report.render(80));
     }
@@ -512,12 +529,14 @@ fn man(dir: Option<PathBuf>) -> Result<i32> {
         // installs those pages too, so the references resolve.
         Some(dir) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            clap_mangen::generate_to(cmd, &dir)
+            crate::manpage::write_all(cmd, &dir)
                 .with_context(|| format!("writing man pages into {}", dir.display()))?;
         }
-        None => clap_mangen::Man::new(cmd)
-            .render(&mut std::io::stdout())
-            .context("writing the man page to stdout")?,
+        None => {
+            let page = crate::manpage::render(cmd, true)?;
+            std::io::Write::write_all(&mut std::io::stdout(), page.as_bytes())
+                .context("writing the man page to stdout")?;
+        }
     }
     Ok(error::OK)
 }

@@ -52,6 +52,9 @@ pub enum Command {
     Status(StatusArgs),
     /// List the embedded playbooks, or print one.
     Playbooks {
+        /// Print one JSON document: each playbook's name, description and steps.
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         cmd: Option<PlaybooksCmd>,
     },
@@ -74,6 +77,7 @@ pub enum Command {
         /// A Jamf Pro server log to read for the server-side messages.
         #[arg(long, value_name = "FILE")]
         server_log: Option<PathBuf>,
+        /// Print one JSON document.
         #[arg(long)]
         json: bool,
         /// How far back to search the unified log (`log show --last`): e.g. 24h, 2d, 90min; at
@@ -98,18 +102,23 @@ pub enum Command {
     /// Internal: serve keychain requests in a user's session (JSON lines on stdin/stdout).
     #[command(hide = true)]
     KeychainHelper {
+        /// The user whose login keychain to serve.
         #[arg(long)]
         user: Option<String>,
+        /// That user's uid.
         #[arg(long)]
         uid: Option<u32>,
+        /// That user's home folder (Mac path).
         #[arg(long)]
         home: Option<String>,
+        /// Serve the System keychain instead.
         #[arg(long)]
         system: bool,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     #[command(hide = true)]
     Completions {
+        /// The shell to write the script for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -125,6 +134,7 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct PlanArgs {
     /// An embedded playbook's name or a playbook file (default: cause6).
+    #[arg(value_parser = playbook_names(), hide_possible_values = true)]
     pub playbook: Option<String>,
     /// Set a playbook variable (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -140,12 +150,14 @@ pub struct PlanArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// An embedded playbook's name or a playbook file (default: cause6).
+    #[arg(value_parser = playbook_names(), hide_possible_values = true)]
     pub playbook: Option<String>,
+    /// Set a playbook variable (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Record up front that the operator did this step or acknowledges it (repeatable), e.g.
     /// `--confirm escrow-deleted`: what Jamf Pro escrowed is deleted with the record.
-    #[arg(long = "confirm", value_name = "STEP_ID")]
+    #[arg(long = "confirm", value_name = "STEP_ID", value_parser = step_ids(), hide_possible_values = true)]
     pub confirm: Vec<String>,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
@@ -170,7 +182,7 @@ pub struct ResumeArgs {
     /// The run id (default: the newest run that can be resumed).
     pub run: Option<String>,
     /// Record that the operator did this step (repeatable).
-    #[arg(long = "confirm", value_name = "STEP_ID")]
+    #[arg(long = "confirm", value_name = "STEP_ID", value_parser = step_ids(), hide_possible_values = true)]
     pub confirm: Vec<String>,
     /// Change a timer variable (only timers may change after the run started).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -178,6 +190,7 @@ pub struct ResumeArgs {
     /// Accepted for symmetry; resume never asks (the run was confirmed when it started).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Go on even when the Jamf Pro server does not answer.
     #[arg(long)]
     pub force: bool,
     /// Step by step, asking before each step (needs a terminal).
@@ -195,6 +208,7 @@ pub struct ResumeArgs {
 pub struct RollbackArgs {
     /// The run id (default: the newest run).
     pub run: Option<String>,
+    /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
 }
@@ -203,6 +217,7 @@ pub struct RollbackArgs {
 pub struct StatusArgs {
     /// Only this run.
     pub run: Option<String>,
+    /// Print one JSON document (runs oldest first).
     #[arg(long)]
     pub json: bool,
     /// Print a Jamf Pro extension attribute for the newest run: <result>STATE STEP DATE</result>.
@@ -213,7 +228,14 @@ pub struct StatusArgs {
 #[derive(Subcommand, Debug)]
 pub enum PlaybooksCmd {
     /// Print a playbook's TOML (an embedded name, or a file, which is validated first).
-    Show { name: String },
+    Show {
+        /// An embedded playbook's name or a playbook file.
+        #[arg(value_parser = playbook_names(), hide_possible_values = true)]
+        name: String,
+        /// Print one JSON document: name, description, variables and steps instead of the TOML.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -260,7 +282,10 @@ pub struct SandboxArgs {
 #[derive(Subcommand, Debug)]
 pub enum SandboxCmd {
     /// Simulate a restart: new boot session id, then run RunAtLoad LaunchDaemons inside DIR.
-    Boot { dir: Option<PathBuf> },
+    Boot {
+        /// The sandbox to restart (default: --root).
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -294,4 +319,68 @@ pub struct ServerCleanupArgs {
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A value that is any text, with `names` offered by shell completion (clap_complete's static
+/// scripts complete an argument's possible values). The parser itself accepts anything: a
+/// playbook argument may also be a file, and `--confirm` may name a step of a playbook file,
+/// so these are hints, never a closed list (`hide_possible_values` keeps them out of `--help`,
+/// which would read them as the only choices).
+#[derive(Clone)]
+pub struct Hinted {
+    names: fn() -> Vec<String>,
+}
+
+impl clap::builder::TypedValueParser for Hinted {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::TypedValueParser::parse_ref(
+            &clap::builder::StringValueParser::new(),
+            cmd,
+            arg,
+            value,
+        )
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            (self.names)()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+/// Playbook arguments: the embedded playbooks' names are offered, a file is accepted too.
+pub fn playbook_names() -> Hinted {
+    Hinted {
+        names: || {
+            crate::playbook::embedded::EMBEDDED
+                .iter()
+                .map(|(name, _)| name.to_string())
+                .collect()
+        },
+    }
+}
+
+/// `--confirm STEP_ID`: every step id of the embedded playbooks is offered (sorted, once).
+pub fn step_ids() -> Hinted {
+    Hinted {
+        names: || {
+            let ids: std::collections::BTreeSet<String> = crate::playbook::embedded::EMBEDDED
+                .iter()
+                .filter_map(|(name, src)| crate::playbook::Playbook::parse(src, name).ok())
+                .flat_map(|pb| pb.steps.into_iter().map(|s| s.id))
+                .collect();
+            ids.into_iter().collect()
+        },
+    }
 }

@@ -18,6 +18,7 @@ pub mod jamf_policy;
 pub mod journal;
 pub mod keychain;
 pub mod logging;
+pub mod manpage;
 pub mod output;
 pub mod plan;
 pub mod planfile;

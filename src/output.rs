@@ -143,11 +143,37 @@ impl Printer {
         }
     }
 
-    pub fn json<T: serde::Serialize>(&self, value: &T) {
+    /// Print one JSON document: `value`'s fields after `"format_version"`, which every document
+    /// carries first (`FORMAT_VERSION`). Every `--json` output goes through here, so none can
+    /// forget it; `value` must serialize as an object (a struct or a map).
+    pub fn json<T: serde::Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let text = json_document(value)?;
         let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer_pretty(&mut out, value);
-        let _ = writeln!(out);
+        // A reader that went away is not an error of the command (see `app::main`).
+        let _ = writeln!(out, "{text}");
+        Ok(())
     }
+}
+
+/// The version of every JSON document reenroll prints (`plan`, `status`, `diagnose`,
+/// `playbooks`, `server cleanup`; docs/json.md, docs/schemas/). It changes only when a field
+/// is removed, renamed or changes its type; new fields keep it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// `value` as a pretty-printed JSON document with `"format_version"` as its first field.
+pub fn json_document<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    #[derive(serde::Serialize)]
+    struct Document<'a, T> {
+        format_version: u32,
+        #[serde(flatten)]
+        document: &'a T,
+    }
+    let text = serde_json::to_string_pretty(&Document {
+        format_version: FORMAT_VERSION,
+        document: value,
+    })
+    .map_err(|e| anyhow::anyhow!("encoding the JSON document: {e}"))?;
+    Ok(text)
 }
 
 /// A countdown on the terminal (`Printer::countdown`); nothing more off a terminal.
@@ -292,6 +318,29 @@ fn wrap_words(first: &str, rest: &str, text: &str, width: usize, break_paths: bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_document_starts_with_its_format_version() {
+        #[derive(serde::Serialize)]
+        struct Doc {
+            zeta: Vec<u32>,
+            alpha: &'static str,
+        }
+        let text = json_document(&Doc {
+            zeta: vec![1, 2],
+            alpha: "a",
+        })
+        .unwrap();
+        assert!(
+            text.starts_with("{\n  \"format_version\": 1,\n  \"zeta\""),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["format_version"], 1);
+        assert_eq!(v["zeta"], serde_json::json!([1, 2]));
+        // Only an object can carry the key: anything else is an error, never a bare value.
+        assert!(json_document(&vec![1, 2]).is_err());
+    }
 
     #[test]
     fn wraps_at_80_columns_breaking_long_paths_after_a_slash() {

@@ -16,6 +16,7 @@ pub struct PlanReport {
     pub playbook: String,
     pub description: String,
     pub device: String,
+    #[serde(serialize_with = "crate::action::facts::serialize_json_view")]
     pub facts: Facts,
     pub vars: BTreeMap<String, VarView>,
     pub steps: Vec<PlannedStep>,

@@ -386,3 +386,80 @@ pub fn render_step_lines(p: &crate::action::StepPlan, max: usize) -> String {
     }
     s
 }
+
+/// `playbooks --json` and `playbooks show NAME --json`: what a playbook is and does, for scripts
+/// (the TOML itself is `playbooks show NAME`).
+#[derive(serde::Serialize)]
+pub struct PlaybookView {
+    pub name: String,
+    pub description: String,
+    /// `playbooks/NAME.toml` for an embedded playbook, else the file's path as given.
+    pub origin: String,
+    pub vars: std::collections::BTreeMap<String, PlaybookVar>,
+    pub steps: Vec<PlaybookStep>,
+}
+
+/// A variable: its default as text (values are text: `--set KEY=VALUE` and `{placeholders}`).
+#[derive(serde::Serialize)]
+pub struct PlaybookVar {
+    pub default: String,
+    pub description: String,
+    pub timer: bool,
+    /// The smallest value the article advises (minutes), or null.
+    pub advised_minimum: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+pub struct PlaybookStep {
+    pub id: String,
+    pub title: String,
+    /// The action kind (`remove`, `server`, ...).
+    pub action: String,
+    /// The article's step, or null.
+    pub article: Option<String>,
+    pub needs_root: bool,
+    pub reversible: bool,
+}
+
+impl PlaybookView {
+    pub fn of(pb: &crate::playbook::Playbook) -> Self {
+        PlaybookView {
+            name: pb.name.clone(),
+            description: pb.description.trim().to_string(),
+            origin: pb.origin.clone(),
+            vars: pb
+                .vars
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        PlaybookVar {
+                            default: v.default.clone(),
+                            description: v.description.clone(),
+                            timer: v.timer,
+                            advised_minimum: v.advised_minimum,
+                        },
+                    )
+                })
+                .collect(),
+            steps: pb
+                .steps
+                .iter()
+                .map(|s| PlaybookStep {
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                    action: s.action.kind().to_string(),
+                    article: s.article.clone(),
+                    needs_root: s.needs_root,
+                    reversible: s.reversible,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `playbooks --json`: every embedded playbook, in the order `playbooks` lists them.
+#[derive(serde::Serialize)]
+pub struct PlaybookList {
+    pub playbooks: Vec<PlaybookView>,
+}

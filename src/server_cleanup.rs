@@ -80,7 +80,7 @@ pub fn cleanup(ctx: &Ctx, a: &Request) -> Result<i32> {
     let plan = server::plan(&clients, &target)
         .context("looking up the server records (GET requests only; nothing was changed)")?;
     let printer = Printer::new(a.json);
-    let json = |report: Option<&ServerReport>| {
+    let json = |report: Option<&ServerReport>| -> Result<()> {
         if a.json {
             printer.json(&CleanupJson {
                 plan: &plan,
@@ -89,20 +89,21 @@ pub fn cleanup(ctx: &Ctx, a: &Request) -> Result<i32> {
                 settle_start: report
                     .and_then(ServerReport::intune_settle_start)
                     .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-            });
+            })?;
         }
+        Ok(())
     };
     printer.line(&format!("Server records of serial {serial}:"));
     for l in plan.describe() {
         printer.line(&format!("  {l}"));
     }
     if !plan.has_deletions() {
-        json(None);
+        json(None)?;
         printer.line("nothing to delete");
         return Ok(error::OK);
     }
     if plan.needs_allow_multiple() && !a.allow_multiple {
-        json(None);
+        json(None)?;
         return Err(error::refused(
             "more than one match where one is expected (listed above); check them in the consoles, then run again with --allow-multiple to delete them all; nothing was deleted",
         ));
@@ -112,7 +113,7 @@ pub fn cleanup(ctx: &Ctx, a: &Request) -> Result<i32> {
             "Delete the records marked `delete`? This cannot be undone (deleted Entra devices stay restorable for 30 days)",
         )?
     {
-        json(None);
+        json(None)?;
         printer.line("nothing was deleted");
         return Ok(error::OK);
     }
@@ -142,6 +143,6 @@ pub fn cleanup(ctx: &Ctx, a: &Request) -> Result<i32> {
             humantime::format_rfc3339_seconds(t)
         ));
     }
-    json(Some(&report));
+    json(Some(&report))?;
     Ok(error::OK)
 }

@@ -38,6 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "interactive",
             "jamf_policy",
             "logging",
+            "manpage",
             "report",
             "sandbox",
             "server_cleanup",

@@ -40,6 +40,35 @@ pub const FACTS: &[&str] = &[
     "unreadable",
 ];
 
+/// The facts as the JSON documents (`plan --json`, `status --json`) show them: lists as arrays
+/// and numbers as numbers. The journal keeps them as recorded (`entra_device_ids` joined with
+/// ", ", `console_uid` as text: `{placeholders}` expand them so, and old journals hold them so);
+/// only the documents are typed.
+pub fn json_view(facts: &Facts) -> Facts {
+    let mut out = facts.clone();
+    if let Some(Value::String(ids)) = facts.get("entra_device_ids") {
+        let ids: Vec<&str> = ids
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .collect();
+        out.insert("entra_device_ids".into(), json!(ids));
+    }
+    if let Some(Value::String(uid)) = facts.get("console_uid") {
+        match uid.trim().parse::<u32>() {
+            Ok(n) => out.insert("console_uid".into(), json!(n)),
+            // No console user: none, rather than a text a script must test for.
+            Err(_) => out.insert("console_uid".into(), Value::Null),
+        };
+    }
+    out
+}
+
+/// `#[serde(serialize_with)]` for a document's facts: `json_view`.
+pub fn serialize_json_view<S: serde::Serializer>(facts: &Facts, s: S) -> Result<S::Ok, S::Error> {
+    json_view(facts).serialize(s)
+}
+
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
@@ -284,6 +313,25 @@ pub fn summarize(f: &Facts) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_show_device_ids_as_an_array_and_the_uid_as_a_number() {
+        let mut f = Facts::new();
+        f.insert("entra_device_ids".into(), json!("b-2, a-1"));
+        f.insert("console_uid".into(), json!("501"));
+        f.insert("serial".into(), json!("C02X"));
+        let v = json_view(&f);
+        assert_eq!(v["entra_device_ids"], json!(["b-2", "a-1"]));
+        assert_eq!(v["console_uid"], json!(501));
+        assert_eq!(v["serial"], json!("C02X"));
+        f.insert("entra_device_ids".into(), json!(""));
+        f.insert("console_uid".into(), json!(""));
+        let v = json_view(&f);
+        assert_eq!(v["entra_device_ids"], json!([]));
+        assert_eq!(v["console_uid"], Value::Null);
+    }
+
     #[test]
     fn parses_ioreg() {
         let t = "+-o J314sAP  <class IOPlatformExpertDevice>\n    {\n      \"IOPlatformSerialNumber\" = \"C02ZK0XXMD6R\"\n    }\n";

@@ -27,6 +27,7 @@ pub struct RunStatus {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_restored: Vec<String>,
     pub exceptions: Vec<String>,
+    #[serde(serialize_with = "crate::action::facts::serialize_json_view")]
     pub facts: Facts,
     /// What the admin should know about the run's steps (what a keychain purge cannot see).
     #[serde(skip_serializing_if = "Vec::is_empty")]
