@@ -292,11 +292,47 @@ fn resume(g: &Global, a: crate::cli::ResumeArgs) -> Result<i32> {
 fn rollback(g: &Global, a: crate::cli::RollbackArgs) -> Result<i32> {
     let ctx = ctx_of(g)?;
     ctx.guard_changes()?;
-    if !a.yes && !crate::ask::confirm("Roll back the run, restoring every reversible change?")? {
+    let printer = Printer::new(false);
+    // First what it would do, like `plan`; the executor checks it all again under the lock.
+    let preview = executor::rollback_preview(&ctx, a.run.as_deref())?;
+    if let Some(at) = &preview.already_rolled_back {
+        printer.line(&already_rolled_back(&preview.run, at));
         return Ok(error::OK);
     }
-    let printer = Printer::new(false);
-    let report = executor::rollback(&ctx, a.run.as_deref(), &printer)?;
+    print!("{}", report::render_rollback_preview(&preview));
+    if !a.even_after_reregistration {
+        if let Some(e) = executor::reregistered_refusal(&preview) {
+            return Err(e);
+        }
+    }
+    if a.dry_run {
+        printer.line("dry run: nothing was changed");
+        return Ok(error::OK);
+    }
+    if !a.yes && !crate::ask::confirm(&format!("Roll back run {}?", preview.run))? {
+        printer.line("nothing was changed");
+        return Ok(error::REFUSED);
+    }
+    let opts = executor::RollbackOptions {
+        even_after_reregistration: a.even_after_reregistration,
+    };
+    let report = executor::rollback(&ctx, Some(&preview.run), opts, &printer)?;
+    rollback_ended(&report, &printer)
+}
+
+fn already_rolled_back(run: &str, at: &str) -> String {
+    format!("run {run} is already rolled back (its rollback ended {at}); nothing to do")
+}
+
+/// The end of a rollback: said plainly, with its exit code.
+fn rollback_ended(report: &executor::RollbackReport, printer: &Printer) -> Result<i32> {
+    if let Some(at) = &report.already_rolled_back {
+        printer.line(&already_rolled_back(&report.run, at));
+        return Ok(error::OK);
+    }
+    if let Some(e) = &report.end_state {
+        print!("{}", report::render_rollback_end(e));
+    }
     Ok(if report.failures.is_empty() {
         error::OK
     } else {
@@ -523,12 +559,13 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
         }
         PolicyAction::Rollback => {
             ctx.guard_changes()?;
-            let report = executor::rollback(&ctx, None, &printer)?;
-            Ok(if report.failures.is_empty() {
-                error::OK
-            } else {
-                error::FAILED
-            })
+            let report = executor::rollback(
+                &ctx,
+                None,
+                executor::RollbackOptions::default(),
+                &printer,
+            )?;
+            rollback_ended(&report, &printer)
         }
         PolicyAction::Resume => {
             ctx.guard_changes()?;
