@@ -23,7 +23,10 @@ pub fn main(cli: Cli) -> i32 {
             | Command::Purge { .. }
             | Command::JamfPolicy { .. }
     );
-    let log_file = if changes {
+    // A --root that is not a sandbox device: no log folder is created inside it (the command
+    // refuses it in `ctx_of`).
+    let sandbox_root = g.root.as_deref().is_none_or(is_sandbox);
+    let log_file = if changes && sandbox_root {
         match &g.root {
             Some(r) => Some(r.join(LOG_FILE.trim_start_matches('/'))),
             None if cfg!(target_os = "macos") && nix::unistd::geteuid().is_root() => {
@@ -50,11 +53,39 @@ pub fn main(cli: Cli) -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
+            let e = permission_refusal(e, nix::unistd::geteuid().is_root());
             let code = error::code_of(&e);
             eprintln!("reenroll: {e:#}");
             code
         }
     }
+}
+
+/// Whether DIR is a sandbox device `reenroll sandbox` built (it holds the marker).
+fn is_sandbox(dir: &std::path::Path) -> bool {
+    dir.join(crate::sandbox::MARKER.trim_start_matches('/'))
+        .is_file()
+}
+
+/// Not root, and refused by the file system (a state folder or a sandbox that belongs to root):
+/// one message and exit 4 rather than a raw "Permission denied (os error 13)" and exit 1. As
+/// root, a permission error is a real failure and stays one.
+fn permission_refusal(e: anyhow::Error, root: bool) -> anyhow::Error {
+    if root || error::code_of(&e) != error::FAILED {
+        return e;
+    }
+    let denied = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+            || c.downcast_ref::<nix::errno::Errno>()
+                .is_some_and(|n| matches!(n, nix::errno::Errno::EACCES | nix::errno::Errno::EPERM))
+    });
+    if !denied {
+        return e;
+    }
+    error::refused(format!(
+        "permission denied ({e}): this needs root; run reenroll with sudo (or as the owner of the sandbox device)"
+    ))
 }
 
 /// The command tree the completion scripts are generated from: the clap definitions the binary
@@ -79,8 +110,25 @@ fn completion_command() -> clap::Command {
     visible(&<Cli as clap::CommandFactory>::command()).version(env!("CARGO_PKG_VERSION"))
 }
 
-/// The device and state folder the global options name.
+/// The device and state folder the global options name. Every command refuses a `--root` that
+/// is missing or not a sandbox device the same way (exit 2), before it creates anything there.
 fn ctx_of(g: &Global) -> Result<Ctx> {
+    if let Some(r) = &g.root {
+        if !r.exists() {
+            return Err(error::invalid(format!(
+                "--root {}: no such folder; create a sandbox device with `reenroll sandbox {}`",
+                r.display(),
+                r.display()
+            )));
+        }
+        if !is_sandbox(r) {
+            return Err(error::invalid(format!(
+                "--root {}: not a sandbox device (no {} inside); create one with `reenroll sandbox DIR`",
+                r.display(),
+                crate::sandbox::MARKER.trim_start_matches('/')
+            )));
+        }
+    }
     Ctx::new(g.root.as_deref(), g.state_dir.as_deref())
 }
 
@@ -219,12 +267,16 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
         None
     };
     if let (Some((file, saved)), Some(report)) = (&saved, &report) {
-        if let Some(diff) =
-            crate::planfile::difference(&saved.observed, &crate::planfile::observed(report))
-        {
+        let diffs =
+            crate::planfile::differences(&saved.observed, &crate::planfile::observed(report));
+        if !diffs.is_empty() {
             return Err(error::refused(format!(
-                "the device no longer matches the plan in {}: {diff}. Plan again and review it",
-                file.display()
+                "the device no longer matches the plan in {} ({} difference{}):\n  - {}\nnothing was changed; plan again (`{}`) and review it",
+                file.display(),
+                diffs.len(),
+                if diffs.len() == 1 { "" } else { "s" },
+                diffs.join("\n  - "),
+                ctx.device.hint(&format!("plan --out {}", file.display()))
             )));
         }
         printer.line(&format!(
@@ -296,8 +348,7 @@ fn rollback(g: &Global, a: crate::cli::RollbackArgs) -> Result<i32> {
     // First what it would do, like `plan`; the executor checks it all again under the lock.
     let preview = executor::rollback_preview(&ctx, a.run.as_deref())?;
     if let Some(at) = &preview.already_rolled_back {
-        printer.line(&already_rolled_back(&preview.run, at));
-        return Ok(error::OK);
+        return Err(already_rolled_back(&preview.run, at));
     }
     print!("{}", report::render_rollback_preview(&preview));
     if !a.even_after_reregistration {
@@ -317,18 +368,20 @@ fn rollback(g: &Global, a: crate::cli::RollbackArgs) -> Result<i32> {
         even_after_reregistration: a.even_after_reregistration,
     };
     let report = executor::rollback(&ctx, Some(&preview.run), opts, &printer)?;
-    rollback_ended(&report, &printer)
+    rollback_ended(&report)
 }
 
-fn already_rolled_back(run: &str, at: &str) -> String {
-    format!("run {run} is already rolled back (its rollback ended {at}); nothing to do")
+/// A second rollback: refused (exit 4) like a rollback with no run to act on; nothing changes.
+fn already_rolled_back(run: &str, at: &str) -> anyhow::Error {
+    error::refused(format!(
+        "run {run} is already rolled back (its rollback ended {at}); nothing to do"
+    ))
 }
 
 /// The end of a rollback: said plainly, with its exit code.
-fn rollback_ended(report: &executor::RollbackReport, printer: &Printer) -> Result<i32> {
+fn rollback_ended(report: &executor::RollbackReport) -> Result<i32> {
     if let Some(at) = &report.already_rolled_back {
-        printer.line(&already_rolled_back(&report.run, at));
-        return Ok(error::OK);
+        return Err(already_rolled_back(&report.run, at));
     }
     if let Some(e) = &report.end_state {
         print!("{}", report::render_rollback_end(e));
@@ -355,7 +408,7 @@ fn status(g: &Global, a: crate::cli::StatusArgs) -> Result<i32> {
 
 fn playbooks(cmd: Option<PlaybooksCmd>) -> Result<i32> {
     match cmd {
-        None => {
+        None | Some(PlaybooksCmd::List) => {
             for (name, src) in crate::playbook::embedded::EMBEDDED {
                 let pb = crate::playbook::Playbook::parse(src, name)
                     .map_err(crate::playbook::PlaybookError::coded)?;
@@ -440,6 +493,11 @@ fn sandbox(g: &Global, a: crate::cli::SandboxArgs) -> Result<i32> {
 }
 
 fn diagnose(g: &Global, server_log: Option<PathBuf>, json: bool) -> Result<i32> {
+    if g.root.is_none() && !cfg!(target_os = "macos") {
+        return Err(error::refused(
+            "this host is not a Mac: diagnose reads a Mac's logs, profiles and keychains, and there are none here; give --root DIR to read a sandbox device (`reenroll sandbox DIR --symptom NAME`)",
+        ));
+    }
     let ctx = ctx_of(g)?;
     if let Some(f) = &server_log {
         if !f.is_file() {
@@ -559,13 +617,9 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
         }
         PolicyAction::Rollback => {
             ctx.guard_changes()?;
-            let report = executor::rollback(
-                &ctx,
-                None,
-                executor::RollbackOptions::default(),
-                &printer,
-            )?;
-            rollback_ended(&report, &printer)
+            let report =
+                executor::rollback(&ctx, None, executor::RollbackOptions::default(), &printer)?;
+            rollback_ended(&report)
         }
         PolicyAction::Resume => {
             ctx.guard_changes()?;

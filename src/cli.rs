@@ -216,6 +216,8 @@ pub struct StatusArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum PlaybooksCmd {
+    /// List the embedded playbooks (what `reenroll playbooks` does).
+    List,
     /// Print a playbook's TOML (an embedded name, or a file, which is validated first).
     Show { name: String },
 }

@@ -78,8 +78,7 @@ fn on_a_terminal(dev: &Device, args: &str, answer: &str) -> (Option<i32>, String
     let out = child.wait_with_output().unwrap();
     (
         out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -140,12 +139,13 @@ fn rolling_back_twice_says_already_rolled_back() {
     let pb = dev.playbook("one", REMOVE_ONLY);
     let id = dev.reenroll(&["run", &pb, "--yes"]).exit(0).run_id();
     dev.reenroll(&["rollback", "--yes"]).exit(0);
-    let again = dev.reenroll(&["rollback", "--yes"]).exit(0);
+    let again = dev.reenroll(&["rollback", "--yes"]).exit(4);
     again
-        .stdout_contains(&format!("run {id} is already rolled back"))
-        .stdout_contains("its rollback ended 20");
-    let named = dev.reenroll(&["rollback", &id, "--yes"]).exit(0);
-    named.stdout_contains("already rolled back");
+        .stderr_contains(&format!("run {id} is already rolled back"))
+        .stderr_contains("its rollback ended 20");
+    assert_eq!(again.stderr.lines().count(), 1, "{again}");
+    let named = dev.reenroll(&["rollback", &id, "--yes"]).exit(4);
+    named.stderr_contains("already rolled back");
     // Nothing was appended to the journal by either.
     let journal = dev.journal(&id);
     let starts = journal

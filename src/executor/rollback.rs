@@ -84,10 +84,7 @@ impl EndState {
 
 /// The run a rollback without a run id acts on: the newest run (a rolled-back one is reported
 /// as such, never passed over for an older run).
-fn pick(
-    ctx: &Ctx,
-    id: Option<&str>,
-) -> Result<(RunView, RunState, Vec<Record>)> {
+fn pick(ctx: &Ctx, id: Option<&str>) -> Result<(RunView, RunState, Vec<Record>)> {
     super::damage::refuse_damaged(ctx, id)?;
     find_run(ctx, id, |_| true, "roll back")
 }
@@ -136,8 +133,7 @@ fn examine(
             view.id
         )));
     }
-    let pending: Vec<_> =
-        view.applied.iter().filter(|a| !a.restored).collect();
+    let pending: Vec<_> = view.applied.iter().filter(|a| !a.restored).collect();
     if let Some(at) = view.notes.get("purged") {
         let owed = pending
             .iter()
@@ -165,7 +161,10 @@ fn examine(
             None => {
                 p.steps.push(PreviewStep {
                     id: a.step.clone(),
-                    title: pb.step(&a.step).map(|s| s.title.clone()).unwrap_or_default(),
+                    title: pb
+                        .step(&a.step)
+                        .map(|s| s.title.clone())
+                        .unwrap_or_default(),
                     ..Default::default()
                 });
                 p.steps.len() - 1
@@ -216,7 +215,10 @@ fn end_state(ctx: &Ctx, p: &RollbackPreview) -> EndState {
             )
             .ok()
             .filter(|o| o.success())
-            .map(|o| o.stdout.contains(crate::action::facts::JAMF_MDM_PROFILE_UUID))
+            .map(|o| {
+                o.stdout
+                    .contains(crate::action::facts::JAMF_MDM_PROFILE_UUID)
+            })
     } else {
         None
     };
@@ -386,7 +388,7 @@ pub fn rollback(
                 }
                 Err(e) => {
                     printer.step("failed", &step, &format!("{e:#}"));
-                    tracing::error!(run = %runner.run_id, %step, "rollback: {e:#}");
+                    tracing::error!(target: crate::output::SHOWN, run = %runner.run_id, %step, "rollback: {e:#}");
                     report.failures.push(format!("{step}: {e:#}"));
                 }
             }
