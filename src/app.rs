@@ -346,7 +346,15 @@ fn rollback(g: &Global, a: crate::cli::RollbackArgs) -> Result<i32> {
     ctx.guard_changes()?;
     let printer = Printer::new(false);
     // First what it would do, like `plan`; the executor checks it all again under the lock.
-    let preview = executor::rollback_preview(&ctx, a.run.as_deref())?;
+    let preview = match executor::rollback_preview(&ctx, a.run.as_deref()) {
+        Ok(p) => p,
+        // Nobody could have confirmed anyway: the invocation is what to fix first (exit 2).
+        Err(e) if !a.yes && !a.dry_run => {
+            crate::ask::can_ask()?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(at) = &preview.already_rolled_back {
         return Err(already_rolled_back(&preview.run, at));
     }
