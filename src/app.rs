@@ -747,3 +747,45 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
         }
     }
 }
+
+#[cfg(test)]
+mod permission_tests {
+    use super::permission_refusal;
+    use crate::error;
+
+    fn denied() -> anyhow::Error {
+        anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+            .context("reading the runs")
+    }
+
+    #[test]
+    fn a_user_refused_by_the_file_system_is_refused_plainly() {
+        let e = permission_refusal(denied(), false);
+        assert_eq!(error::code_of(&e), error::REFUSED);
+        let text = format!("{e:#}");
+        assert!(
+            text.starts_with("permission denied (reading the runs)"),
+            "{text}"
+        );
+        assert!(text.contains("sudo"), "{text}");
+        assert!(!text.contains("os error"), "{text}");
+    }
+
+    #[test]
+    fn root_and_coded_errors_keep_their_own_code() {
+        assert_eq!(
+            error::code_of(&permission_refusal(denied(), true)),
+            error::FAILED
+        );
+        let invalid = error::invalid("bad");
+        assert_eq!(
+            error::code_of(&permission_refusal(invalid, false)),
+            error::INVALID
+        );
+        let other = anyhow::anyhow!("something else");
+        assert_eq!(
+            error::code_of(&permission_refusal(other, false)),
+            error::FAILED
+        );
+    }
+}
