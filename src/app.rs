@@ -23,7 +23,10 @@ pub fn main(cli: Cli) -> i32 {
             | Command::Purge { .. }
             | Command::JamfPolicy { .. }
     );
-    let log_file = if changes {
+    // A --root that is not a sandbox device: no log folder is created inside it (the command
+    // refuses it in `ctx_of`).
+    let sandbox_root = g.root.as_deref().is_none_or(is_sandbox);
+    let log_file = if changes && sandbox_root {
         match &g.root {
             Some(r) => Some(r.join(LOG_FILE.trim_start_matches('/'))),
             None if cfg!(target_os = "macos") && nix::unistd::geteuid().is_root() => {
@@ -50,11 +53,39 @@ pub fn main(cli: Cli) -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
+            let e = permission_refusal(e, nix::unistd::geteuid().is_root());
             let code = error::code_of(&e);
             eprintln!("reenroll: {e:#}");
             code
         }
     }
+}
+
+/// Whether DIR is a sandbox device `reenroll sandbox` built (it holds the marker).
+fn is_sandbox(dir: &std::path::Path) -> bool {
+    dir.join(crate::sandbox::MARKER.trim_start_matches('/'))
+        .is_file()
+}
+
+/// Not root, and refused by the file system (a state folder or a sandbox that belongs to root):
+/// one message and exit 4 rather than a raw "Permission denied (os error 13)" and exit 1. As
+/// root, a permission error is a real failure and stays one.
+fn permission_refusal(e: anyhow::Error, root: bool) -> anyhow::Error {
+    if root || error::code_of(&e) != error::FAILED {
+        return e;
+    }
+    let denied = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+            || c.downcast_ref::<nix::errno::Errno>()
+                .is_some_and(|n| matches!(n, nix::errno::Errno::EACCES | nix::errno::Errno::EPERM))
+    });
+    if !denied {
+        return e;
+    }
+    error::refused(format!(
+        "permission denied ({e}): this needs root; run reenroll with sudo (or as the owner of the sandbox device)"
+    ))
 }
 
 /// The command tree the completion scripts are generated from: the clap definitions the binary
@@ -79,8 +110,25 @@ fn completion_command() -> clap::Command {
     visible(&<Cli as clap::CommandFactory>::command()).version(env!("CARGO_PKG_VERSION"))
 }
 
-/// The device and state folder the global options name.
+/// The device and state folder the global options name. Every command refuses a `--root` that
+/// is missing or not a sandbox device the same way (exit 2), before it creates anything there.
 fn ctx_of(g: &Global) -> Result<Ctx> {
+    if let Some(r) = &g.root {
+        if !r.exists() {
+            return Err(error::invalid(format!(
+                "--root {}: no such folder; create a sandbox device with `reenroll sandbox {}`",
+                r.display(),
+                r.display()
+            )));
+        }
+        if !is_sandbox(r) {
+            return Err(error::invalid(format!(
+                "--root {}: not a sandbox device (no {} inside); create one with `reenroll sandbox DIR`",
+                r.display(),
+                crate::sandbox::MARKER.trim_start_matches('/')
+            )));
+        }
+    }
     Ctx::new(g.root.as_deref(), g.state_dir.as_deref())
 }
 
@@ -223,12 +271,16 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
         None
     };
     if let (Some((file, saved)), Some(report)) = (&saved, &report) {
-        if let Some(diff) =
-            crate::planfile::difference(&saved.observed, &crate::planfile::observed(report))
-        {
+        let diffs =
+            crate::planfile::differences(&saved.observed, &crate::planfile::observed(report));
+        if !diffs.is_empty() {
             return Err(error::refused(format!(
-                "the device no longer matches the plan in {}: {diff}. Plan again and review it",
-                file.display()
+                "the device no longer matches the plan in {} ({} difference{}):\n  - {}\nnothing was changed; plan again (`{}`) and review it",
+                file.display(),
+                diffs.len(),
+                if diffs.len() == 1 { "" } else { "s" },
+                diffs.join("\n  - "),
+                ctx.device.hint(&format!("plan --out {}", file.display()))
             )));
         }
         printer.line(&format!(
@@ -296,11 +348,56 @@ fn resume(g: &Global, a: crate::cli::ResumeArgs) -> Result<i32> {
 fn rollback(g: &Global, a: crate::cli::RollbackArgs) -> Result<i32> {
     let ctx = ctx_of(g)?;
     ctx.guard_changes()?;
-    if !a.yes && !crate::ask::confirm("Roll back the run, restoring every reversible change?")? {
+    let printer = Printer::new(false);
+    // First what it would do, like `plan`; the executor checks it all again under the lock.
+    let preview = match executor::rollback_preview(&ctx, a.run.as_deref()) {
+        Ok(p) => p,
+        // Nobody could have confirmed anyway: the invocation is what to fix first (exit 2).
+        Err(e) if !a.yes && !a.dry_run => {
+            crate::ask::can_ask()?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(at) = &preview.already_rolled_back {
+        return Err(already_rolled_back(&preview.run, at));
+    }
+    print!("{}", report::render_rollback_preview(&preview));
+    if !a.even_after_reregistration {
+        if let Some(e) = executor::reregistered_refusal(&preview) {
+            return Err(e);
+        }
+    }
+    if a.dry_run {
+        printer.line("dry run: nothing was changed");
         return Ok(error::OK);
     }
-    let printer = Printer::new(false);
-    let report = executor::rollback(&ctx, a.run.as_deref(), &printer)?;
+    if !a.yes && !crate::ask::confirm(&format!("Roll back run {}?", preview.run))? {
+        printer.line("nothing was changed");
+        return Ok(error::REFUSED);
+    }
+    let opts = executor::RollbackOptions {
+        even_after_reregistration: a.even_after_reregistration,
+    };
+    let report = executor::rollback(&ctx, Some(&preview.run), opts, &printer)?;
+    rollback_ended(&report)
+}
+
+/// A second rollback: refused (exit 4) like a rollback with no run to act on; nothing changes.
+fn already_rolled_back(run: &str, at: &str) -> anyhow::Error {
+    error::refused(format!(
+        "run {run} is already rolled back (its rollback ended {at}); nothing to do"
+    ))
+}
+
+/// The end of a rollback: said plainly, with its exit code.
+fn rollback_ended(report: &executor::RollbackReport) -> Result<i32> {
+    if let Some(at) = &report.already_rolled_back {
+        return Err(already_rolled_back(&report.run, at));
+    }
+    if let Some(e) = &report.end_state {
+        print!("{}", report::render_rollback_end(e));
+    }
     Ok(if report.failures.is_empty() {
         error::OK
     } else {
@@ -323,7 +420,7 @@ fn status(g: &Global, a: crate::cli::StatusArgs) -> Result<i32> {
 
 fn playbooks(json: bool, cmd: Option<PlaybooksCmd>) -> Result<i32> {
     match cmd {
-        None => {
+        None | Some(PlaybooksCmd::List) => {
             let mut list = report::PlaybookList {
                 playbooks: Vec::new(),
             };
@@ -435,6 +532,11 @@ fn diagnose(g: &Global, server_log: Option<PathBuf>, json: bool, log_window: &st
                  number and a unit, e.g. 24h, 2d or 90min"
             ))
         })?;
+    if g.root.is_none() && !cfg!(target_os = "macos") {
+        return Err(error::refused(
+            "this host is not a Mac: diagnose reads a Mac's logs, profiles and keychains, and there are none here; give --root DIR to read a sandbox device (`reenroll sandbox DIR --symptom NAME`)",
+        ));
+    }
     let ctx = ctx_of(g)?;
     if let Some(f) = &server_log {
         if !f.is_file() {
@@ -557,12 +659,9 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
         }
         PolicyAction::Rollback => {
             ctx.guard_changes()?;
-            let report = executor::rollback(&ctx, None, &printer)?;
-            Ok(if report.failures.is_empty() {
-                error::OK
-            } else {
-                error::FAILED
-            })
+            let report =
+                executor::rollback(&ctx, None, executor::RollbackOptions::default(), &printer)?;
+            rollback_ended(&report)
         }
         PolicyAction::Resume => {
             ctx.guard_changes()?;
@@ -680,5 +779,47 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
             }
             Ok(error::OK)
         }
+    }
+}
+
+#[cfg(test)]
+mod permission_tests {
+    use super::permission_refusal;
+    use crate::error;
+
+    fn denied() -> anyhow::Error {
+        anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+            .context("reading the runs")
+    }
+
+    #[test]
+    fn a_user_refused_by_the_file_system_is_refused_plainly() {
+        let e = permission_refusal(denied(), false);
+        assert_eq!(error::code_of(&e), error::REFUSED);
+        let text = format!("{e:#}");
+        assert!(
+            text.starts_with("permission denied (reading the runs)"),
+            "{text}"
+        );
+        assert!(text.contains("sudo"), "{text}");
+        assert!(!text.contains("os error"), "{text}");
+    }
+
+    #[test]
+    fn root_and_coded_errors_keep_their_own_code() {
+        assert_eq!(
+            error::code_of(&permission_refusal(denied(), true)),
+            error::FAILED
+        );
+        let invalid = error::invalid("bad");
+        assert_eq!(
+            error::code_of(&permission_refusal(invalid, false)),
+            error::INVALID
+        );
+        let other = anyhow::anyhow!("something else");
+        assert_eq!(
+            error::code_of(&permission_refusal(other, false)),
+            error::FAILED
+        );
     }
 }

@@ -9,14 +9,20 @@ use crate::error;
 
 /// Ask once on the terminal. Without a terminal there is nobody to ask: exit 2 unless --yes.
 pub fn confirm(question: &str) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Err(error::invalid(
-            "standard input is not a terminal, so nobody can confirm: pass --yes to go ahead unattended",
-        ));
-    }
+    can_ask()?;
     eprint!("{question} [y/N] ");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// Whether anyone can answer: without a terminal, the invalid-invocation error (exit 2).
+pub fn can_ask() -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(error::invalid(
+            "standard input is not a terminal, so nobody can confirm: pass --yes to go ahead unattended",
+        ));
+    }
+    Ok(())
 }

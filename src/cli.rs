@@ -208,9 +208,16 @@ pub struct ResumeArgs {
 pub struct RollbackArgs {
     /// The run id (default: the newest run).
     pub run: Option<String>,
-    /// Do not ask for confirmation.
+    /// Do not ask for confirmation (the preview is still shown).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Show what would be restored and what cannot be, then stop; changes nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Roll back even a run that got past re-enrollment, putting the old registration's keychain
+    /// items back onto a freshly registered Mac (refused without it).
+    #[arg(long)]
+    pub even_after_reregistration: bool,
 }
 
 #[derive(Args, Debug)]
@@ -227,6 +234,8 @@ pub struct StatusArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum PlaybooksCmd {
+    /// List the embedded playbooks (what `reenroll playbooks` does).
+    List,
     /// Print a playbook's TOML (an embedded name, or a file, which is validated first).
     Show {
         /// An embedded playbook's name or a playbook file.

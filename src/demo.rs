@@ -72,9 +72,20 @@ pub fn run() -> Result<i32> {
         &["--root", &r, "status"],
     )?;
     step(
-        "7. Rollback",
-        "`rollback` puts back, newest first, everything the run removed (files, the app, keychain\nitems that could be exported) and lists what cannot be undone.",
-        &["--root", &r, "rollback", "--yes"],
+        "7. Rollback, previewed",
+        "`rollback --dry-run` shows what rollback would put back and what it cannot. This run got\npast re-enrollment, so rollback refuses (exit 4): it would put the old registration back\nonto a freshly registered Mac.",
+        &["--root", &r, "rollback", "--dry-run"],
+    )?;
+    step(
+        "8. Rollback",
+        "On a sandbox we insist: `rollback` puts back, newest first, everything the run removed\n(files, the app, keychain items that could be exported), lists what cannot be undone, and\nsays how the Mac is managed afterwards.",
+        &[
+            "--root",
+            &r,
+            "rollback",
+            "--yes",
+            "--even-after-reregistration",
+        ],
     )?;
     println!("\nThe sandbox stays in {} for you to look at (journal: {}/Library/Application Support/reenroll); delete it when done.", root.display(), root.display());
     Ok(0)

@@ -75,8 +75,12 @@ pub fn load_playbook(name_or_path: Option<&str>) -> Result<Playbook> {
     let path = PathBuf::from(spec);
     if !path.exists() {
         let names: Vec<&str> = embedded::EMBEDDED.iter().map(|(n, _)| *n).collect();
+        let hint = match did_you_mean(spec, &names) {
+            Some(n) => format!("; did you mean `{n}`?"),
+            None => String::new(),
+        };
         return Err(error::invalid(format!(
-            "no playbook `{spec}`: not an embedded playbook ({}) and no such file",
+            "no playbook `{spec}`: not an embedded playbook ({}) and no such file{hint}",
             names.join(", ")
         )));
     }
@@ -107,6 +111,33 @@ pub fn load_playbook(name_or_path: Option<&str>) -> Result<Playbook> {
         }
     };
     Playbook::parse(&src, &path.display().to_string()).map_err(PlaybookError::coded)
+}
+
+/// The embedded name closest to a misspelt one (at most a third of its letters off, and 3).
+fn did_you_mean<'a>(spec: &str, names: &[&'a str]) -> Option<&'a str> {
+    let spec = spec.to_ascii_lowercase();
+    names
+        .iter()
+        .map(|n| (edit_distance(&spec, n), *n))
+        .filter(|(d, n)| *d <= 3 && *d * 3 <= n.chars().count().max(3))
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Where each variable's value came from, for `plan`.
@@ -231,4 +262,17 @@ pub fn new_run_id(playbook: &str) -> String {
         playbook,
         (millis << 6) | (h.finish() & 0x3f)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_misspelt_playbook_name_finds_the_closest() {
+        let names = ["cause6", "mdm-profile", "company-portal"];
+        assert_eq!(super::edit_distance("cause7", "cause6"), 1);
+        assert_eq!(super::edit_distance("", "abc"), 3);
+        assert_eq!(super::did_you_mean("casue6", &names), Some("cause6"));
+        assert_eq!(super::did_you_mean("Cause6", &names), Some("cause6"));
+        assert_eq!(super::did_you_mean("zzz", &names), None);
+    }
 }

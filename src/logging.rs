@@ -15,11 +15,21 @@ pub fn init(verbose: u8, quiet: bool, log_file: Option<&Path>) {
         (false, 1) => "info",
         _ => "debug",
     };
+    // On a terminal the person already reads what went wrong in the Printer's lines (`failed
+    // STEP: why`) and the final `reenroll: message`: the events that repeat them
+    // (`target: SHOWN`) stay out of stderr there, and go to the log file (and a pipe) as ever.
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+    let directives = if terminal {
+        format!("reenroll={level},{}=off", crate::output::SHOWN)
+    } else {
+        format!("reenroll={level}")
+    };
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
-        .with_filter(EnvFilter::new(format!("reenroll={level}")));
+        .with_filter(EnvFilter::new(directives));
     let file = log_file.and_then(|p| {
         if let Some(dir) = p.parent() {
             let _ = std::fs::create_dir_all(dir);

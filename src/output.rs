@@ -5,6 +5,10 @@
 
 use std::io::{IsTerminal, Write};
 
+/// The tracing target of events that repeat what the Printer already showed (a failed step, a
+/// change a rollback could not put back): `logging` keeps them out of stderr on a terminal.
+pub const SHOWN: &str = "reenroll::shown";
+
 pub struct Printer {
     json: bool,
     tty: bool,

@@ -130,14 +130,24 @@ pub fn load(path: &Path) -> Result<PlanFile> {
     Ok(file)
 }
 
-/// The first difference between what was planned and what the device shows now.
-pub fn difference(saved: &[ObservedStep], now: &[ObservedStep]) -> Option<String> {
-    for (a, b) in saved.iter().zip(now) {
-        if a.id != b.id {
-            return Some(format!("the steps differ (`{}` vs `{}`)", a.id, b.id));
-        }
+/// Every difference between what was planned and what the device shows now, one line each
+/// (empty: the device still matches).
+pub fn differences(saved: &[ObservedStep], now: &[ObservedStep]) -> Vec<String> {
+    let mut out = Vec::new();
+    let ids = |v: &[ObservedStep]| v.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+    if ids(saved) != ids(now) {
+        out.push(format!(
+            "the playbook's steps differ: planned {}, now {}",
+            ids(saved).join(", "),
+            ids(now).join(", ")
+        ));
+    }
+    for a in saved {
+        let Some(b) = now.iter().find(|b| b.id == a.id) else {
+            continue;
+        };
         if a.applies != b.applies {
-            return Some(format!(
+            out.push(format!(
                 "step `{}` {} applies",
                 a.id,
                 if b.applies { "now" } else { "no longer" }
@@ -149,21 +159,17 @@ pub fn difference(saved: &[ObservedStep], now: &[ObservedStep]) -> Option<String
                 .iter()
                 .find(|x| x.op == c.op && x.target == c.target)
             {
-                None => {
-                    return Some(format!(
-                        "step `{}` would now also {} {}",
-                        a.id, c.op, c.target
-                    ))
-                }
-                Some(x) if x.bytes != c.bytes => {
-                    return Some(format!(
-                        "step `{}`: {} changed size ({} -> {} bytes)",
-                        a.id,
-                        c.target,
-                        x.bytes.unwrap_or(0),
-                        c.bytes.unwrap_or(0)
-                    ))
-                }
+                None => out.push(format!(
+                    "step `{}` would now also {} {}",
+                    a.id, c.op, c.target
+                )),
+                Some(x) if x.bytes != c.bytes => out.push(format!(
+                    "step `{}`: {} changed size ({} -> {} bytes)",
+                    a.id,
+                    c.target,
+                    x.bytes.unwrap_or(0),
+                    c.bytes.unwrap_or(0)
+                )),
                 _ => {}
             }
         }
@@ -173,15 +179,12 @@ pub fn difference(saved: &[ObservedStep], now: &[ObservedStep]) -> Option<String
                 .iter()
                 .any(|x| x.op == c.op && x.target == c.target)
             {
-                return Some(format!(
+                out.push(format!(
                     "step `{}` would no longer {} {}",
                     a.id, c.op, c.target
                 ));
             }
         }
     }
-    if saved.len() != now.len() {
-        return Some("the number of steps differs".into());
-    }
-    None
+    out
 }

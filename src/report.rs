@@ -463,3 +463,98 @@ impl PlaybookView {
 pub struct PlaybookList {
     pub playbooks: Vec<PlaybookView>,
 }
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What `rollback` would do: per step what it puts back, then what stays undone.
+pub fn render_rollback_preview(p: &crate::executor::RollbackPreview) -> String {
+    let mut s = String::new();
+    s.push_str(&wrap(
+        "",
+        "  ",
+        &format!(
+            "rollback of run {} (playbook {}, {}, started {}):",
+            p.run, p.playbook, p.state, p.started
+        ),
+        width(),
+    ));
+    let mut any = false;
+    for st in &p.steps {
+        let mut what = Vec::new();
+        if st.files > 0 {
+            what.push(format!("puts back {}", count(st.files, "path", "paths")));
+        }
+        if st.keychain_items > 0 {
+            what.push(format!(
+                "adds back {}",
+                count(st.keychain_items, "keychain item", "keychain items")
+            ));
+        }
+        if st.created > 0 {
+            what.push(format!(
+                "removes {} the run created",
+                count(st.created, "file", "files")
+            ));
+        }
+        if what.is_empty() {
+            continue;
+        }
+        any = true;
+        s.push_str(&wrap(
+            &format!("  {:<30} ", st.id),
+            "                                 ",
+            &what.join(", "),
+            width(),
+        ));
+    }
+    if !any {
+        s.push_str("  nothing to put back\n");
+    }
+    if !p.irreversible.is_empty() {
+        s.push_str(&format!(
+            "  cannot be undone ({}), stays as the run left it:\n",
+            p.irreversible.len()
+        ));
+        for i in &p.irreversible {
+            s.push_str(&wrap("    ", "      ", i, width()));
+        }
+    }
+    s
+}
+
+/// After a rollback: how the Mac is managed now, said plainly, and how to get management back.
+pub fn render_rollback_end(e: &crate::executor::EndState) -> String {
+    let mut missing = Vec::new();
+    if !e.framework {
+        missing.push("no Jamf framework (/usr/local/jamf/bin/jamf)");
+    }
+    if e.mdm_profile == Some(false) {
+        missing.push("no Jamf MDM profile");
+    }
+    if missing.is_empty() {
+        return wrap(
+            "end state: ",
+            "  ",
+            "the Jamf framework is installed and the MDM profile is not missing; Jamf Pro still manages this Mac",
+            width(),
+        );
+    }
+    let mut s = wrap(
+        "end state: ",
+        "  ",
+        &format!(
+            "this Mac has {}: rollback cannot put those back, so Jamf Pro does not manage it (no policies, no inventory, no MDM commands)",
+            missing.join(" and ")
+        ),
+        width(),
+    );
+    s.push_str(&wrap(
+        "to manage it again: ",
+        "  ",
+        &crate::action::facts::enroll_again(e.jss_url.as_deref(), e.ade),
+        width(),
+    ));
+    s
+}

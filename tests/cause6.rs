@@ -268,7 +268,9 @@ fn the_whole_sequence_on_two_users_with_unusual_names() {
     assert!(dev.step_states().values().all(|s| s == "skipped"));
 
     // Rollback of the Cause 6 run: files, the app and extractable keychain items come back.
-    let rb = dev.reenroll(&["rollback", &id, "--yes"]).exit(0);
+    let rb = dev
+        .reenroll(&["rollback", &id, "--yes", "--even-after-reregistration"])
+        .exit(0);
     rb.stdout_contains("cannot be undone")
         .stdout_contains("private-key");
     let after = dev.tree_hash();

@@ -401,5 +401,5 @@ fn a_rollback_that_cannot_restore_everything_leaves_the_run_open_and_purge_keeps
     assert_eq!(dev.last_run_status()["state"], "rolled-back");
     dev.reenroll(&["rollback", "--yes"])
         .exit(4)
-        .stderr_contains("no run to roll back");
+        .stderr_contains("is already rolled back");
 }

@@ -245,21 +245,58 @@ fn parse_ioreg_serial(text: &str) -> Option<String> {
     })
 }
 
-fn jss_check(env: &Env) -> (bool, String) {
-    match run_quiet(env, JAMF_BINARY, &["checkJSSConnection"]) {
-        Some(out) if out.success() && out.stdout.contains("is available") => {
-            (true, "The JSS is available.".into())
-        }
-        Some(out) => (
-            false,
-            format!(
-                "`jamf checkJSSConnection` exited {}: {}",
-                out.status_text(),
-                format!("{}{}", out.stdout, out.stderr).trim()
-            ),
-        ),
-        None => (false, format!("{JAMF_BINARY} is not on the device")),
+/// What `jamf checkJSSConnection` said: the server answers, it does not, or there is no
+/// framework to ask with (the Mac is not managed by Jamf Pro).
+enum JssCheck {
+    Available,
+    NoFramework,
+    NoAnswer(String),
+}
+
+fn jss_check(env: &Env) -> JssCheck {
+    if !env.device.has_program(JAMF_BINARY) {
+        return JssCheck::NoFramework;
     }
+    match run_quiet(env, JAMF_BINARY, &["checkJSSConnection"]) {
+        Some(out) if out.success() && out.stdout.contains("is available") => JssCheck::Available,
+        Some(out) => JssCheck::NoAnswer(format!(
+            "`jamf checkJSSConnection` exited {}: {}",
+            out.status_text(),
+            format!("{}{}", out.stdout, out.stderr).trim()
+        )),
+        None => JssCheck::NoAnswer(format!("{JAMF_BINARY} could not run")),
+    }
+}
+
+/// How to bring a Mac back under Jamf Pro management (`jss_url` ends in `/`).
+pub fn enroll_again(jss_url: Option<&str>, ade: bool) -> String {
+    let web = match jss_url {
+        Some(u) => format!(
+            "enroll it at {u}enroll (the user opens it in a browser and installs the profile)"
+        ),
+        None => "enroll it at your Jamf Pro server's /enroll page (the user opens it in a browser)"
+            .to_string(),
+    };
+    if ade {
+        format!("this Mac was enrolled through Automated Device Enrollment: `sudo profiles renew -type enrollment` enrolls it again; or {web}")
+    } else {
+        format!("{web}; on a Mac in Automated Device Enrollment, `sudo profiles renew -type enrollment`")
+    }
+}
+
+fn no_framework(facts: &Facts) -> String {
+    format!(
+        "the Jamf framework is not on this Mac ({JAMF_BINARY} is missing): Jamf Pro does not manage it (a rollback, or an earlier removal of the framework, leaves it so), and the server cannot be asked",
+    ) + &format!(
+        "; to manage it again, {}",
+        enroll_again(
+            facts
+                .get("jss_url")
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty()),
+            facts.get("ade").and_then(|v| v.as_bool()).unwrap_or(false)
+        )
+    )
 }
 
 impl Spec {
@@ -268,9 +305,13 @@ impl Spec {
         plan.notes
             .push("reads the device's facts; changes nothing".into());
         if self.require_jss {
-            let (ok, text) = jss_check(env);
-            if !ok {
-                plan.notes.push(format!("the Jamf Pro server does not answer ({text}): run stops here before any change unless --force"));
+            match jss_check(env) {
+                JssCheck::Available => {}
+                JssCheck::NoFramework => plan.notes.push(format!(
+                    "{}: run stops here before any change unless --force",
+                    no_framework(&gather(env))
+                )),
+                JssCheck::NoAnswer(text) => plan.notes.push(format!("the Jamf Pro server does not answer ({text}): run stops here before any change unless --force")),
             }
         }
         Ok(plan)
@@ -279,13 +320,25 @@ impl Spec {
     pub fn apply(&self, env: &Env, rec: &mut dyn Recorder) -> Result<Outcome> {
         let mut facts = gather(env);
         if self.require_jss {
-            let (ok, text) = jss_check(env);
-            facts.insert("jss_reachable".into(), Value::Bool(ok));
-            if !ok && env.values.get("force").map(String::as_str) != Some("true") {
-                rec.record_facts(facts)?;
-                return Ok(Outcome::Failed(format!(
+            let check = jss_check(env);
+            facts.insert(
+                "jss_reachable".into(),
+                Value::Bool(matches!(check, JssCheck::Available)),
+            );
+            let forced = env.values.get("force").map(String::as_str) == Some("true");
+            let why = match check {
+                JssCheck::Available => None,
+                JssCheck::NoFramework => Some(format!(
+                    "{}; nothing was changed. Enroll it first, or run with --force",
+                    no_framework(&facts)
+                )),
+                JssCheck::NoAnswer(text) => Some(format!(
                     "the Jamf Pro server does not answer ({text}); nothing was changed. Re-enrollment needs it: fix the network or the server, then `reenroll resume`, or run with --force"
-                )));
+                )),
+            };
+            if let (Some(why), false) = (why, forced) {
+                rec.record_facts(facts)?;
+                return Ok(Outcome::Failed(why));
             }
         }
         let summary = summarize(&facts);

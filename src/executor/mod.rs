@@ -323,7 +323,10 @@ mod status;
 
 pub use daemon::{confirm_and_hand_off, schedule};
 pub use purge::purge;
-pub use rollback::{incomplete_text, rollback, RollbackReport};
+pub use rollback::{
+    incomplete_text, preview as rollback_preview, reregistered_refusal, rollback, EndState,
+    PreviewStep, RollbackOptions, RollbackPreview, RollbackReport,
+};
 pub use run::{find_run, resume, run, ResumeOptions};
 pub use status::{status, RunStatus, StatusReport, StepStatus};
 

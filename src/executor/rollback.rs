@@ -1,6 +1,8 @@
-//! Rollback: undo, newest first, every reversible change of a run.
+//! Rollback: undo, newest first, every reversible change of a run; and its preview (what it
+//! would restore, what it cannot, and whether it should not be done at all).
 
 use super::*;
+use crate::playbook::Channel;
 
 #[derive(Serialize, Default)]
 pub struct RollbackReport {
@@ -9,22 +11,250 @@ pub struct RollbackReport {
     pub already_back: Vec<String>,
     pub failures: Vec<String>,
     pub irreversible: Vec<String>,
+    /// Set when the run was rolled back before: when that rollback ended (nothing was done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_rolled_back: Option<String>,
+    /// How the device is managed after the rollback, looked at on the device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_state: Option<EndState>,
 }
 
-/// Undo, newest first, every reversible change of a run.
-pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<RollbackReport> {
-    let lock = take_lock(ctx)?;
+/// What `rollback` was asked besides undoing.
+#[derive(Default, Clone, Copy)]
+pub struct RollbackOptions {
+    /// Roll back a run that got past re-enrollment (a `channel = "restores"` step is done).
+    pub even_after_reregistration: bool,
+}
+
+/// What a rollback of a run would do, read from its journal; changes nothing.
+#[derive(Serialize, Default)]
+pub struct RollbackPreview {
+    pub run: String,
+    pub playbook: String,
+    pub state: String,
+    pub started: String,
+    /// Per step, newest first: what it would put back.
+    pub steps: Vec<PreviewStep>,
+    /// `STEP: what (why)`: what stays undone.
+    pub irreversible: Vec<String>,
+    /// The done step that re-enrolled the Mac (`channel = "restores"`): rolling back would put
+    /// the old registration's keychain items back onto a freshly registered Mac.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reregistered_by: Option<String>,
+    /// Set when the run was rolled back before: when that rollback ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_rolled_back: Option<String>,
+    /// The Jamf Pro URL the run found (`jss_url`, ending in `/`), to enroll again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jss_url: Option<String>,
+    /// Whether the run found the Mac enrolled through Automated Device Enrollment.
+    pub ade: bool,
+}
+
+#[derive(Serialize, Default)]
+pub struct PreviewStep {
+    pub id: String,
+    pub title: String,
+    /// Paths moved back from the quarantine.
+    pub files: usize,
+    /// Keychain items added back from their exports.
+    pub keychain_items: usize,
+    /// Files the run created, removed again (the LaunchDaemon).
+    pub created: usize,
+    pub irreversible: usize,
+}
+
+/// The device after a rollback, looked at rather than assumed.
+#[derive(Serialize, Default, Clone)]
+pub struct EndState {
+    /// `/usr/local/jamf/bin/jamf` is present.
+    pub framework: bool,
+    /// The Jamf MDM profile is installed (`None`: `profiles` could not tell).
+    pub mdm_profile: Option<bool>,
+    pub jss_url: Option<String>,
+    pub ade: bool,
+}
+
+impl EndState {
+    /// Whether Jamf Pro has lost this Mac (no framework, or no MDM profile).
+    pub fn unmanaged(&self) -> bool {
+        !self.framework || self.mdm_profile == Some(false)
+    }
+}
+
+/// The run a rollback without a run id acts on: the newest run (a rolled-back one is reported
+/// as such, never passed over for an older run).
+fn pick(ctx: &Ctx, id: Option<&str>) -> Result<(RunView, RunState, Vec<Record>)> {
     super::damage::refuse_damaged(ctx, id)?;
-    let (view, state, records) = find_run(ctx, id, |s| s != RunState::RolledBack, "roll back")?;
-    super::damage::refuse_unexplained(ctx, &view.id)?;
+    find_run(ctx, id, |_| true, "roll back")
+}
+
+/// When the newest rollback of the run ended.
+fn rolled_back_at(records: &[Record]) -> String {
+    records
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            Record::RollbackEnd { at, .. } => Some(at.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// What a rollback of the run would do. Refuses (exit 4) a run that is running or whose
+/// quarantine was purged; a run past re-enrollment is reported (`reregistered_by`), the
+/// caller decides.
+fn examine(
+    view: &RunView,
+    state: RunState,
+    records: &[Record],
+    pb: &Playbook,
+) -> Result<RollbackPreview> {
+    let fact = |k: &str| view.facts.get(k);
+    let mut p = RollbackPreview {
+        run: view.id.clone(),
+        playbook: view.playbook.clone(),
+        state: state.as_str().to_string(),
+        started: view.started.clone(),
+        jss_url: fact("jss_url")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        ade: fact("ade").and_then(|v| v.as_bool()).unwrap_or(false),
+        ..Default::default()
+    };
+    if state == RunState::RolledBack {
+        p.already_rolled_back = Some(rolled_back_at(records));
+        return Ok(p);
+    }
     if state == RunState::Running {
         return Err(error::refused(format!(
             "run {} is running; wait for it or stop it first",
             view.id
         )));
     }
+    let pending: Vec<_> = view.applied.iter().filter(|a| !a.restored).collect();
+    if let Some(at) = view.notes.get("purged") {
+        let owed = pending
+            .iter()
+            .filter(|a| matches!(a.undo, Undo::Restore { .. } | Undo::AddKeychainItem { .. }))
+            .count();
+        if owed > 0 {
+            return Err(error::refused(format!(
+                "run {} cannot be rolled back: its quarantine and exported keychain items were deleted by `reenroll purge` on {at}, so the {owed} change{} it made cannot be put back; nothing was changed",
+                view.id,
+                if owed == 1 { "" } else { "s" }
+            )));
+        }
+    }
+    // Once a rollback has started, that decision was made: its retry is not refused again.
+    p.reregistered_by = pb
+        .steps
+        .iter()
+        .filter(|s| s.channel == Some(Channel::Restores))
+        .find(|s| view.steps.get(&s.id) == Some(&StepState::Done))
+        .filter(|_| !view.rollback_started)
+        .map(|s| s.id.clone());
+    for a in pending.iter().rev() {
+        let i = match p.steps.iter().position(|s| s.id == a.step) {
+            Some(i) => i,
+            None => {
+                p.steps.push(PreviewStep {
+                    id: a.step.clone(),
+                    title: pb
+                        .step(&a.step)
+                        .map(|s| s.title.clone())
+                        .unwrap_or_default(),
+                    ..Default::default()
+                });
+                p.steps.len() - 1
+            }
+        };
+        let s = &mut p.steps[i];
+        match &a.undo {
+            Undo::Restore { .. } => s.files += 1,
+            Undo::AddKeychainItem { .. } => s.keychain_items += 1,
+            Undo::RemoveCreated { .. } => s.created += 1,
+            Undo::Irreversible { what, why } => {
+                s.irreversible += 1;
+                p.irreversible.push(format!("{}: {what} ({why})", a.step));
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// What `rollback` would do to a run (the newest without an id); changes nothing, takes no lock.
+pub fn preview(ctx: &Ctx, id: Option<&str>) -> Result<RollbackPreview> {
+    let (view, state, records) = pick(ctx, id)?;
+    let Frozen { pb, .. } = frozen(&view, &records)?;
+    examine(&view, state, &records, &pb)
+}
+
+/// The refusal of a rollback after re-enrollment (the caller shows the preview first).
+pub fn reregistered_refusal(p: &RollbackPreview) -> Option<anyhow::Error> {
+    let step = p.reregistered_by.as_ref()?;
+    Some(error::refused(format!(
+        "run {} got past re-enrollment (step `{step}` is done): this Mac is registered again, and rolling back would put the old registration's Workplace Join keychain items and files back onto it, recreating the duplicate registration the run removed; nothing was changed. If that is really what you want, pass --even-after-reregistration",
+        p.run
+    )))
+}
+
+/// Look at how the device is managed: the Jamf framework, the Jamf MDM profile.
+fn end_state(ctx: &Ctx, p: &RollbackPreview) -> EndState {
+    let framework = ctx
+        .device
+        .host_path(crate::action::facts::JAMF_BINARY)
+        .is_ok_and(|h| h.exists());
+    let mdm_profile = if ctx.device.has_program("/usr/bin/profiles") {
+        ctx.device
+            .run(
+                "/usr/bin/profiles",
+                &["list".to_string()],
+                &crate::device::RunOpts::default(),
+            )
+            .ok()
+            .filter(|o| o.success())
+            .map(|o| {
+                o.stdout
+                    .contains(crate::action::facts::JAMF_MDM_PROFILE_UUID)
+            })
+    } else {
+        None
+    };
+    EndState {
+        framework,
+        mdm_profile,
+        jss_url: p.jss_url.clone(),
+        ade: p.ade,
+    }
+}
+
+/// Undo, newest first, every reversible change of a run.
+pub fn rollback(
+    ctx: &Ctx,
+    id: Option<&str>,
+    opts: RollbackOptions,
+    printer: &Printer,
+) -> Result<RollbackReport> {
+    let lock = take_lock(ctx)?;
+    let (view, state, records) = pick(ctx, id)?;
+    super::damage::refuse_unexplained(ctx, &view.id)?;
     let run_dir = ctx.state.run_dir(&view.id);
     let Frozen { pb, vars, .. } = frozen(&view, &records)?;
+    let preview = examine(&view, state, &records, &pb)?;
+    if let Some(at) = preview.already_rolled_back {
+        return Ok(RollbackReport {
+            run: view.id.clone(),
+            already_rolled_back: Some(at),
+            ..Default::default()
+        });
+    }
+    if !opts.even_after_reregistration {
+        if let Some(e) = reregistered_refusal(&preview) {
+            return Err(e);
+        }
+    }
     let mut runner = Runner::open(
         ctx,
         lock,
@@ -158,7 +388,7 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
                 }
                 Err(e) => {
                     printer.step("failed", &step, &format!("{e:#}"));
-                    tracing::error!(run = %runner.run_id, %step, "rollback: {e:#}");
+                    tracing::error!(target: crate::output::SHOWN, run = %runner.run_id, %step, "rollback: {e:#}");
                     report.failures.push(format!("{step}: {e:#}"));
                 }
             }
@@ -194,6 +424,7 @@ pub fn rollback(ctx: &Ctx, id: Option<&str>, printer: &Printer) -> Result<Rollba
             ctx.device.hint(&format!("rollback {}", report.run))
         ));
     }
+    report.end_state = Some(end_state(ctx, &preview));
     Ok(report)
 }
 

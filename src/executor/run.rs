@@ -489,7 +489,7 @@ impl Runner<'_> {
                         exceptions: Vec::new(),
                     })?;
                     self.printer.step("failed", &step.id, &error);
-                    tracing::error!(run = %self.run_id, step = %step.id, %error, "step failed");
+                    tracing::error!(target: crate::output::SHOWN, run = %self.run_id, step = %step.id, %error, "step failed");
                     self.printer.line(&format!(
                         "run {} failed at `{}`. The journal is intact: fix the cause and `{}`, or `{}`",
                         self.run_id,

@@ -216,11 +216,22 @@ impl RunView {
                 Record::RollbackEnd { failures, .. } => {
                     v.rollback_ended = Some(failures.clone());
                     for (step, state) in v.steps.iter_mut() {
-                        if *state == StepState::Done
-                            && v.applied.iter().any(|a| &a.step == step && a.restored)
-                        {
-                            *state = StepState::RolledBack;
-                        }
+                        let restored = v.applied.iter().any(|a| &a.step == step && a.restored);
+                        *state = match *state {
+                            // A step paused (at the restart) or cut short that changed something:
+                            // put back like a done one.
+                            StepState::Done
+                            | StepState::Waiting
+                            | StepState::Running
+                            | StepState::Failed
+                                if restored =>
+                            {
+                                StepState::RolledBack
+                            }
+                            // Nothing waits any more once the run is rolled back.
+                            StepState::Waiting | StepState::Running => StepState::Pending,
+                            other => other,
+                        };
                     }
                 }
             }
