@@ -364,8 +364,8 @@ fn rollback(g: &Global, a: crate::cli::RollbackArgs) -> Result<i32> {
     }
     print!("{}", report::render_rollback_preview(&preview));
     if !a.even_after_reregistration {
-        if let Some(e) = executor::reregistered_refusal(&preview) {
-            return Err(e);
+        if let Some(w) = executor::reregistered_warning(&preview) {
+            printer.line(&format!("warning: {w}"));
         }
     }
     if a.dry_run {

@@ -73,7 +73,7 @@ pub fn run() -> Result<i32> {
     )?;
     step(
         "7. Rollback, previewed",
-        "`rollback --dry-run` shows what rollback would put back and what it cannot. This run got\npast re-enrollment, so rollback refuses (exit 4): it would put the old registration back\nonto a freshly registered Mac.",
+        "`rollback --dry-run` shows what rollback would put back and what it cannot. This run got\npast re-enrollment, so rollback would leave the old registration's keychain items out:\nputting them back onto a freshly registered Mac would recreate the duplicate.",
         &["--root", &r, "rollback", "--dry-run"],
     )?;
     step(

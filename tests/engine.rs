@@ -483,7 +483,10 @@ fn status_json_lists_runs_oldest_first_with_their_steps() {
     let dev = device();
     let pb = dev.playbook("mini", MINI);
     // No runs yet: an empty list, not an error.
-    assert_eq!(dev.status(), serde_json::json!({"runs": []}));
+    assert_eq!(
+        dev.status(),
+        serde_json::json!({"format_version": 1, "runs": []})
+    );
     let first = dev.reenroll(&["run", &pb, "--yes"]).exit(0).run_id();
     dev.reenroll(&["rollback", "--yes"]).exit(0);
     let second = dev.reenroll(&["run", &pb, "--yes"]).exit(0).run_id();

@@ -4,33 +4,7 @@
 
 mod support;
 
-use support::Sandbox;
-
-const REMOVE_REBOOT_REMOVE: &str = r#"
-name = "remove-reboot-remove"
-description = "A removal, a restart, another removal."
-
-[[steps]]
-id = "first"
-title = "Remove the preferences"
-[steps.action]
-kind = "remove"
-paths = ["{home}/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
-
-[[steps]]
-id = "restart"
-title = "Restart"
-[steps.action]
-kind = "reboot"
-delay_minutes = "1"
-
-[[steps]]
-id = "second"
-title = "Remove the app"
-[steps.action]
-kind = "remove"
-paths = ["/Applications/Company Portal.app"]
-"#;
+use support::{Sandbox, REMOVE_REBOOT_REMOVE};
 
 const DAEMON: &str = "/Library/LaunchDaemons/com.github.reenroll.plist";
 

@@ -8,33 +8,7 @@ mod support;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use support::{Device, Sandbox, BIN};
-
-const REMOVE_REBOOT_REMOVE: &str = r#"
-name = "remove-reboot-remove"
-description = "A removal, a restart, another removal."
-
-[[steps]]
-id = "first"
-title = "Remove the preferences"
-[steps.action]
-kind = "remove"
-paths = ["{home}/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
-
-[[steps]]
-id = "restart"
-title = "Restart"
-[steps.action]
-kind = "reboot"
-delay_minutes = "1"
-
-[[steps]]
-id = "second"
-title = "Remove the app"
-[steps.action]
-kind = "remove"
-paths = ["/Applications/Company Portal.app"]
-"#;
+use support::{Device, Sandbox, BIN, REMOVE_REBOOT_REMOVE};
 
 const REMOVE_ONLY: &str = r#"
 name = "remove-only"
@@ -173,7 +147,7 @@ fn a_rollback_after_purge_is_one_refusal() {
 }
 
 #[test]
-fn a_re_registered_run_is_not_rolled_back_unless_told() {
+fn a_re_registered_run_keeps_the_old_registration_out_unless_told() {
     let dev = Sandbox::new().build();
     let id = dev
         .reenroll(&["run", "--yes", "--set", "intune_settle_minutes=0"])
@@ -187,19 +161,23 @@ fn a_re_registered_run_is_not_rolled_back_unless_told() {
     dev.reenroll(&args).exit(0);
     assert_eq!(dev.step_states()["wait-for-enrollment"], "done");
     let before = dev.tree_hash();
-    let r = dev.reenroll(&["rollback", "--yes"]).exit(4);
-    r.stdout_contains(&format!("rollback of run {id}"))
+    let dry = dev.reenroll(&["rollback", "--dry-run"]).exit(0);
+    dry.stdout_contains(&format!("rollback of run {id}"))
         .stdout_contains("purge-user-files")
-        .stderr_contains("got past re-enrollment (step `wait-for-enrollment` is done)")
-        .stderr_contains("duplicate registration")
-        .stderr_contains("--even-after-reregistration");
-    before.assert_same(&dev.tree_hash(), "a refused rollback");
-    dev.reenroll(&["rollback", "--dry-run"])
-        .exit(4)
-        .stderr_contains("--even-after-reregistration");
-    dev.reenroll(&["rollback", "--yes", "--even-after-reregistration"])
+        .stdout_contains("got past re-enrollment (step `wait-for-enrollment` is done)")
+        .stdout_contains("duplicate registration")
+        .stdout_contains("--even-after-reregistration");
+    before.assert_same(&dev.tree_hash(), "a dry run");
+    // Files and the app come back; the old registration's keychain items stay out.
+    dev.reenroll(&["rollback", "--yes"])
         .exit(0)
-        .stdout_contains("Jamf Pro still manages this Mac");
+        .stdout_contains("not put back: the Mac is registered again");
+    let keychain = dev.read("/Users/alice/Library/Keychains/sandbox-keychain.plist");
+    assert!(
+        !keychain.contains("MS-Organization-Access"),
+        "the old Workplace Join certificate was put back onto a registered Mac"
+    );
+    assert!(dev.exists("/Users/alice/Library/Preferences/com.microsoft.CompanyPortalMac.plist"));
     assert_eq!(dev.last_run_status()["state"], "rolled-back");
 }
 

@@ -172,7 +172,18 @@ pub fn gather(env: &Env) -> Facts {
         f.insert("ade".into(), json!(ade));
         f.insert("mdm_enrolled".into(), json!(mdm));
     }
-    if let Some(out) = run_quiet(env, CONDITIONAL_ACCESS, &["getPSSOStatus"]) {
+    // Platform SSO state is the console user's: asked in their session as them (as Microsoft's
+    // and the community's extension attributes do); as root only when nobody is logged in.
+    let psso = match env.device.console_user().ok().flatten() {
+        Some(u) if env.device.has_program(CONDITIONAL_ACCESS) => {
+            let (program, args) =
+                super::run::as_console_user(&u, CONDITIONAL_ACCESS, &["getPSSOStatus".to_string()]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_quiet(env, &program, &args)
+        }
+        _ => run_quiet(env, CONDITIONAL_ACCESS, &["getPSSOStatus"]),
+    };
+    if let Some(out) = psso {
         let code = out.stdout.lines().next().unwrap_or("").trim().to_string();
         f.insert("psso_registered".into(), json!(code == "2"));
     } else {

@@ -324,7 +324,7 @@ mod status;
 pub use daemon::{confirm_and_hand_off, schedule};
 pub use purge::purge;
 pub use rollback::{
-    incomplete_text, preview as rollback_preview, reregistered_refusal, rollback, EndState,
+    incomplete_text, preview as rollback_preview, reregistered_warning, rollback, EndState,
     PreviewStep, RollbackOptions, RollbackPreview, RollbackReport,
 };
 pub use run::{find_run, resume, run, ResumeOptions};

@@ -191,13 +191,14 @@ pub fn preview(ctx: &Ctx, id: Option<&str>) -> Result<RollbackPreview> {
     examine(&view, state, &records, &pb)
 }
 
-/// The refusal of a rollback after re-enrollment (the caller shows the preview first).
-pub fn reregistered_refusal(p: &RollbackPreview) -> Option<anyhow::Error> {
+/// What a rollback after re-enrollment leaves out, said before it starts (the caller shows the
+/// preview first): the old registration's keychain items stay out unless asked for.
+pub fn reregistered_warning(p: &RollbackPreview) -> Option<String> {
     let step = p.reregistered_by.as_ref()?;
-    Some(error::refused(format!(
-        "run {} got past re-enrollment (step `{step}` is done): this Mac is registered again, and rolling back would put the old registration's Workplace Join keychain items and files back onto it, recreating the duplicate registration the run removed; nothing was changed. If that is really what you want, pass --even-after-reregistration",
+    Some(format!(
+        "run {} got past re-enrollment (step `{step}` is done): this Mac is registered again, so the old registration's keychain items are not put back (that would recreate the duplicate registration the run removed); files and the app are. `--even-after-reregistration` puts the keychain items back too",
         p.run
-    )))
+    ))
 }
 
 /// Look at how the device is managed: the Jamf framework, the Jamf MDM profile.
@@ -230,6 +231,10 @@ fn end_state(ctx: &Ctx, p: &RollbackPreview) -> EndState {
     }
 }
 
+/// The note that says a rollback leaves the old registration's keychain items out (the run got
+/// past re-enrollment): its value names the step that re-enrolled the Mac.
+const KEYCHAIN_KEPT_OUT: &str = "rollback:keychain-kept-out";
+
 /// Undo, newest first, every reversible change of a run.
 pub fn rollback(
     ctx: &Ctx,
@@ -250,11 +255,11 @@ pub fn rollback(
             ..Default::default()
         });
     }
-    if !opts.even_after_reregistration {
-        if let Some(e) = reregistered_refusal(&preview) {
-            return Err(e);
-        }
-    }
+    // Past re-enrollment the old registration's keychain items stay out (putting them back
+    // would recreate the duplicate registration); files and the app come back as usual.
+    // The decision is journaled before the rollback starts, so a retry after a crash keeps it.
+    let keep_keychain_out = !opts.even_after_reregistration
+        && (preview.reregistered_by.is_some() || view.notes.contains_key(KEYCHAIN_KEPT_OUT));
     let mut runner = Runner::open(
         ctx,
         lock,
@@ -266,6 +271,12 @@ pub fn rollback(
         printer,
     )?;
     runner.reconcile()?;
+    if keep_keychain_out && !runner.view.notes.contains_key(KEYCHAIN_KEPT_OUT) {
+        runner.append(Record::Note {
+            key: KEYCHAIN_KEPT_OUT.into(),
+            value: preview.reregistered_by.clone().unwrap_or_default(),
+        })?;
+    }
     runner.append(Record::RollbackStart { at: now_rfc3339() })?;
     cancel_pending_restart(ctx, &runner.view, printer);
     printer.line(&format!(
@@ -320,6 +331,15 @@ pub fn rollback(
                         }
                     }),
                 )]
+            }
+            Undo::AddKeychainItem { location, item, .. } if keep_keychain_out => {
+                report.irreversible.push(format!(
+                    "{}: {} in {} (not put back: the Mac is registered again; `--even-after-reregistration` puts the old registration's keychain items back)",
+                    a.step,
+                    item.describe(),
+                    location.describe()
+                ));
+                continue;
             }
             Undo::AddKeychainItem { location, .. } => {
                 if keychains_done.contains(location) {

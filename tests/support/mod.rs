@@ -37,6 +37,33 @@ pub const EXCLUDED: &[&str] = &["Library/Application Support/reenroll", "var/log
 /// The state directory of a sandbox device (Mac path).
 pub const STATE_DIR: &str = "/Library/Application Support/reenroll";
 
+/// A small playbook around a restart: a removal, the restart, another removal.
+pub const REMOVE_REBOOT_REMOVE: &str = r#"
+name = "remove-reboot-remove"
+description = "A removal, a restart, another removal."
+
+[[steps]]
+id = "first"
+title = "Remove the preferences"
+[steps.action]
+kind = "remove"
+paths = ["{home}/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
+
+[[steps]]
+id = "restart"
+title = "Restart"
+[steps.action]
+kind = "reboot"
+delay_minutes = "1"
+
+[[steps]]
+id = "second"
+title = "Remove the app"
+[steps.action]
+kind = "remove"
+paths = ["/Applications/Company Portal.app"]
+"#;
+
 /// Builds a sandbox device with `reenroll sandbox DIR [options]`.
 #[derive(Default, Clone)]
 pub struct Sandbox {
