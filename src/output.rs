@@ -213,17 +213,19 @@ pub const WIDTH: usize = 80;
 /// The width human output wraps at: on a terminal, its width (kept between 60 and 160
 /// columns); anywhere else (a log file, a pipe, the policy log Jamf Pro shows) no wrapping at
 /// all, so a line stays one line for whoever reads or greps it.
+///
+/// Asked once per process: a plan wraps hundreds of lines, each would otherwise ask the terminal.
 pub fn width() -> usize {
-    if std::io::stdout().is_terminal() {
-        let (_, cols) = console::Term::stdout().size();
-        if cols == 0 {
-            WIDTH
-        } else {
-            usize::from(cols).clamp(60, 160)
+    static ONCE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *ONCE.get_or_init(|| {
+        if !std::io::stdout().is_terminal() {
+            return usize::MAX;
         }
-    } else {
-        usize::MAX
-    }
+        match console::Term::stdout().size() {
+            (_, 0) => WIDTH,
+            (_, cols) => usize::from(cols).clamp(60, 160),
+        }
+    })
 }
 
 pub fn human_bytes(b: u64) -> String {

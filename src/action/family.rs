@@ -194,11 +194,11 @@ pub fn select(env: &Env, families: &[Family], notes: &mut Vec<String>) -> Result
                     let Some(name) = name.to_str() else {
                         continue; // not UTF-8: no bundle identifier can be spelled so
                     };
+                    // Two families may name the same entry: `remove::Spec::targets` keeps the
+                    // first.
                     if family.matches(name) {
-                        let path = format!("{dir}/{name}");
-                        if !sel.paths.iter().any(|(p, _)| *p == path) {
-                            sel.paths.push((path, family.name.clone()));
-                        }
+                        sel.paths
+                            .push((format!("{dir}/{name}"), family.name.clone()));
                     }
                 }
             }

@@ -210,9 +210,11 @@ impl Spec {
             })
             .transpose()?;
         let mut pending = locations;
-        let locked_at_end: Vec<KeychainLocation>;
+        // Keychains that could not be reached because they are locked (worth waiting for), with
+        // what was said; other failures go to `unreachable` at once.
+        let locked_at_end: Vec<(KeychainLocation, String)>;
         loop {
-            let mut locked: Vec<KeychainLocation> = Vec::new();
+            let mut locked: Vec<(KeychainLocation, String)> = Vec::new();
             for loc in std::mem::take(&mut pending) {
                 let kc = match crate::keychain::open_existing(env.device, &loc) {
                     Ok(Some(kc)) => kc,
@@ -221,9 +223,11 @@ impl Spec {
                         continue;
                     }
                     Err(e) => {
-                        unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
+                        let why = format!("{}: {}", loc.describe(), unreachable_text(&e));
                         if is_locked(&e) {
-                            locked.push(loc.clone());
+                            locked.push((loc.clone(), why));
+                        } else {
+                            unreachable.push(why);
                         }
                         continue;
                     }
@@ -339,9 +343,11 @@ impl Spec {
                     )));
                     }
                     Err(e) => {
-                        unreachable.push(format!("{}: {}", loc.describe(), unreachable_text(&e)));
+                        let why = format!("{}: {}", loc.describe(), unreachable_text(&e));
                         if is_locked(&e) {
-                            locked.push(loc.clone());
+                            locked.push((loc.clone(), why));
+                        } else {
+                            unreachable.push(why);
                         }
                         continue;
                     }
@@ -378,10 +384,7 @@ impl Spec {
                 {
                     let left = end.saturating_duration_since(std::time::Instant::now());
                     std::thread::sleep(left.min(RETRY_EVERY));
-                    // Forget what the locked ones said: they are asked again.
-                    let again: Vec<String> = locked.iter().map(|l| l.describe()).collect();
-                    unreachable.retain(|u| !again.iter().any(|d| u.starts_with(&format!("{d}: "))));
-                    pending = locked;
+                    pending = locked.into_iter().map(|(loc, _)| loc).collect();
                 }
                 _ => {
                     locked_at_end = locked;
@@ -390,28 +393,27 @@ impl Spec {
             }
         }
         // The wait is over: the users still locked out are exceptions, the others are done.
-        if let (Some((minutes, _)), false) = (&wait, locked_at_end.is_empty()) {
-            let still: Vec<String> = locked_at_end.iter().map(|l| l.describe()).collect();
-            let (gave_up, others): (Vec<String>, Vec<String>) = std::mem::take(&mut unreachable)
-                .into_iter()
-                .partition(|u| still.iter().any(|d| u.starts_with(&format!("{d}: "))));
-            unreachable = others;
-            for u in gave_up {
-                let target = u.split(": ").next().unwrap_or(&u).to_string();
-                let n = rec.intent(Change::Other {
-                    what: "purge the keychain".into(),
-                    target: target.clone(),
-                })?;
-                rec.failed(
-                    n,
-                    &target,
-                    &format!(
-                        "not purged: it could not be reached for {minutes} minute(s) (a user without a session keeps a locked login keychain): {u}. When that user is logged in, finish it with `sudo reenroll run reregister` (the same keychain purge, then their registration)"
-                    ),
-                    true,
-                )?;
-                exceptions += 1;
+        // Without a wait their part pauses, as any unreachable keychain's does.
+        match &wait {
+            Some((minutes, _)) => {
+                for (loc, u) in locked_at_end {
+                    let target = loc.describe();
+                    let n = rec.intent(Change::Other {
+                        what: "purge the keychain".into(),
+                        target: target.clone(),
+                    })?;
+                    rec.failed(
+                        n,
+                        &target,
+                        &format!(
+                            "not purged: it could not be reached for {minutes} minute(s) (a user without a session keeps a locked login keychain): {u}. When that user is logged in, finish it with `sudo reenroll run reregister` (the same keychain purge, then their registration)"
+                        ),
+                        true,
+                    )?;
+                    exceptions += 1;
+                }
             }
+            None => unreachable.extend(locked_at_end.into_iter().map(|(_, u)| u)),
         }
         // "alice's login keychain: nothing to purge: alice never logged in (no login keychain)"
         let absent = if never_logged_in.is_empty() {

@@ -178,6 +178,16 @@ fn check_confirms(pb: &Playbook, confirms: &[String], flag: &str, run: &str) -> 
     }
 }
 
+/// The done step that gave the management channel back (`channel = "restores"`: the Mac was
+/// re-enrolled), if the run got that far.
+fn reenrolled_by<'a>(pb: &'a Playbook, view: &RunView) -> Option<&'a str> {
+    pb.steps
+        .iter()
+        .filter(|s| s.channel == Some(crate::playbook::Channel::Restores))
+        .find(|s| view.steps.get(&s.id) == Some(&crate::journal::StepState::Done))
+        .map(|s| s.id.as_str())
+}
+
 /// Refuse a new run while another run of the same playbook is unfinished.
 fn refuse_if_unfinished(ctx: &Ctx, playbook: &str, hint: &str) -> Result<()> {
     for (view, state, _) in all_runs(ctx)? {

@@ -2,7 +2,6 @@
 //! would restore, what it cannot, and whether it should not be done at all).
 
 use super::*;
-use crate::playbook::Channel;
 
 #[derive(Serialize, Default)]
 pub struct RollbackReport {
@@ -148,13 +147,9 @@ fn examine(
         }
     }
     // Once a rollback has started, that decision was made: its retry is not refused again.
-    p.reregistered_by = pb
-        .steps
-        .iter()
-        .filter(|s| s.channel == Some(Channel::Restores))
-        .find(|s| view.steps.get(&s.id) == Some(&StepState::Done))
+    p.reregistered_by = super::reenrolled_by(pb, view)
         .filter(|_| !view.rollback_started)
-        .map(|s| s.id.clone());
+        .map(str::to_string);
     for a in pending.iter().rev() {
         let i = match p.steps.iter().position(|s| s.id == a.step) {
             Some(i) => i,

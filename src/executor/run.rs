@@ -591,11 +591,9 @@ impl Runner<'_> {
     /// Pro rather than the state before the run. A failure is only logged: the run's own
     /// outcome stands.
     fn send_inventory(&mut self) {
-        let restored = self.pb.steps.iter().any(|s| {
-            s.channel == Some(crate::playbook::Channel::Restores)
-                && self.view.steps.get(&s.id) == Some(&crate::journal::StepState::Done)
-        });
-        if !restored || !self.ctx.device.has_program(JAMF) {
+        if super::reenrolled_by(&self.pb, &self.view).is_none()
+            || !self.ctx.device.has_program(JAMF)
+        {
             return;
         }
         self.printer
