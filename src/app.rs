@@ -296,8 +296,9 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
             pb.name,
             crate::plan::describe_device(&ctx)
         ))? {
+            // Declined: refused (exit 4), not done.
             printer.line("nothing was changed");
-            return Ok(error::OK);
+            return Ok(error::REFUSED);
         }
     }
     if a.force {
@@ -568,7 +569,8 @@ fn purge(g: &Global, older_than: String, yes: bool) -> Result<i32> {
     let ctx = ctx_of(g)?;
     ctx.guard_changes()?;
     if !yes && !crate::ask::confirm(&format!("Delete the quarantine of finished runs older than {older_than}? Their removals can no longer be rolled back."))? {
-        return Ok(error::OK);
+        Printer::new(false).line("nothing was purged");
+        return Ok(error::REFUSED);
     }
     let printer = Printer::new(false);
     let n = executor::purge(&ctx, d, &printer)?;

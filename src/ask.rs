@@ -8,6 +8,8 @@ use anyhow::Result;
 use crate::error;
 
 /// Ask once on the terminal. Without a terminal there is nobody to ask: exit 2 unless --yes.
+/// Anything but yes (no, an empty line, the end of input) is `false`: every caller then changes
+/// nothing and exits 4 (`error::REFUSED`), declined rather than done.
 pub fn confirm(question: &str) -> Result<bool> {
     can_ask()?;
     eprint!("{question} [y/N] ");

@@ -9,7 +9,9 @@ pub const FAILED: i32 = 1;
 pub const INVALID: i32 = 2;
 /// Paused: waiting for a restart, a timer, an operator or the user; `resume` continues.
 pub const PAUSED: i32 = 3;
-/// Refused before starting: not root, the lock is held, a run is already paused, unsupported host.
+/// Refused before starting: not root, the lock is held, a run is already paused, unsupported host;
+/// also a confirmation declined (`[y/N]` answered no, `run --step` stopped before its first step):
+/// nothing was changed.
 pub const REFUSED: i32 = 4;
 /// `diagnose` found something.
 pub const FINDINGS: i32 = 5;
@@ -21,7 +23,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   1  a step failed (journal intact: resume or rollback)
   2  invalid invocation or playbook; nothing changed
   3  paused (waiting for a restart, a timer, an operator or the user; `resume` continues)
-  4  refused before starting (not root, lock held, a run already paused, unsupported host)
+  4  refused before starting (not root, lock held, a run already paused, unsupported host) or declined at a confirmation; nothing changed
   5  diagnose found something
   6  completed with exceptions (some planned changes could not be made; each is listed)";
 

@@ -2,14 +2,22 @@
 //! (its plan lines), then `[y] do it, [s] skip, [d] details, [q] stop here`. Operator steps show
 //! their instructions and ask the admin to confirm the work was done. A settle wait can be cut
 //! short only by typing an explicit confirmation after a warning.
+//!
+//! A step with nothing to change, and a step confirmed on the command line (`--confirm`), are
+//! shown and run without a question. `[s]` on a step a gate waits for says that the gate still
+//! waits for it. Before a restart the question says that the LaunchDaemon carries on unattended
+//! afterwards, and how to get the questions back. Ctrl-C (or SIGTERM/SIGHUP) while a question
+//! waits for its answer pauses the run before that step (exit 3), like a signal between steps.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
 use anyhow::Result;
 
-use crate::action::{ActionSpec, Env, Facts};
+use crate::action::{ActionSpec, Env, Facts, Recorder, StepPlan};
 use crate::executor::{Choice, Runner, StepPrompt};
 use crate::journal::Record;
 use crate::output::{width, wrap};
@@ -34,16 +42,102 @@ impl StepPrompt for Terminal {
 /// The words that cut a settle wait short.
 pub const CUT_SHORT: &str = "skip the wait";
 
-fn read_answer(prompt: &str) -> Result<String> {
+/// What arrives while a question waits: a line typed, the end of input, or a signal.
+enum Event {
+    Line(String),
+    End,
+    Signal,
+}
+
+/// An answer, or the signal that interrupted the question.
+enum Answer {
+    Text(String),
+    Interrupted,
+}
+
+/// Lines from standard input and the stop signals, in the order they arrive, on one channel.
+/// A blocking read is restarted after a signal (the handlers are installed with `SA_RESTART`),
+/// so the read happens on its own thread and a signal is a message of its own: the question
+/// returns on whichever comes first. Started at the first question; a signal that came before
+/// it is seen through the runner's flag.
+fn events() -> &'static Mutex<Receiver<Event>> {
+    static EVENTS: OnceLock<Mutex<Receiver<Event>>> = OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let (tx, rx) = channel();
+        let signals = tx.clone();
+        std::thread::spawn(move || loop {
+            let mut line = String::new();
+            match std::io::stdin().read_line(&mut line) {
+                Ok(n) if n > 0 => {
+                    if tx.send(Event::Line(line)).is_err() {
+                        return;
+                    }
+                }
+                // End of input, or a terminal that went away.
+                _ => {
+                    let _ = tx.send(Event::End);
+                    return;
+                }
+            }
+        });
+        match signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ]) {
+            Ok(mut it) => {
+                std::thread::spawn(move || {
+                    for _ in it.forever() {
+                        if signals.send(Event::Signal).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("Ctrl-C at a question cannot be noticed until it is answered: {e}"),
+        }
+        Mutex::new(rx)
+    })
+}
+
+fn read_answer(runner: &Runner, prompt: &str) -> Result<Answer> {
+    let events = events();
+    // After `events()`: a signal from now on is a message; one before was raised as the flag.
+    if runner.cancelled() {
+        println!();
+        return Ok(Answer::Interrupted);
+    }
     let mut out = std::io::stdout().lock();
     write!(out, "{prompt}")?;
     out.flush()?;
-    let mut line = String::new();
-    let n = std::io::stdin().lock().read_line(&mut line)?;
-    if n == 0 {
-        return Ok("q".into()); // end of input: stop, the run stays resumable
-    }
-    Ok(line.trim().to_string())
+    drop(out);
+    let event = events
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the terminal input is gone"))?
+        .recv()
+        .unwrap_or(Event::End);
+    Ok(match event {
+        Event::Line(line) => Answer::Text(line.trim().to_string()),
+        // End of input: stop, the run stays resumable.
+        Event::End => Answer::Text("q".into()),
+        Event::Signal => {
+            println!();
+            Answer::Interrupted
+        }
+    })
+}
+
+/// The gates that wait for a step (`after` names it): skipping the step releases none of them.
+fn gates_waiting_for<'p>(runner: &'p Runner, step: &Step) -> Vec<&'p str> {
+    runner
+        .pb
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            ActionSpec::Gate(g) if g.after.iter().any(|a| a == &step.id) => Some(s.id.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn ask(
@@ -61,7 +155,10 @@ fn ask(
         reversible: step.reversible,
         now: SystemTime::now(),
     };
-    let plan = spec.plan(&env).unwrap_or_default();
+    let (plan, unplanned) = match spec.plan(&env) {
+        Ok(plan) => (plan, None),
+        Err(e) => (StepPlan::default(), Some(format!("{e:#}"))),
+    };
     println!();
     print!(
         "{}",
@@ -73,19 +170,56 @@ fn ask(
         )
     );
     print!("{}", render_step_lines(&plan, 12));
+    if let Some(e) = &unplanned {
+        say(&format!("could not tell what this step would change: {e}"));
+    }
+    // Confirmed on the command line (`--confirm`): the admin has answered already.
+    if let Some(at) = runner.confirmed(&step.id) {
+        say(&format!("confirmed at {at} (--confirm): not asked again"));
+        return Ok(Choice::Do);
+    }
+    // Nothing to change: the step runs (it looks at the device again) without a question.
+    if unplanned.is_none() && plan.changes.is_empty() {
+        say("nothing to change: not asked");
+        return Ok(Choice::Do);
+    }
+    // An operator step, or a server step without credentials (it acts as one).
+    let operator = plan
+        .changes
+        .iter()
+        .any(|c| c.op == crate::action::Op::Operator);
+    let gates = gates_waiting_for(runner, step)
+        .into_iter()
+        .map(|g| format!("`{g}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if matches!(spec, ActionSpec::Reboot(_)) {
+        say(&format!(
+            "After the restart the LaunchDaemon {} carries this run on unattended, without these questions, until the run pauses (an operator step, a wait), fails or ends; follow it with `{}` or in {}. To get the questions back for what is left, once it has paused: `{}`.",
+            crate::action::reboot::LABEL,
+            runner.device().hint("status"),
+            crate::action::reboot::DAEMON_OUTPUT,
+            runner.device().hint("resume --step"),
+        ));
+    }
+    let skip = if gates.is_empty() {
+        "[s] skip".to_string()
+    } else {
+        format!("[s] skip for now ({gates} still waits for it)")
+    };
+    let prompt = if operator {
+        format!("   Has this been done? [y] yes, confirm it  {skip}  [d] details  [q] stop here: ")
+    } else {
+        format!("   [y] do it  {skip}  [d] details  [q] stop here: ")
+    };
     loop {
-        // An operator step, or a server step without credentials (it acts as one).
-        let operator = plan
-            .changes
-            .iter()
-            .any(|c| c.op == crate::action::Op::Operator);
-        let prompt = if operator {
-            "   Has this been done? [y] yes, confirm it  [s] skip  [d] details  [q] stop here: "
-        } else {
-            "   [y] do it  [s] skip  [d] details  [q] stop here: "
+        let answer = match read_answer(runner, &prompt)? {
+            Answer::Text(t) => t,
+            Answer::Interrupted => return Ok(Choice::Interrupted),
         };
-        match read_answer(prompt)?.to_lowercase().as_str() {
+        match answer.to_lowercase().as_str() {
             "y" | "yes" => {
+                runner.mark_answered();
                 if operator {
                     runner.record(Record::Confirmed {
                         step: step.id.clone(),
@@ -93,13 +227,23 @@ fn ask(
                     })?;
                 }
                 if let ActionSpec::Gate(g) = &spec {
-                    if !settle_choice(runner, step, g)? {
-                        return Ok(Choice::Stop);
-                    }
+                    return settle_choice(runner, step, g);
                 }
                 return Ok(Choice::Do);
             }
-            "s" | "skip" => return Ok(Choice::Skip),
+            "s" | "skip" => {
+                runner.mark_answered();
+                if !gates.is_empty() {
+                    say(&format!(
+                        "This only postpones it: {gates} still waits for `{}` and holds the run until it is confirmed. Once it is done: `{}`.",
+                        step.id,
+                        runner
+                            .device()
+                            .hint(&format!("resume --confirm {}", step.id))
+                    ));
+                }
+                return Ok(Choice::Skip);
+            }
             "q" | "quit" | "stop" => return Ok(Choice::Stop),
             "d" | "details" => {
                 println!(
@@ -125,33 +269,46 @@ fn ask(
     }
 }
 
+/// A line under the step's heading, wrapped to the terminal.
+fn say(text: &str) {
+    print!("{}", wrap("   ", "   ", text, width()));
+}
+
 /// Before a settle wait: wait, or cut it short after a warning and an explicit confirmation.
-fn settle_choice(runner: &mut Runner, step: &Step, g: &crate::action::gate::Spec) -> Result<bool> {
-    use crate::action::Recorder;
+fn settle_choice(runner: &mut Runner, step: &Step, g: &crate::action::gate::Spec) -> Result<Choice> {
     // Until the server steps are done the gate pauses anyway: nothing to wait for yet.
     if g.after.iter().any(|id| {
         runner.confirmed(id).is_none() && runner.get_note(&format!("finished-at:{id}")).is_none()
     }) {
-        return Ok(true);
+        return Ok(Choice::Do);
     }
     println!("   The article asks for at least 30 minutes between deleting the Intune records and re-enrolling (this run: {} minute(s)).", g.settle_minutes.trim());
     loop {
-        match read_answer("   [w] wait (countdown)  [c] cut the wait short  [q] stop here: ")?
-            .to_lowercase()
-            .as_str()
-        {
-            "w" | "wait" | "y" | "" => return Ok(true),
-            "q" => return Ok(false),
+        let answer = match read_answer(
+            runner,
+            "   [w] wait (countdown)  [c] cut the wait short  [q] stop here: ",
+        )? {
+            Answer::Text(t) => t,
+            Answer::Interrupted => return Ok(Choice::Interrupted),
+        };
+        match answer.to_lowercase().as_str() {
+            "w" | "wait" | "y" | "" => return Ok(Choice::Do),
+            "q" => return Ok(Choice::Stop),
             "c" => {
                 println!("   WARNING: re-enrolling before Intune has processed the deletions can register the Mac twice again.");
-                let typed =
-                    read_answer(&format!("   Type `{CUT_SHORT}` to go on without waiting: "))?;
+                let typed = match read_answer(
+                    runner,
+                    &format!("   Type `{CUT_SHORT}` to go on without waiting: "),
+                )? {
+                    Answer::Text(t) => t,
+                    Answer::Interrupted => return Ok(Choice::Interrupted),
+                };
                 if typed == CUT_SHORT {
                     runner.record(Record::Note {
                         key: format!("settle-cut:{}", step.id),
                         value: crate::action::now_rfc3339(),
                     })?;
-                    return Ok(true);
+                    return Ok(Choice::Do);
                 }
                 println!("   not cut short");
             }

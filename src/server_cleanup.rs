@@ -115,7 +115,7 @@ pub fn cleanup(ctx: &Ctx, a: &Request) -> Result<i32> {
     {
         json(None)?;
         printer.line("nothing was deleted");
-        return Ok(error::OK);
+        return Ok(error::REFUSED);
     }
     let report = server::apply(
         &clients,

@@ -42,6 +42,10 @@ pub enum Ended {
     Completed { exceptions: Vec<String> },
     Paused(String),
     Failed(String),
+    /// `run --step` stopped (`q`) before the admin accepted any step and before anything was
+    /// changed: the new run was removed again, as if never created (exit 4, like a declined
+    /// confirmation), so it blocks no later `run`.
+    Discarded(String),
 }
 
 impl Ended {
@@ -51,6 +55,7 @@ impl Ended {
             Ended::Completed { .. } => error::EXCEPTIONS,
             Ended::Paused(_) => error::PAUSED,
             Ended::Failed(_) => error::FAILED,
+            Ended::Discarded(_) => error::REFUSED,
         }
     }
 }
@@ -73,6 +78,11 @@ pub struct Runner<'a> {
     current_step: String,
     /// `run --step`: asked before each step (the commands layer's terminal prompt).
     prompt: Option<&'a dyn StepPrompt>,
+    /// Created by this session (`run`, not `resume`): a `q` before the admin accepted any step
+    /// discards it.
+    created_here: bool,
+    /// The admin answered a step's question (`y`, `s`) in this session (`mark_answered`).
+    answered: bool,
 }
 
 /// What the person at the terminal chose before a step (`run --step`).
@@ -80,6 +90,9 @@ pub enum Choice {
     Do,
     Skip,
     Stop,
+    /// Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived while the prompt waited for an answer: the run
+    /// pauses before the step, like a signal between steps.
+    Interrupted,
 }
 
 /// The question before each step of `run --step`. The commands layer owns the implementation
@@ -320,6 +333,8 @@ impl<'a> Runner<'a> {
             options,
             current_step: String::new(),
             prompt: None,
+            created_here: false,
+            answered: false,
         }
     }
 }

@@ -47,6 +47,7 @@ pub fn run(
         printer.line(&format!("recorded: the operator did or acknowledges `{c}`"));
     }
     runner.prompt = prompt;
+    runner.created_here = true;
     runner.execute()
 }
 
@@ -255,6 +256,44 @@ impl Runner<'_> {
         self.append(r)
     }
 
+    /// The prompt says the admin answered a step's question (`y` or `s`), as opposed to a step
+    /// run without asking (nothing to change, confirmed on the command line).
+    pub fn mark_answered(&mut self) {
+        self.answered = true;
+    }
+
+    /// A run this session created in which the admin has accepted no step and nothing was
+    /// attempted on the device (no intent recorded): a `q` now leaves nothing to resume.
+    fn untouched(&self) -> bool {
+        self.created_here
+            && !self.answered
+            && !self
+                .records
+                .iter()
+                .any(|r| matches!(r, Record::Intent { .. } | Record::SkippedByAdmin { .. }))
+    }
+
+    /// `q` before the first step of a new run: remove the run again (its folder holds the
+    /// journal and nothing else), so that no run stays behind to block the next `run`.
+    fn discard(&mut self, before: &str) -> Result<Ended> {
+        let reason = format!(
+            "stopped by the admin before `{before}`, before any step was accepted; nothing was changed"
+        );
+        self.quarantine = None;
+        crate::journal::damage::discard_never_started(&self.run_dir).with_context(|| {
+            format!(
+                "removing run {} again after the admin stopped before its first step",
+                self.run_id
+            )
+        })?;
+        tracing::info!(run = %self.run_id, "{reason}; the run was removed");
+        self.printer.line(&format!(
+            "{reason}: run {} was removed again and blocks no later `run`",
+            self.run_id
+        ));
+        Ok(Ended::Discarded(reason))
+    }
+
     pub(super) fn append(&mut self, r: Record) -> Result<()> {
         self.journal.append(&r)?;
         // One definition of the state machine: re-derive the view from every record.
@@ -425,11 +464,25 @@ impl Runner<'_> {
                         continue;
                     }
                     Choice::Stop => {
+                        if self.untouched() {
+                            return self.discard(&step.id);
+                        }
                         // Not started: the step stays pending.
                         return self.pause(
                             None,
                             format!(
                                 "stopped by the admin before `{}`; `reenroll resume` continues",
+                                step.id
+                            ),
+                            None,
+                        );
+                    }
+                    Choice::Interrupted => {
+                        // Not started: the step stays pending; asked again by `resume --step`.
+                        return self.pause(
+                            None,
+                            format!(
+                                "stopped by a signal (Ctrl-C) at the question before `{}`; `reenroll resume` continues",
                                 step.id
                             ),
                             None,
@@ -568,10 +621,14 @@ impl Runner<'_> {
         tracing::info!(run = %self.run_id, step = step.as_deref().unwrap_or("-"), %reason, "run paused");
         self.printer
             .step("paused", step.as_deref().unwrap_or("-"), &reason);
+        // Step by step, the resume that asks again.
+        let step_mode = if self.prompt.is_some() { " --step" } else { "" };
         self.printer.line(&format!(
             "run {} is paused; `{}` continues it",
             self.run_id,
-            self.ctx.device.hint(&format!("resume {}", self.run_id))
+            self.ctx
+                .device
+                .hint(&format!("resume {}{step_mode}", self.run_id))
         ));
         Ok(Ended::Paused(reason))
     }
