@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
@@ -94,11 +95,17 @@ fn events() -> &'static Mutex<Receiver<Event>> {
                     }
                 });
             }
-            Err(e) => tracing::warn!("Ctrl-C at a question cannot be noticed until it is answered: {e}"),
+            Err(e) => {
+                tracing::warn!("Ctrl-C at a question cannot be noticed until it is answered: {e}")
+            }
         }
         Mutex::new(rx)
     })
 }
+
+/// Standard input has ended: every later question is answered `q` at once (the reading thread
+/// is gone, and the signal thread keeps the channel open).
+static INPUT_ENDED: AtomicBool = AtomicBool::new(false);
 
 fn read_answer(runner: &Runner, prompt: &str) -> Result<Answer> {
     let events = events();
@@ -106,6 +113,9 @@ fn read_answer(runner: &Runner, prompt: &str) -> Result<Answer> {
     if runner.cancelled() {
         println!();
         return Ok(Answer::Interrupted);
+    }
+    if INPUT_ENDED.load(Ordering::SeqCst) {
+        return Ok(Answer::Text("q".into()));
     }
     let mut out = std::io::stdout().lock();
     write!(out, "{prompt}")?;
@@ -119,7 +129,11 @@ fn read_answer(runner: &Runner, prompt: &str) -> Result<Answer> {
     Ok(match event {
         Event::Line(line) => Answer::Text(line.trim().to_string()),
         // End of input: stop, the run stays resumable.
-        Event::End => Answer::Text("q".into()),
+        Event::End => {
+            INPUT_ENDED.store(true, Ordering::SeqCst);
+            println!();
+            Answer::Text("q".into())
+        }
         Event::Signal => {
             println!();
             Answer::Interrupted
@@ -275,7 +289,11 @@ fn say(text: &str) {
 }
 
 /// Before a settle wait: wait, or cut it short after a warning and an explicit confirmation.
-fn settle_choice(runner: &mut Runner, step: &Step, g: &crate::action::gate::Spec) -> Result<Choice> {
+fn settle_choice(
+    runner: &mut Runner,
+    step: &Step,
+    g: &crate::action::gate::Spec,
+) -> Result<Choice> {
     // Until the server steps are done the gate pauses anyway: nothing to wait for yet.
     if g.after.iter().any(|id| {
         runner.confirmed(id).is_none() && runner.get_note(&format!("finished-at:{id}")).is_none()

@@ -81,7 +81,11 @@ fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
     let mut p = pty(&dev, &["run", "--step", "reregister"]);
     // preflight reads the device and changes nothing; Company Portal and Conditional Access
     // are not running: shown, not asked about
-    for id in ["preflight", "quit-company-portal", "quit-conditional-access"] {
+    for id in [
+        "preflight",
+        "quit-company-portal",
+        "quit-conditional-access",
+    ] {
         p.exp_string(&format!("{id} ")).unwrap();
         let shown = p.exp_string("nothing to change: not asked").unwrap();
         assert!(!shown.contains("stop here"), "{shown}");
@@ -311,13 +315,15 @@ fn skipping_a_step_a_gate_waits_for_only_postpones_it() {
         .unwrap();
     p.exp_string("[q] stop here: ").unwrap();
     p.send_line("s").unwrap();
-    p.exp_string("This only postpones it: `settle` still waits for").unwrap();
+    p.exp_string("This only postpones it: `settle` still waits for")
+        .unwrap();
     p.exp_string("resume --confirm server`").unwrap();
     // The gate does wait for it.
     p.exp_string("settle ").unwrap();
     p.exp_string("[q] stop here: ").unwrap();
     p.send_line("y").unwrap();
-    p.exp_string("waiting for the server steps: server").unwrap();
+    p.exp_string("waiting for the server steps: server")
+        .unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 3);
     assert_eq!(dev.step_states()["server"], "skipped-by-admin");

@@ -610,6 +610,23 @@ fn server_cleanup_plans_then_applies() {
     assert!(shown.contains("keep   Intune bbbbbbbb"), "{shown}");
     assert!(f.calls().iter().all(|c| c.starts_with("GET ")));
 
+    // On a terminal, declining deletes nothing and is a refusal: exit 4.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reenroll"));
+    cmd.arg("--root").arg(&f.root).args(&args);
+    for v in reenroll::server::creds::ENV_VARS {
+        cmd.env_remove(v.name);
+    }
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    p.exp_string("[y/N] ").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("nothing was deleted").unwrap();
+    p.exp_eof().unwrap();
+    match p.process.wait().unwrap() {
+        rexpect::process::wait::WaitStatus::Exited(_, code) => assert_eq!(code, 4),
+        other => panic!("server cleanup did not exit normally: {other:?}"),
+    }
+    assert!(f.calls().iter().all(|c| c.starts_with("GET ")));
+
     args.extend(["--yes", "--json"]);
     let out = f.reenroll(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

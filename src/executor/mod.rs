@@ -39,7 +39,9 @@ use crate::playbook::{Playbook, Step};
 /// How a run (or resume) session ended, and its exit code.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ended {
-    Completed { exceptions: Vec<String> },
+    Completed {
+        exceptions: Vec<String>,
+    },
     Paused(String),
     Failed(String),
     /// `run --step` stopped (`q`) before the admin accepted any step and before anything was
