@@ -41,8 +41,7 @@ fn on_a_terminal(dev: &Device, args: &str, answer: &str) -> (Option<i32>, String
         .stderr(Stdio::piped())
         .spawn()
         .expect("running script");
-    // Give the question time to be asked before the answer arrives.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The terminal holds the answer until the question reads it: no wait is needed.
     child
         .stdin
         .take()
