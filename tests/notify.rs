@@ -421,6 +421,19 @@ fn the_deferred_state_is_shown_and_survives_a_signal_and_a_crash() {
         );
         std::thread::yield_now();
     };
+    // The document, with its new state and `deferred`, matches docs/schemas/status.schema.json.
+    let doc = dev.status();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("docs/schemas/status.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{doc:#}");
     assert_eq!(status["deferred"]["step"], "tell-user");
     assert_eq!(status["deferred"]["deferrals"], 1);
     assert!(status["deferred"]["until"].as_str().unwrap().ends_with('Z'));

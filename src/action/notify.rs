@@ -32,6 +32,8 @@ use crate::device::RunOpts;
 /// swiftDialog's command-line tool.
 pub const DIALOG: &str = "/usr/local/bin/dialog";
 pub const OSASCRIPT: &str = "/usr/bin/osascript";
+/// The fields that are not timers but are checked like them once variables are filled in.
+pub const VALUE_FIELDS: &[&str] = &["deferrals", "deadline", "timeout_means"];
 /// The most deferrals a step may allow.
 pub const MAX_DEFERRALS: u32 = 100;
 /// Note key prefixes (the journal's `note` records).
@@ -149,7 +151,9 @@ pub fn next_prompt(
 }
 
 /// swiftDialog's exit status: 0 button 1, 2 button 2, 4 the timer ran out, 10 the quit key,
-/// 20 Do Not Disturb; anything else (a crash, no GUI session) did not show.
+/// 20 Do Not Disturb; anything else (a crash, no GUI session) did not show. NOTE: swiftDialog's
+/// wiki is not consistent about 20 (its exit-code table says "--timer reached 0", its timer page
+/// says 4): both mean "no answer", so the decision is the same either way.
 pub fn dialog_answer(code: Option<i32>) -> Answer {
     match code {
         Some(0) => Answer::Proceed,

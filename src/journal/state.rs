@@ -284,3 +284,65 @@ impl RunView {
         RunState::Interrupted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(key: &str, value: &str) -> Record {
+        Record::Note {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn a_deferral_makes_a_live_run_deferred_until_the_step_ends_or_the_run_pauses() {
+        let start = Record::StepStart {
+            step: "tell-user".into(),
+            at: "t".into(),
+        };
+        let deferred = note("deferred-until:tell-user", "2026-11-30T11:00:00Z");
+        let mut records = vec![start.clone(), note("deferrals:tell-user", "1"), deferred];
+        let v = RunView::from_records(&records);
+        assert_eq!(v.state(true), RunState::Deferred);
+        assert_eq!(
+            v.deferred,
+            Some(("tell-user".into(), "2026-11-30T11:00:00Z".into()))
+        );
+        // The process died while deferred: interrupted, resumable, the count still in the notes.
+        assert_eq!(v.state(false), RunState::Interrupted);
+        assert!(v.state(false).resumable());
+        assert!(!RunState::Deferred.resumable());
+        assert_eq!(v.notes["deferrals:tell-user"], "1");
+        // A resume starts the step again: still deferred until it writes its next note or ends.
+        records.push(start);
+        assert_eq!(
+            RunView::from_records(&records).state(true),
+            RunState::Deferred
+        );
+        let mut paused = records.clone();
+        paused.push(Record::Paused {
+            step: Some("tell-user".into()),
+            reason: "stopped by a signal".into(),
+            at: "t".into(),
+            until: None,
+        });
+        let v = RunView::from_records(&paused);
+        assert_eq!(
+            (v.state(false), v.deferred.clone()),
+            (RunState::Paused, None)
+        );
+        records.push(Record::StepEnd {
+            step: "tell-user".into(),
+            state: StepState::Done,
+            at: "t".into(),
+            summary: "the user agreed".into(),
+        });
+        assert_eq!(
+            RunView::from_records(&records).state(true),
+            RunState::Running
+        );
+        assert_eq!(RunState::Deferred.as_str(), "deferred");
+    }
+}
