@@ -259,6 +259,17 @@ pub fn render_status(r: &crate::executor::StatusReport) -> String {
                 width(),
             ));
         }
+        if let Some(d) = &run.deferred {
+            s.push_str(&wrap(
+                "  deferred: ",
+                "    ",
+                &format!(
+                    "the user at the Mac deferred `{}` ({} time(s)); asked again at {}",
+                    d.step, d.deferrals, d.until
+                ),
+                width(),
+            ));
+        }
         for st in &run.steps {
             let head = format!("  {:<17}", st.state);
             match st.summary.lines().next().filter(|l| !l.is_empty()) {

@@ -148,9 +148,12 @@ pub fn check_timers(
         } else {
             format!("{from}: ")
         };
-        error::invalid(format!(
-            "{from}{p}; nothing was changed. Give a number of minutes within the maximum"
-        ))
+        let give = if crate::action::notify::VALUE_FIELDS.contains(&p.field) {
+            "Give a value of the form the message names"
+        } else {
+            "Give a number of minutes within the maximum"
+        };
+        error::invalid(format!("{from}{p}; nothing was changed. {give}"))
     })
 }
 

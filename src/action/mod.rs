@@ -9,6 +9,7 @@ pub mod facts;
 pub mod family;
 pub mod gate;
 pub mod keychain_purge;
+pub mod notify;
 pub mod operator;
 pub mod reboot;
 pub mod remove;
@@ -44,6 +45,7 @@ pub enum ActionSpec {
     WaitFor(wait_for::Spec),
     Server(server::Spec),
     VerifyRemoved(verify::Spec),
+    Notify(notify::Spec),
 }
 
 /// The `op` of a planned change, as `plan --json` names it.
@@ -199,6 +201,7 @@ impl ActionSpec {
             ActionSpec::WaitFor(_) => "wait-for",
             ActionSpec::Server(_) => "server",
             ActionSpec::VerifyRemoved(_) => "verify-removed",
+            ActionSpec::Notify(_) => "notify",
         }
     }
 
@@ -221,7 +224,8 @@ impl ActionSpec {
             | ActionSpec::KeychainPurge(_)
             | ActionSpec::Reboot(_)
             | ActionSpec::Gate(_)
-            | ActionSpec::Server(_) => Vec::new(),
+            | ActionSpec::Server(_)
+            | ActionSpec::Notify(_) => Vec::new(),
         }
     }
 
@@ -261,6 +265,11 @@ impl ActionSpec {
                 .as_deref()
                 .map(|m| vec![Timer::new("wait_for_user_minutes", m, WEEK, false)])
                 .unwrap_or_default(),
+            ActionSpec::Notify(s) => s
+                .timer_fields()
+                .into_iter()
+                .map(|(field, text, max)| Timer::new(field, &text, max, false))
+                .collect(),
             ActionSpec::Facts(_)
             | ActionSpec::Remove(_)
             | ActionSpec::Operator(_)
@@ -275,6 +284,7 @@ impl ActionSpec {
             ActionSpec::Server(s) => s.validate(),
             ActionSpec::Remove(s) => s.validate(),
             ActionSpec::VerifyRemoved(s) => s.validate(),
+            ActionSpec::Notify(s) => s.validate(),
             _ => Ok(()),
         }
     }
@@ -293,7 +303,8 @@ impl ActionSpec {
             | ActionSpec::Gate(_)
             | ActionSpec::WaitFor(_)
             | ActionSpec::Server(_)
-            | ActionSpec::VerifyRemoved(_) => false,
+            | ActionSpec::VerifyRemoved(_)
+            | ActionSpec::Notify(_) => false,
         }
     }
 
@@ -326,6 +337,7 @@ impl ActionSpec {
             ActionSpec::WaitFor(s) => s.plan(env),
             ActionSpec::Server(s) => s.plan(env),
             ActionSpec::VerifyRemoved(s) => s.plan(env),
+            ActionSpec::Notify(s) => s.plan(env),
         }
     }
 
@@ -341,6 +353,7 @@ impl ActionSpec {
             ActionSpec::WaitFor(s) => s.apply(env, rec),
             ActionSpec::Server(s) => s.apply(env, rec),
             ActionSpec::VerifyRemoved(s) => s.apply(env, rec),
+            ActionSpec::Notify(s) => s.apply(env, rec),
         }
     }
 }

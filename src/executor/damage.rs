@@ -138,6 +138,7 @@ pub(super) fn status_of(ctx: &Ctx, d: &DamagedRun) -> RunStatus {
         ended: None,
         paused: None,
         paused_at_step: None,
+        deferred: None,
         steps: Vec::new(),
         exceptions: Vec::new(),
         facts: view.facts.clone(),

@@ -217,7 +217,7 @@ fn refuse_if_unfinished(ctx: &Ctx, playbook: &str, hint: &str) -> Result<()> {
         if view.playbook == playbook
             && matches!(
                 state,
-                RunState::Paused | RunState::Interrupted | RunState::Running
+                RunState::Paused | RunState::Interrupted | RunState::Running | RunState::Deferred
             )
         {
             return Err(error::refused(format!(

@@ -126,7 +126,7 @@ fn examine(
         p.already_rolled_back = Some(rolled_back_at(records));
         return Ok(p);
     }
-    if state == RunState::Running {
+    if matches!(state, RunState::Running | RunState::Deferred) {
         return Err(error::refused(format!(
             "run {} is running; wait for it or stop it first",
             view.id

@@ -21,6 +21,9 @@ pub struct RunStatus {
     pub paused: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused_at_step: Option<String>,
+    /// State `deferred`: the step the user deferred, how often, and when they are asked again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<Deferred>,
     pub steps: Vec<StepStatus>,
     /// State `rollback-incomplete`: what the last rollback could not put back (`STEP: why`),
     /// which the next `rollback` retries.
@@ -39,6 +42,15 @@ pub struct RunStatus {
     /// record explains: the journal was cut short or damaged before their records.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unexplained: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct Deferred {
+    pub step: String,
+    /// Deferrals so far (journaled, kept across a resume).
+    pub deferrals: u32,
+    /// The next prompt (RFC 3339).
+    pub until: String,
 }
 
 #[derive(Serialize)]
@@ -146,6 +158,19 @@ pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
             },
             paused_at_step: if state == RunState::Paused {
                 view.paused.as_ref().and_then(|p| p.0.clone())
+            } else {
+                None
+            },
+            deferred: if state == RunState::Deferred {
+                view.deferred.as_ref().map(|(step, until)| Deferred {
+                    deferrals: view
+                        .notes
+                        .get(&format!("{}{step}", crate::action::notify::NOTE_DEFERRALS))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0),
+                    step: step.clone(),
+                    until: until.clone(),
+                })
             } else {
                 None
             },

@@ -7,10 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use super::record::{Change, Record, Undo};
 
+/// The note a `notify` step writes when the user deferred (`deferred-until:<step>` = the time
+/// of the next prompt): the run is `deferred` from it until the step ends or the run pauses.
+pub const NOTE_DEFERRED_UNTIL: &str = "deferred-until:";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunState {
     Running,
+    /// Running, and waiting because the user at the Mac deferred (a `notify` step): the process
+    /// holds the lock and prompts again at the time its `deferred-until:<step>` note gives.
+    Deferred,
     Paused,
     /// The process died (crash, kill -9, power loss) without pausing.
     Interrupted,
@@ -27,6 +34,7 @@ impl RunState {
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Running => "running",
+            RunState::Deferred => "deferred",
             RunState::Paused => "paused",
             RunState::Interrupted => "interrupted",
             RunState::Completed => "completed",
@@ -112,6 +120,9 @@ pub struct RunView {
     pub rollback_ended: Option<Vec<String>>,
     pub last_step_started: Option<String>,
     pub next_n: u64,
+    /// The user deferred a `notify` step: (step, the time of the next prompt), from its
+    /// `deferred-until:<step>` note until the step ends, the run pauses, ends or rolls back.
+    pub deferred: Option<(String, String)>,
 }
 
 impl RunView {
@@ -169,10 +180,12 @@ impl RunView {
                     summary,
                     ..
                 } => {
+                    v.deferred = None;
                     v.steps.insert(step.clone(), *state);
                     v.step_summaries.insert(step.clone(), summary.clone());
                 }
                 Record::Paused { step, reason, .. } => {
+                    v.deferred = None;
                     v.paused = Some((step.clone(), reason.clone()));
                     if let Some(s) = step {
                         v.steps.insert(s.clone(), StepState::Waiting);
@@ -186,6 +199,9 @@ impl RunView {
                     v.steps.insert(step.clone(), StepState::SkippedByAdmin);
                 }
                 Record::Note { key, value } => {
+                    if let Some(step) = key.strip_prefix(NOTE_DEFERRED_UNTIL) {
+                        v.deferred = Some((step.to_string(), value.clone()));
+                    }
                     v.notes.insert(key.clone(), value.clone());
                 }
                 Record::RunEnd {
@@ -196,6 +212,7 @@ impl RunView {
                     v.ended_state = Some(*state);
                     v.ended = Some(at.clone());
                     v.paused = None;
+                    v.deferred = None;
                     for e in exceptions {
                         if !v.exceptions.contains(e) {
                             v.exceptions.push(e.clone());
@@ -207,6 +224,7 @@ impl RunView {
                     // A retry of a rollback that ended incomplete: open again until it ends.
                     v.rollback_ended = None;
                     v.paused = None;
+                    v.deferred = None;
                 }
                 Record::Restored { step, n, .. } => {
                     if let Some(a) = v.applied.iter_mut().find(|a| &a.step == step && a.n == *n) {
@@ -255,11 +273,76 @@ impl RunView {
             }
         }
         if lock_held_by_this_run {
+            if self.deferred.is_some() {
+                return RunState::Deferred;
+            }
             return RunState::Running;
         }
         if self.paused.is_some() && !self.rollback_started {
             return RunState::Paused;
         }
         RunState::Interrupted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(key: &str, value: &str) -> Record {
+        Record::Note {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn a_deferral_makes_a_live_run_deferred_until_the_step_ends_or_the_run_pauses() {
+        let start = Record::StepStart {
+            step: "tell-user".into(),
+            at: "t".into(),
+        };
+        let deferred = note("deferred-until:tell-user", "2026-11-30T11:00:00Z");
+        let mut records = vec![start.clone(), note("deferrals:tell-user", "1"), deferred];
+        let v = RunView::from_records(&records);
+        assert_eq!(v.state(true), RunState::Deferred);
+        assert_eq!(
+            v.deferred,
+            Some(("tell-user".into(), "2026-11-30T11:00:00Z".into()))
+        );
+        // The process died while deferred: interrupted, resumable, the count still in the notes.
+        assert_eq!(v.state(false), RunState::Interrupted);
+        assert!(v.state(false).resumable());
+        assert!(!RunState::Deferred.resumable());
+        assert_eq!(v.notes["deferrals:tell-user"], "1");
+        // A resume starts the step again: still deferred until it writes its next note or ends.
+        records.push(start);
+        assert_eq!(
+            RunView::from_records(&records).state(true),
+            RunState::Deferred
+        );
+        let mut paused = records.clone();
+        paused.push(Record::Paused {
+            step: Some("tell-user".into()),
+            reason: "stopped by a signal".into(),
+            at: "t".into(),
+            until: None,
+        });
+        let v = RunView::from_records(&paused);
+        assert_eq!(
+            (v.state(false), v.deferred.clone()),
+            (RunState::Paused, None)
+        );
+        records.push(Record::StepEnd {
+            step: "tell-user".into(),
+            state: StepState::Done,
+            at: "t".into(),
+            summary: "the user agreed".into(),
+        });
+        assert_eq!(
+            RunView::from_records(&records).state(true),
+            RunState::Running
+        );
+        assert_eq!(RunState::Deferred.as_str(), "deferred");
     }
 }

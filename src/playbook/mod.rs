@@ -539,6 +539,32 @@ pub fn check_step_timers(
             });
         }
     }
+    // A notify step's other values (`deferrals`, `deadline`, `timeout_means`), by the same route.
+    if let ActionSpec::Notify(n) = action {
+        for (field, text) in n.value_fields() {
+            let expanded = crate::action::template::expand(&text, values, true);
+            if let Err(e) = crate::action::notify::Spec::check_value(field, &expanded) {
+                let vars = crate::action::template::placeholders(&text).unwrap_or_default();
+                return Err(TimerProblem {
+                    step: step.to_string(),
+                    field,
+                    text,
+                    message: if vars.is_empty() {
+                        format!("{e:#}")
+                    } else {
+                        format!(
+                            "{e:#} (from {})",
+                            vars.iter()
+                                .map(|v| format!("`{v}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    },
+                    vars,
+                });
+            }
+        }
+    }
     Ok(())
 }
 

@@ -23,10 +23,14 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     ("/usr/bin/pgrep", include_str!("fakes/processes.sh")),
     ("/usr/bin/app-sso", include_str!("fakes/app_sso.sh")),
     ("/usr/bin/log", include_str!("fakes/log.sh")),
+    ("/usr/bin/osascript", include_str!("fakes/dialog.sh")),
+    ("/usr/local/bin/dialog", include_str!("fakes/dialog.sh")),
 ];
 
 /// The log every fake appends its command line to (a Mac path).
 pub const COMMAND_LOG: &str = "/var/log/sandbox-commands.log";
+/// The dialogs the fake `dialog` and `osascript` showed, one line each (a Mac path).
+pub const DIALOG_LOG: &str = "/var/log/sandbox-dialogs.log";
 
 /// A complete script: shebang, prelude, body.
 pub fn script(body: &str) -> String {

@@ -446,6 +446,9 @@ fn create_in(device: &Device, opts: &SandboxOptions) -> Result<Summary> {
     // NOTE: the fakes append to it also when the fake sudo runs them as a user.
     let log = p.file(COMMAND_LOG, "")?;
     plant::set_mode(&log, 0o666)?;
+    // The fake dialogs' record: osascript appends to it as the user.
+    let dialogs = p.file(fakes::DIALOG_LOG, "")?;
+    plant::set_mode(&dialogs, 0o666)?;
     // Where a user's program leaves requests for the system (the fake `open` enrolling): sticky
     // and writable by all, like /private/tmp.
     let spool = p.dir(&state("spool"))?;

@@ -64,7 +64,10 @@ kickstart)
     ;;
 asuser)
     # NOTE: like macOS, `asuser UID` only enters the user's bootstrap namespace; it does not change
-    # credentials (root stays root). Acting as the user takes `sudo -u USER` as well.
+    # credentials (root stays root). Acting as the user takes `sudo -u USER` as well. The fake
+    # dialogs look at SANDBOX_SESSION_UID to know which session they were started in.
+    SANDBOX_SESSION_UID=${1:-}
+    export SANDBOX_SESSION_UID
     [ $# -gt 0 ] && shift
     [ $# -gt 0 ] || {
         echo "Usage: launchctl asuser <uid> <command> [args...]" >&2
