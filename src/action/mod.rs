@@ -10,6 +10,7 @@ pub mod family;
 pub mod gate;
 pub mod keychain_purge;
 pub mod operator;
+pub mod payloads;
 pub mod reboot;
 pub mod remove;
 pub mod run;
