@@ -666,10 +666,10 @@ fn man(dir: Option<PathBuf>) -> Result<i32> {
 }
 
 /// A Jamf Pro policy: validate, journal, hand the work to the LaunchDaemon, exit 0 within
-/// seconds ("remediation scheduled"). rollback and status run right here.
-/// `jamf-policy`: every rejected call (invalid parameters, exit 2; a refusal, exit 4; a failure)
-/// is logged with its reason in `/var/log/reenroll.log` (inside `--root` for a sandbox), from
-/// parsing on: the policy log in Jamf Pro is not the only record.
+/// seconds ("remediation scheduled"). rollback and status run right here. Every rejected call
+/// (invalid parameters, exit 2; a refusal, exit 4; a failure) is logged with its reason in
+/// `/var/log/reenroll.log` (inside `--root` for a sandbox), from parsing on: the policy log in
+/// Jamf Pro is not the only record.
 fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
     jamf_policy_call(g, params).inspect_err(|e| {
         use crate::logging::FILE_ONLY;

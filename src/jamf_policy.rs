@@ -1,8 +1,8 @@
 //! `reenroll jamf-policy "$@"`: the arguments exactly as a Jamf Pro policy passes them to a script.
 //! `$1` the target volume, `$2` the computer name, `$3` the user name (may be empty), `$4`..`$11`
-//! the admin's parameters, each `key=value`: `playbook=`, `action=run|resume|rollback|status`
-//! (default run), `confirm=STEP[,STEP]`, `operator=remote`, or any playbook variable. Empty
-//! parameters are ignored.
+//! the admin's parameters, each `key=value`: `playbook=`, `action=run|plan|resume|rollback|status`
+//! (default run), `confirm=STEP[,STEP]`, `operator=remote`, `settle_override=yes`,
+//! `managed_network=acknowledged`, or any playbook variable. Empty parameters are ignored.
 //!
 //! A run handed to the LaunchDaemon from a policy must never strand the Mac: before anything
 //! changes, [`unpassable`] finds every pause that only a policy could pass once a step has cut
@@ -11,7 +11,11 @@
 //! unless each is covered: done ahead (`confirm=`), passed by the device itself (server steps
 //! with API credentials are `server`, not `operator`, in the plan), or explicitly left to an
 //! operator over SSH or Screen Sharing (`operator=remote`, and the policy log prints the exact
-//! commands).
+//! commands). A Mac with managed Wi-Fi, 802.1X, VPN or certificate payloads that may go with the
+//! MDM profile is refused too (exit 4) unless `managed_network=acknowledged`.
+//!
+//! What the policy log shows once a run is handed over is [`summary`]; `action=resume` is
+//! checked by [`check_resume`] (confirmations name steps of that run still waiting or to come).
 
 use std::collections::BTreeMap;
 
