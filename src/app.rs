@@ -301,6 +301,20 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
             return Ok(error::REFUSED);
         }
     }
+    if a.yes || a.step {
+        // No plan is shown: the managed network warning is shown all the same.
+        let warning = match &report {
+            Some(r) => r
+                .warnings
+                .iter()
+                .find(|w| w.starts_with(crate::action::payloads::WARNING_START))
+                .cloned(),
+            None => crate::plan::managed_payloads_glance(&ctx, &pb),
+        };
+        if let Some(w) = warning {
+            printer.line(&format!("warning: {w}"));
+        }
+    }
     if a.force {
         options.insert("force".to_string(), "true".to_string());
     }
@@ -499,6 +513,14 @@ fn sandbox(g: &Global, a: crate::cli::SandboxArgs) -> Result<i32> {
                 locked_keychains: a.locked_keychain.clone(),
                 keychain_edge_cases: a.keychain_edge_cases,
                 computer_name: a.computer_name.clone(),
+                managed_network: a
+                    .managed_network
+                    .iter()
+                    .map(|m| {
+                        m.parse()
+                            .map_err(|e| error::invalid(format!("--managed-network {m}: {e}")))
+                    })
+                    .collect::<Result<_>>()?,
                 ..Default::default()
             };
             if !a.users.is_empty() {
@@ -646,8 +668,26 @@ fn man(dir: Option<PathBuf>) -> Result<i32> {
 }
 
 /// A Jamf Pro policy: validate, journal, hand the work to the LaunchDaemon, exit 0 within
-/// seconds ("remediation scheduled"). rollback and status run right here.
+/// seconds ("remediation scheduled"). rollback and status run right here. Every rejected call
+/// (invalid parameters, exit 2; a refusal, exit 4; a failure) is logged with its reason in
+/// `/var/log/reenroll.log` (inside `--root` for a sandbox), from parsing on: the policy log in
+/// Jamf Pro is not the only record.
 fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
+    jamf_policy_call(g, params).inspect_err(|e| {
+        use crate::logging::FILE_ONLY;
+        match error::code_of(e) {
+            error::INVALID => tracing::warn!(target: FILE_ONLY, "jamf policy rejected: {e:#}"),
+            error::REFUSED => {
+                let why = format!("{e:#}");
+                let why = why.strip_prefix("refused: ").unwrap_or(&why);
+                tracing::warn!(target: FILE_ONLY, "jamf policy refused: {why}")
+            }
+            code => tracing::error!(target: FILE_ONLY, "jamf policy failed (exit {code}): {e:#}"),
+        }
+    })
+}
+
+fn jamf_policy_call(g: &Global, params: &[String]) -> Result<i32> {
     use crate::jamf_policy::{parse, PolicyAction};
     let req = parse(params)?;
     let ctx = ctx_of(g)?;
@@ -667,6 +707,12 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
         }
         PolicyAction::Resume => {
             ctx.guard_changes()?;
+            if let crate::jamf_policy::ResumeCheck::Nothing(what) =
+                crate::jamf_policy::check_resume(&ctx, &req.confirm)?
+            {
+                printer.line(&what);
+                return Ok(error::OK);
+            }
             let run_id = executor::confirm_and_hand_off(&ctx, &req.confirm, &printer)?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
             printer.line(&format!(
@@ -706,16 +752,12 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                 })?;
             let cut = pb.below_advised(&vars);
             if !cut.is_empty() && !req.settle_override && req.action == PolicyAction::Run {
-                let e = error::invalid(format!(
+                return Err(error::invalid(format!(
                     "{}; a policy must acknowledge that with settle_override=yes (nothing was changed)",
                     cut.join("; ")
-                ));
-                tracing::warn!("jamf policy rejected: {e:#}");
-                return Err(e);
+                )));
             }
-            crate::jamf_policy::check_confirm(&pb, &req.confirm).inspect_err(|e| {
-                tracing::warn!("jamf policy rejected: {e:#}");
-            })?;
+            crate::jamf_policy::check_confirm(&pb, &req.confirm)?;
             // What every step will act as on this device (a server step without credentials
             // waits for an operator): the same read-only look `plan` takes.
             let planned = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
@@ -727,6 +769,16 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                 print!("{}", report::render_plan(&planned));
                 return Ok(error::OK);
             }
+            if let Some((step, lines)) =
+                crate::plan::managed_payloads_at_risk(&pb, &planned.steps, &planned.facts)
+            {
+                if !req.managed_network_acknowledged {
+                    return Err(error::refused(crate::jamf_policy::payload_refusal(
+                        &step, &lines,
+                    )));
+                }
+                tracing::warn!(target: crate::logging::FILE_ONLY, "managed_network=acknowledged: the policy runs although {} may be removed with the MDM profile (step `{step}`)", lines.join("; "));
+            }
             let blocked = crate::jamf_policy::unpassable(
                 &pb,
                 &planned.steps,
@@ -734,21 +786,13 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                 req.remote_operator,
             );
             if !blocked.is_empty() {
-                let why = crate::jamf_policy::refusal(&pb, &blocked);
-                tracing::warn!("jamf policy refused: {why}");
-                return Err(error::refused(why));
+                return Err(error::refused(crate::jamf_policy::refusal(&pb, &blocked)));
             }
             ctx.guard_changes()?;
             ctx.guard_root(&pb)?;
             let mut options = BTreeMap::new();
             preflight_servers(&ctx, &pb, &vars, &mut options)?;
-            let name = pb.name.clone();
-            let steps = pb.steps.len();
-            let remote_steps = if req.remote_operator {
-                crate::jamf_policy::operator_steps(&planned.steps, &req.confirm)
-            } else {
-                Vec::new()
-            };
+            let frozen = pb.clone();
             let run_id = executor::schedule(
                 &ctx,
                 pb,
@@ -759,25 +803,17 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                 &printer,
             )?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
-            printer.line(&format!(
-                "remediation scheduled: run {run_id} of playbook {name} ({steps} steps)"
-            ));
-            printer.line(&format!("  carried out by the LaunchDaemon {} (it survives the restart and removes itself at the end)", crate::action::reboot::LABEL));
-            for (k, v) in &vars {
-                let from = sources.get(k).map(String::as_str).unwrap_or("");
-                printer.line(&format!("  {k} = {v:?} ({from})"));
-            }
-            for c in &req.confirm {
-                printer.line(&format!("  done ahead (confirm=): {c}"));
-            }
-            printer.line(&format!("  follow it in {LOG_FILE}, with `reenroll status`, or the extension attribute (`reenroll status --jamf-ea`)"));
-            if remote_steps.is_empty() {
-                printer.line("  operator steps before the framework is removed: confirm them with a second policy: action=resume confirm=STEP_ID[,STEP_ID]");
-            } else {
-                printer.line("  operator=remote: when the run waits, confirm each step over SSH or Screen Sharing once it is done:");
-                for id in &remote_steps {
-                    printer.line(&format!("    sudo reenroll resume --confirm {id}"));
-                }
+            let handoff = crate::jamf_policy::Handoff {
+                run_id: &run_id,
+                pb: &frozen,
+                planned: &planned,
+                vars: &vars,
+                sources: &sources,
+                confirm: &req.confirm,
+                remote: req.remote_operator,
+            };
+            for line in crate::jamf_policy::summary(&handoff) {
+                printer.line(&line);
             }
             Ok(error::OK)
         }

@@ -283,6 +283,10 @@ pub struct SandboxArgs {
     /// Plant the evidence of one documented problem (see `reenroll sandbox --symptom help`).
     #[arg(long, value_name = "NAME")]
     pub symptom: Option<String>,
+    /// Computer-level profiles the MDM installed that carry the Mac's network or trust, which
+    /// go with the MDM profile: wifi (802.1X), ethernet (802.1X), vpn, root-cert; comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    pub managed_network: Vec<String>,
     /// The Mac's computer name (default "<First user>'s MacBook Pro"); jamf.log lines carry it.
     #[arg(long, value_name = "NAME")]
     pub computer_name: Option<String>,

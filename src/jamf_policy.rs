@@ -1,8 +1,8 @@
 //! `reenroll jamf-policy "$@"`: the arguments exactly as a Jamf Pro policy passes them to a script.
 //! `$1` the target volume, `$2` the computer name, `$3` the user name (may be empty), `$4`..`$11`
-//! the admin's parameters, each `key=value`: `playbook=`, `action=run|resume|rollback|status`
-//! (default run), `confirm=STEP[,STEP]`, `operator=remote`, or any playbook variable. Empty
-//! parameters are ignored.
+//! the admin's parameters, each `key=value`: `playbook=`, `action=run|plan|resume|rollback|status`
+//! (default run), `confirm=STEP[,STEP]`, `operator=remote`, `settle_override=yes`,
+//! `managed_network=acknowledged`, or any playbook variable. Empty parameters are ignored.
 //!
 //! A run handed to the LaunchDaemon from a policy must never strand the Mac: before anything
 //! changes, [`unpassable`] finds every pause that only a policy could pass once a step has cut
@@ -11,13 +11,20 @@
 //! unless each is covered: done ahead (`confirm=`), passed by the device itself (server steps
 //! with API credentials are `server`, not `operator`, in the plan), or explicitly left to an
 //! operator over SSH or Screen Sharing (`operator=remote`, and the policy log prints the exact
-//! commands).
+//! commands). A Mac with managed Wi-Fi, 802.1X, VPN or certificate payloads that may go with the
+//! MDM profile is refused too (exit 4) unless `managed_network=acknowledged`.
+//!
+//! What the policy log shows once a run is handed over is [`summary`]; `action=resume` is
+//! checked by [`check_resume`] (confirmations name steps of that run still waiting or to come).
+
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 
 use crate::action::ActionSpec;
 use crate::error;
-use crate::plan::PlannedStep;
+use crate::journal::{Record, RunState, StepState};
+use crate::plan::{PlanReport, PlannedStep};
 use crate::playbook::{Channel, Playbook};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +51,9 @@ pub struct PolicyRequest {
     pub remote_operator: bool,
     /// `settle_override=yes`: the admin knows a timer is below the article's minimum.
     pub settle_override: bool,
+    /// `managed_network=acknowledged`: the admin knows the MDM profile's removal may take the
+    /// Mac's managed Wi-Fi, 802.1X, VPN or certificates with it (`action::payloads`).
+    pub managed_network_acknowledged: bool,
     /// Playbook variables with the parameter number each came from.
     pub vars: Vec<(usize, String, String)>,
 }
@@ -55,6 +65,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("confirm", "operator or server step id(s), comma-separated, already done (action=run: done ahead, e.g. by `reenroll server cleanup`; action=resume: done since)"),
     ("settle_override", "`yes`: acknowledge a timer set below the article's minimum (intune_settle_minutes under 30); without it such a policy exits 2"),
     ("operator", "`remote`: operator steps that no policy could reach (after the framework is removed) will be confirmed over SSH or Screen Sharing; the policy log prints the commands"),
+    ("managed_network", "`acknowledged`: run although the Mac has managed Wi-Fi, 802.1X, VPN or certificate payloads that may be removed with the MDM profile (preflight lists them); without it such a policy exits 4"),
     ("<variable>", "any playbook variable, e.g. intune_settle_minutes=45, self_service_policy_id=42, reboot_delay_minutes=5"),
 ];
 
@@ -87,6 +98,7 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
         confirm: Vec::new(),
         remote_operator: false,
         settle_override: false,
+        managed_network_acknowledged: false,
         vars: Vec::new(),
     };
     for n in 4..=11 {
@@ -153,6 +165,9 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
                         )))
                     }
                 }
+            }
+            "managed_network" => {
+                req.managed_network_acknowledged = managed_network_value(n, p, v)?;
             }
             _ => {
                 if req.vars.iter().any(|(_, key, _)| key == k) {
@@ -240,11 +255,18 @@ pub fn unpassable(
     out
 }
 
-/// The operator steps of a plan that will wait for someone (not confirmed ahead).
+/// The operator steps of a plan that may wait for someone (not confirmed ahead). A step acting
+/// as `operator` that plans no operator change (Jamf escrow without credentials only says what
+/// may be lost) waits for nobody.
 pub fn operator_steps(planned: &[PlannedStep], confirmed: &[String]) -> Vec<String> {
     planned
         .iter()
         .filter(|p| p.not_applicable.is_none() && p.action == "operator")
+        .filter(|p| {
+            p.changes
+                .iter()
+                .any(|c| matches!(c.op, crate::action::Op::Operator))
+        })
         .filter(|p| !confirmed.contains(&p.id))
         .map(|p| p.id.clone())
         .collect()
@@ -266,6 +288,232 @@ pub fn refusal(pb: &Playbook, blocked: &[Unpassable]) -> String {
         ids.join(", "),
         ids.join(",")
     )
+}
+
+fn managed_network_value(n: usize, p: &str, v: &str) -> Result<bool> {
+    match v {
+        "acknowledged" => Ok(true),
+        other => Err(error::invalid(format!(
+            "parameter {n} (`{p}`): managed_network `{other}` is not `acknowledged` (run although managed Wi-Fi, 802.1X, VPN or certificate payloads may be removed with the MDM profile)"
+        ))),
+    }
+}
+
+/// The one paragraph a policy refused for managed network or trust payloads prints (and logs).
+pub fn payload_refusal(step: &str, lines: &[String]) -> String {
+    format!(
+        "refused: this Mac has managed network or trust payloads that may be removed with the MDM profile (step `{step}`), so nothing was changed: {}. A Mac whose only network is such a Wi-Fi, 802.1X or VPN, or whose trust in the Jamf Pro or Microsoft servers comes from such a certificate, cannot reach them to re-enroll, and no policy can reach it either. Make sure it has another network (Ethernet without 802.1X, an open or personal Wi-Fi) and trusts the servers without the profile, then acknowledge with the parameter managed_network=acknowledged.",
+        lines.join("; ")
+    )
+}
+
+/// What a policy handed to the LaunchDaemon, for the policy log's summary.
+pub struct Handoff<'a> {
+    pub run_id: &'a str,
+    pub pb: &'a Playbook,
+    pub planned: &'a PlanReport,
+    pub vars: &'a BTreeMap<String, String>,
+    pub sources: &'a BTreeMap<String, String>,
+    pub confirm: &'a [String],
+    pub remote: bool,
+}
+
+/// The policy log of a scheduled run: what an admin scans in Jamf Pro. The device (serial),
+/// the playbook and run, what the daemon was given, when the restart comes, what the admin must
+/// do next with the real step ids, and the warnings. One line per item: the Printer wraps only
+/// on a terminal.
+pub fn summary(h: &Handoff) -> Vec<String> {
+    let fact = |k: &str| {
+        h.planned
+            .facts
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let applies = h
+        .planned
+        .steps
+        .iter()
+        .filter(|p| p.not_applicable.is_none())
+        .count();
+    let mut out = vec![format!(
+        "remediation scheduled: run {} of playbook {} ({} steps, {applies} apply on this Mac) on serial {}{}",
+        h.run_id,
+        h.pb.name,
+        h.pb.steps.len(),
+        fact("serial").unwrap_or_else(|| "unknown".into()),
+        fact("computer_name")
+            .map(|n| format!(" (\"{n}\")"))
+            .unwrap_or_default()
+    )];
+    out.push(format!(
+        "  handed to the LaunchDaemon {}: it carries out every step, survives the restart and removes itself at the end; this policy changed nothing else",
+        crate::action::reboot::LABEL
+    ));
+    out.push(format!("  restart: {}", restart_estimate(h)));
+    // The values the admin set (parameters, managed preferences); the defaults only counted.
+    let mut defaults = 0;
+    for (k, v) in h.vars {
+        match h.sources.get(k).map(String::as_str) {
+            Some(crate::settings::SOURCE_DEFAULT) | None => defaults += 1,
+            Some(from) => out.push(format!("  {k} = {v:?} ({from})")),
+        }
+    }
+    if defaults > 0 {
+        out.push(format!(
+            "  {defaults} other variable{} at the playbook's default (`reenroll plan` lists them)",
+            if defaults == 1 { "" } else { "s" }
+        ));
+    }
+    for c in h.confirm {
+        out.push(format!("  done ahead (confirm=): {c}"));
+    }
+    let waits = operator_steps(&h.planned.steps, h.confirm);
+    if waits.is_empty() {
+        out.push("  next: nothing; the run is unattended-safe (no step waits for an operator); the extension attribute says `completed` at the end".into());
+    } else if h.remote {
+        out.push("  next (operator=remote): the run may wait for an operator at these steps; when it does (`reenroll status` says which), confirm each over SSH or Screen Sharing once it is done:".into());
+        for id in &waits {
+            out.push(format!("    sudo reenroll resume --confirm {id}"));
+        }
+    } else {
+        out.push(format!(
+            "  next: the run may wait for an operator at {}; when the extension attribute says `paused STEP`, do that step and confirm it with a second policy: action=resume confirm=STEP (several: comma-separated)",
+            waits.join(", ")
+        ));
+    }
+    for w in &h.planned.warnings {
+        out.push(format!("  warning: {w}"));
+    }
+    out.push(format!(
+        "  follow it in {}, with `reenroll status`, or the extension attribute (`reenroll status --jamf-ea`)",
+        crate::device::LOG_FILE
+    ));
+    out
+}
+
+/// When the restart comes: the first reboot step that applies, with its delay (the variable
+/// the playbook gives it, expanded). An estimate: the steps before it decide when it is reached.
+fn restart_estimate(h: &Handoff) -> String {
+    let values = crate::engine::values_with_facts(h.vars, &h.planned.facts);
+    let step = h.pb.steps.iter().find(|s| {
+        matches!(s.action, ActionSpec::Reboot(_))
+            && h.planned
+                .steps
+                .iter()
+                .any(|p| p.id == s.id && p.not_applicable.is_none())
+    });
+    let Some(step) = step else {
+        return "none: no step of this run restarts the Mac".into();
+    };
+    let delay = match h.pb.expand_step(step, &values) {
+        Ok(ActionSpec::Reboot(r)) => r.delay_minutes,
+        _ => "?".into(),
+    };
+    let var = match &step.action {
+        ActionSpec::Reboot(r) => r
+            .delay_minutes
+            .trim()
+            .strip_prefix('{')
+            .and_then(|v| v.strip_suffix('}'))
+            .map(|v| format!(" ({v} = {delay})"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let unit = if delay.trim() == "1" {
+        "minute"
+    } else {
+        "minutes"
+    };
+    format!(
+        "step `{}` schedules it {delay} {unit} after the daemon reaches it{var}; an estimate, since the steps before it decide when that is (minutes, unless one waits for someone)",
+        step.id
+    )
+}
+
+/// What `action=resume` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResumeCheck {
+    /// A run to confirm and hand to the daemon again.
+    Go,
+    /// Nothing waits: the sentence to print.
+    Nothing(String),
+}
+
+/// `action=resume`: the run it would continue (the newest paused, interrupted or failed one),
+/// and whether each `confirm=` names an operator or server step of that run's playbook that is
+/// waiting or not yet reached (else exit 2 listing the ones that are). With no such run,
+/// nothing to resume: said plainly (exit 0), unless confirmations were given, which could not
+/// be recorded (exit 2), or the run is running in the daemon right now (exit 4: try again).
+pub fn check_resume(ctx: &crate::engine::Ctx, confirm: &[String]) -> Result<ResumeCheck> {
+    let runs = crate::executor::all_runs(ctx)?;
+    let Some((view, _, records)) = runs.iter().rev().find(|(_, s, _)| s.resumable()) else {
+        let what = match runs.last() {
+            Some((v, state, _)) => format!(
+                "nothing to resume: the newest run, {} of playbook {}, is {}",
+                v.id,
+                v.playbook,
+                state.as_str()
+            ),
+            None => "nothing to resume: there is no reenroll run on this Mac".to_string(),
+        };
+        let running = runs.last().is_some_and(|(_, s, _)| *s == RunState::Running);
+        if !confirm.is_empty() {
+            let e = format!(
+                "confirm={}: {what}; nothing was recorded",
+                confirm.join(",")
+            );
+            return Err(if running {
+                error::refused(format!(
+                    "{e}. The LaunchDaemon is carrying the run out now: confirm again once it waits"
+                ))
+            } else {
+                error::invalid(e)
+            });
+        }
+        return Ok(ResumeCheck::Nothing(if running {
+            format!(
+                "{what} (the LaunchDaemon carries it out; nothing waits for a confirmation now)"
+            )
+        } else {
+            what
+        }));
+    };
+    if confirm.is_empty() {
+        return Ok(ResumeCheck::Go);
+    }
+    let Some(Record::Header { source, origin, .. }) = records.first() else {
+        anyhow::bail!("run {} has no header", view.id);
+    };
+    let pb =
+        Playbook::parse_recorded(source, origin).map_err(crate::playbook::PlaybookError::coded)?;
+    let state_of = |id: &str| view.steps.get(id).copied().unwrap_or(StepState::Pending);
+    let open = |id: &str| matches!(state_of(id), StepState::Waiting | StepState::Pending);
+    let valid: Vec<String> = confirmable(&pb).into_iter().filter(|id| open(id)).collect();
+    if let Some(bad) = confirm.iter().find(|c| !valid.contains(c)) {
+        let why = match pb.step(bad) {
+            None => format!("run {} (playbook {}) has no step `{bad}`", view.id, pb.name),
+            Some(_) if !confirmable(&pb).contains(bad) => format!(
+                "`{bad}` is not an operator or server step of playbook {}",
+                pb.name
+            ),
+            Some(_) => format!(
+                "step `{bad}` of run {} is {}, not waiting or still to come",
+                view.id,
+                state_of(bad).as_str()
+            ),
+        };
+        return Err(error::invalid(format!(
+            "confirm={bad}: {why}; the steps this run can be given (waiting or not yet reached) are: {}",
+            if valid.is_empty() {
+                "none".to_string()
+            } else {
+                valid.join(", ")
+            }
+        )));
+    }
+    Ok(ResumeCheck::Go)
 }
 
 #[cfg(test)]
@@ -371,6 +619,39 @@ mod tests {
         let why = refusal(&pb, &unpassable(&pb, &plan, &[], false));
         assert!(
             why.contains("After `cut`") && why.contains("until `restore`"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn managed_network_takes_only_acknowledged() {
+        assert!(
+            parse(&args(&["/", "m", "u", "managed_network=acknowledged"]))
+                .unwrap()
+                .managed_network_acknowledged
+        );
+        assert!(
+            !parse(&args(&["/", "m", "u"]))
+                .unwrap()
+                .managed_network_acknowledged
+        );
+        let e = parse(&args(&["/", "m", "u", "", "managed_network=yes"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("parameter 5") && e.contains("acknowledged"),
+            "{e}"
+        );
+        assert!(KEYS.iter().any(|(k, _)| *k == "managed_network"));
+        let why = payload_refusal(
+            "remove-mdm-profile",
+            &["Wi-Fi (com.apple.wifi.managed)".into()],
+        );
+        assert!(
+            why.contains("`remove-mdm-profile`")
+                && why.contains("com.apple.wifi.managed")
+                && why.contains("managed_network=acknowledged")
+                && why.contains("nothing was changed"),
             "{why}"
         );
     }

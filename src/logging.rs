@@ -8,6 +8,11 @@ use std::path::Path;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{fmt, EnvFilter};
 
+/// The tracing target of events for the log file (and the unified log) only, never stderr: a
+/// rejected `jamf-policy` call is recorded there with its reason, while stderr (the policy log)
+/// already carries the `reenroll: reason` line.
+pub const FILE_ONLY: &str = "reenroll::file_only";
+
 pub fn init(verbose: u8, quiet: bool, log_file: Option<&Path>) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -21,9 +26,12 @@ pub fn init(verbose: u8, quiet: bool, log_file: Option<&Path>) {
     use std::io::IsTerminal;
     let terminal = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
     let directives = if terminal {
-        format!("reenroll={level},{}=off", crate::output::SHOWN)
+        format!(
+            "reenroll={level},{}=off,{FILE_ONLY}=off",
+            crate::output::SHOWN
+        )
     } else {
-        format!("reenroll={level}")
+        format!("reenroll={level},{FILE_ONLY}=off")
     };
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)

@@ -250,6 +250,9 @@ pub fn plan(
         })
         .collect();
     warnings.extend(pb.below_advised(vars));
+    if let Some(w) = managed_payloads_warning(pb, &steps, &facts) {
+        warnings.push(w);
+    }
     if !pb.allow_paths.is_empty() {
         warnings.push(format!(
             "this playbook widens where it may remove things with allow_paths: {}",
@@ -268,6 +271,64 @@ pub fn plan(
         warnings,
         server_access,
     })
+}
+
+/// The first step that applies on this device and may remove the MDM profile: `jamf
+/// removeMdmProfile` or `removeFramework`, or the server's unmanage (`jamf-unmanage`, `jamf`).
+/// Decided on what the steps do, not on their ids, so another playbook is judged the same way.
+pub fn mdm_profile_removed_by(pb: &Playbook, steps: &[PlannedStep]) -> Option<String> {
+    removes_mdm_profile(pb, |id| {
+        steps
+            .iter()
+            .any(|p| p.id == id && p.not_applicable.is_none())
+    })
+}
+
+fn removes_mdm_profile(pb: &Playbook, applies: impl Fn(&str) -> bool) -> Option<String> {
+    use crate::action::server::System;
+    pb.steps
+        .iter()
+        .filter(|s| applies(&s.id))
+        .find(|s| match &s.action {
+            ActionSpec::Run(r) => {
+                r.program.rsplit('/').next() == Some("jamf")
+                    && r.args
+                        .iter()
+                        .any(|a| a == "removeMdmProfile" || a == "removeFramework")
+            }
+            ActionSpec::Server(sv) => matches!(sv.system, System::JamfUnmanage | System::Jamf),
+            _ => false,
+        })
+        .map(|s| s.id.clone())
+}
+
+/// The managed network and trust payloads (fact `managed_payloads`) when a step of this plan may
+/// remove the MDM profile, with that step.
+pub fn managed_payloads_at_risk(
+    pb: &Playbook,
+    steps: &[PlannedStep],
+    facts: &Facts,
+) -> Option<(String, Vec<String>)> {
+    let lines = crate::action::payloads::from_fact(facts.get("managed_payloads"));
+    if lines.is_empty() {
+        return None;
+    }
+    mdm_profile_removed_by(pb, steps).map(|step| (step, lines))
+}
+
+/// For a run that shows no plan (`run --yes`, `run --step`): the same warning from one look at
+/// `profiles`, judging every step (their `when` is decided by the run's preflight). A shell's
+/// run is warned, never refused: the admin at it has a channel to the Mac.
+pub fn managed_payloads_glance(ctx: &Ctx, pb: &Playbook) -> Option<String> {
+    let step = removes_mdm_profile(pb, |_| true)?;
+    let found = crate::action::payloads::read(&ctx.device).filter(|p| !p.is_empty())?;
+    let lines: Vec<String> = found.iter().map(|p| p.describe()).collect();
+    Some(crate::action::payloads::warning(&step, &lines))
+}
+
+fn managed_payloads_warning(pb: &Playbook, steps: &[PlannedStep], facts: &Facts) -> Option<String> {
+    managed_payloads_at_risk(pb, steps, facts)
+        .map(|(step, lines)| crate::action::payloads::warning(&step, &lines))
 }
 
 pub fn describe_device(ctx: &Ctx) -> String {

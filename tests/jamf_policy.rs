@@ -175,6 +175,40 @@ fn server_steps_confirmed_ahead_let_the_daemon_run_to_re_enrollment() {
         "{}",
         ea(&dev)
     );
+    // confirm= with action=resume names only operator or server steps of this run that are
+    // waiting or still to come: anything else is refused (exit 2) listing those, and logged.
+    let run = dev.last_run();
+    for (bad, why) in [
+        ("remove-framework", "is not an operator or server step"),
+        (
+            "delete-jamf-record",
+            "is done, not waiting or still to come",
+        ),
+        ("no-such-step", "has no step `no-such-step`"),
+    ] {
+        let out = policy(&dev, &["action=resume", &format!("confirm={bad}")]);
+        assert_eq!(out.code, Some(2), "{out}");
+        out.stderr_contains(why)
+            .stderr_contains("(waiting or not yet reached) are: ")
+            .stderr_contains("run-registration-policy");
+        assert!(
+            !out.stderr.contains("delete-intune-records,")
+                && !out.stderr.contains(", delete-intune-records"),
+            "a done step is offered: {out}"
+        );
+        let log = dev.read("/var/log/reenroll.log");
+        assert!(
+            log.lines().any(
+                |l| l.contains("jamf policy rejected") && l.contains(&format!("confirm={bad}"))
+            ),
+            "{log}"
+        );
+    }
+    assert!(
+        ea(&dev).starts_with("<result>paused run-registration-policy "),
+        "a rejected confirmation changed the run: {}",
+        ea(&dev)
+    );
     let out = policy(
         &dev,
         &[
@@ -185,6 +219,211 @@ fn server_steps_confirmed_ahead_let_the_daemon_run_to_re_enrollment() {
     assert_eq!(out.code, Some(0), "{out}");
     dev.boot().exit(0);
     assert!(ea(&dev).starts_with("<result>completed "), "{}", ea(&dev));
+    // Nothing left to resume: said plainly, which run and its state; a confirmation then has
+    // nothing to be recorded in (exit 2).
+    let out = policy(&dev, &["action=resume"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    out.stdout_contains(&format!(
+        "nothing to resume: the newest run, {run} of playbook cause6, is completed"
+    ));
+    let out = policy(&dev, &["action=resume", "confirm=run-registration-policy"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    out.stderr_contains("nothing to resume")
+        .stderr_contains("nothing was recorded");
+    assert!(dev
+        .read("/var/log/reenroll.log")
+        .contains("jamf policy rejected: confirm=run-registration-policy: nothing to resume"));
+}
+
+#[test]
+fn action_resume_without_a_run_says_there_is_nothing_to_resume() {
+    let dev = Sandbox::new().build();
+    let before = dev.tree_hash();
+    let out = policy(&dev, &["action=resume"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    out.stdout_contains("nothing to resume: there is no reenroll run on this Mac");
+    let out = policy(&dev, &["action=resume", "confirm=delete-jamf-record"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    out.stderr_contains("nothing was recorded");
+    before.assert_same(
+        &dev.tree_hash()
+            .without("var/log/reenroll.log")
+            .without("Library/Application Support/reenroll"),
+        "action=resume with nothing to resume",
+    );
+    assert!(!dev.exists(DAEMON));
+}
+
+/// Removing the MDM profile removes the profiles it installed: a Mac whose only network is a
+/// managed Wi-Fi would be stranded. Preflight lists such payloads, plan warns in every mode, and
+/// a policy refuses unless the admin acknowledges.
+#[test]
+fn a_managed_wifi_only_mac_is_refused_unless_the_policy_acknowledges_it() {
+    let dev = Sandbox::new()
+        .managed_network(&["wifi", "root-cert"])
+        .build();
+    let warning = "managed network or trust payloads may be removed with the MDM profile (step `remove-mdm-profile`)";
+    let wifi = "Wi-Fi (com.apple.wifi.managed) in profile \"Contoso Wi-Fi\" (com.contoso.wifi)";
+    // A shell's plan, human and JSON.
+    dev.reenroll(&["plan"])
+        .exit(0)
+        .stdout_contains(warning)
+        .stdout_contains("com.apple.security.root");
+    let plan = dev.reenroll(&["plan", "--json"]).exit(0).json();
+    let warnings = plan["warnings"].to_string();
+    assert!(warnings.contains("remove-mdm-profile"), "{warnings}");
+    let facts = &plan["facts"]["managed_payloads"];
+    assert!(
+        facts
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p == wifi)),
+        "{facts}"
+    );
+    // A policy's dry run shows it too.
+    policy(&dev, &["action=plan"])
+        .stdout_contains("nothing was changed")
+        .stdout_contains(warning);
+
+    let before = dev.tree_hash();
+    let params = [
+        "operator=remote",
+        "intune_settle_minutes=0",
+        "settle_override=yes",
+    ];
+    let out = policy(&dev, &params);
+    assert_eq!(out.code, Some(4), "{out}");
+    out.stderr_contains("refused: this Mac has managed network or trust payloads")
+        .stderr_contains(wifi)
+        .stderr_contains("com.apple.security.root")
+        .stderr_contains("managed_network=acknowledged");
+    before.assert_same(
+        &dev.tree_hash().without("var/log/reenroll.log"),
+        "a refused policy",
+    );
+    assert!(!dev.exists(DAEMON));
+    assert_eq!(ea(&dev), "<result>none</result>");
+    let log = dev.read("/var/log/reenroll.log");
+    assert!(
+        log.lines().any(|l| l
+            .contains("jamf policy refused: this Mac has managed network or trust payloads")
+            && l.contains("com.apple.wifi.managed")),
+        "{log}"
+    );
+    // A value other than `acknowledged` is a usage error, logged too.
+    let out = policy(&dev, &["managed_network=yes"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    out.stderr_contains("parameter 4");
+    assert!(dev
+        .read("/var/log/reenroll.log")
+        .contains("jamf policy rejected: parameter 4 (`managed_network=yes`)"));
+    // The reregister playbook keeps the MDM profile: nothing to acknowledge.
+    let out = policy(&dev, &["playbook=reregister", "action=plan"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(!out.stdout.contains(warning), "{out}");
+
+    // Acknowledged: scheduled, and the policy log says what was acknowledged.
+    let mut acknowledged = params.to_vec();
+    acknowledged.push("managed_network=acknowledged");
+    let out = policy(&dev, &acknowledged);
+    assert_eq!(out.code, Some(0), "{out}");
+    out.stdout_contains("remediation scheduled")
+        .stdout_contains(&format!("  warning: {warning}"));
+    assert!(dev.read("/var/log/reenroll.log").contains(
+        "managed_network=acknowledged: the policy runs although Wi-Fi (com.apple.wifi.managed)"
+    ));
+    assert!(dev.exists(DAEMON));
+    // The daemon removes the MDM profile, and the managed profiles go with it.
+    dev.boot().exit(0);
+    let facts = dev.last_run_status()["facts"]["managed_payloads"].clone();
+    assert!(
+        facts.to_string().contains("com.apple.wifi.managed"),
+        "{facts}"
+    );
+    let profiles = std::process::Command::new(dev.path("/usr/bin/profiles"))
+        .args(["show", "-type", "configuration"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&profiles.stdout);
+    assert!(!listing.contains("com.apple.wifi.managed"), "{listing}");
+}
+
+/// A shell's `run --yes` shows no plan, but the managed network warning all the same; it is not
+/// refused (the admin at the shell has a channel to the Mac).
+#[test]
+fn run_yes_in_a_shell_is_warned_of_managed_network_payloads() {
+    let dev = Sandbox::new().managed_network(&["vpn"]).build();
+    let out = dev
+        .reenroll(&["run", "--yes", "--set", "intune_settle_minutes=30"])
+        .run();
+    assert_eq!(out.code, Some(3), "paused at the restart: {out}");
+    out.stdout_contains("warning: managed network or trust payloads may be removed with the MDM profile (step `remove-mdm-profile`): VPN (com.apple.vpn.managed)");
+}
+
+/// The policy log reads like a summary: the serial, the playbook and run, what the daemon was
+/// given, when the restart comes, what the admin does next with the real step ids. One line
+/// per item: no wrapping off a terminal.
+#[test]
+fn the_policy_log_is_a_summary_an_admin_scans() {
+    let dev = Sandbox::new().build();
+    // A normal sandbox has no managed network payloads: nothing to acknowledge.
+    assert!(!dev
+        .reenroll(&["plan"])
+        .exit(0)
+        .stdout
+        .contains("managed network or trust payloads"));
+    let out = policy(
+        &dev,
+        &[
+            "operator=remote",
+            "intune_settle_minutes=0",
+            "settle_override=yes",
+            "reboot_delay_minutes=5",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let run = dev.last_run();
+    let serial = dev.serial();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "remediation scheduled: run {run} of playbook cause6 ("
+        )) && lines[0].ends_with(&format!("on serial {serial} (\"Alice's MacBook Pro\")")),
+        "{out}"
+    );
+    out.stdout_contains("handed to the LaunchDaemon com.github.reenroll")
+        .stdout_contains("  restart: step `restart` schedules it 5 minutes after the daemon reaches it (reboot_delay_minutes = 5); an estimate")
+        .stdout_contains("  reboot_delay_minutes = \"5\" (Jamf policy parameter)")
+        .stdout_contains("other variables at the playbook's default")
+        .stdout_contains("  next (operator=remote): ")
+        .stdout_contains("    sudo reenroll resume --confirm delete-jamf-record")
+        .stdout_contains("    sudo reenroll resume --confirm run-registration-policy")
+        .stdout_contains("  warning: intune_settle_minutes = 0 is below the 30 minutes");
+    // Not wrapped at 80 columns: each warning is one line.
+    let warning = lines
+        .iter()
+        .find(|l| l.starts_with("  warning: intune_settle_minutes"))
+        .unwrap();
+    assert!(warning.len() > 80, "{warning}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("remediation") || l.starts_with("  ")),
+        "{out}"
+    );
+    // Jamf escrow without credentials only says what may be lost: nobody confirms it.
+    assert!(!out.stdout.contains("--confirm escrow-deleted"), "{out}");
+
+    // Everything done ahead but the step after re-enrollment: a second policy confirms it.
+    let dev = Sandbox::new().build();
+    let out = policy(
+        &dev,
+        &[
+            "confirm=delete-jamf-record,delete-entra-device,delete-intune-records,check-filevault-escrow",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    out.stdout_contains("  next: the run may wait for an operator at unmanage-via-jamf-api, run-registration-policy; when the extension attribute says `paused STEP`, do that step and confirm it with a second policy: action=resume confirm=STEP");
+    assert!(!out.stdout.contains("  warning:"), "{out}");
 }
 
 /// Cutting the settle wait below the article's 30 minutes is a warning everywhere, and a policy
@@ -251,6 +490,15 @@ fn bad_parameters_exit_2_naming_the_parameter() {
     assert_eq!(out.code, Some(2));
     out.stderr_contains("parameter 4");
     assert_eq!(policy(&dev, &["", "action=jump"]).code, Some(2));
+    // Each rejected call is logged with its reason, parsing errors included.
+    let log = dev.read("/var/log/reenroll.log");
+    for reason in [
+        "jamf policy rejected: parameter 5 (`action=jump`)",
+        "jamf policy rejected: parameter 6",
+        "jamf policy rejected: parameter 4 (`nonsense`)",
+    ] {
+        assert!(log.contains(reason), "no `{reason}` in the log:\n{log}");
+    }
     // nothing was scheduled
     assert!(!dev.exists(DAEMON));
     assert_eq!(ea(&dev), "<result>none</result>");

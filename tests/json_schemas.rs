@@ -107,8 +107,10 @@ fn plans_of_several_devices_match_the_plan_schema() {
         .psso()
         .mdm_removal_disallowed()
         .jss_offline()
+        .managed_network(&["wifi", "root-cert"])
         .build();
-    json_of(&dev, &["plan", "--json"], 0, "plan");
+    let plan = json_of(&dev, &["plan", "--json"], 0, "plan");
+    assert!(plan["facts"]["managed_payloads"].is_array(), "{plan:#}");
 }
 
 #[test]

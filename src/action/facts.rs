@@ -38,6 +38,7 @@ pub const FACTS: &[&str] = &[
     "upn",
     "keychains_unreachable",
     "unreadable",
+    "managed_payloads",
 ];
 
 /// The facts as the JSON documents (`plan --json`, `status --json`) show them: lists as arrays
@@ -159,6 +160,10 @@ pub fn gather(env: &Env) -> Facts {
             "mdm_profile".into(),
             json!(out.stdout.contains(JAMF_MDM_PROFILE_UUID)),
         );
+    }
+    // Network and trust payloads the MDM profile's removal may take with it (action::payloads).
+    if let Some(found) = super::payloads::read(env.device).filter(|p| !p.is_empty()) {
+        f.insert("managed_payloads".into(), super::payloads::fact(&found));
     }
     if let Some(out) = run_quiet(env, "/usr/bin/profiles", &["status", "-type", "enrollment"]) {
         let ade = out

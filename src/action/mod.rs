@@ -11,6 +11,7 @@ pub mod gate;
 pub mod keychain_purge;
 pub mod notify;
 pub mod operator;
+pub mod payloads;
 pub mod reboot;
 pub mod remove;
 pub mod run;

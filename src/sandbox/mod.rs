@@ -141,6 +141,54 @@ pub struct SandboxOptions {
     /// The computer name (`scutil --get ComputerName`, and the name jamf.log lines carry);
     /// default "<First user>'s MacBook Pro".
     pub computer_name: Option<String>,
+    /// Computer-level profiles the MDM installed that carry the Mac's network or trust (a
+    /// managed Wi-Fi, 802.1X Ethernet, VPN, root certificate): `profiles` lists them while the
+    /// MDM profile is installed, and they go with it.
+    pub managed_network: Vec<ManagedNetwork>,
+}
+
+/// A managed network or trust profile the sandbox can carry (`sandbox --managed-network`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagedNetwork {
+    /// An 802.1X Wi-Fi (`com.apple.wifi.managed`) with its SCEP identity.
+    Wifi,
+    /// 802.1X on the first active Ethernet (`com.apple.firstactiveethernet.managed`).
+    Ethernet,
+    /// A VPN (`com.apple.vpn.managed`).
+    Vpn,
+    /// A root certificate (`com.apple.security.root`).
+    RootCert,
+}
+
+impl ManagedNetwork {
+    pub const NAMES: &'static [&'static str] = &["wifi", "ethernet", "vpn", "root-cert"];
+
+    /// The name the fake `profiles` reads from the state file `managed-profiles`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ManagedNetwork::Wifi => "wifi",
+            ManagedNetwork::Ethernet => "ethernet",
+            ManagedNetwork::Vpn => "vpn",
+            ManagedNetwork::RootCert => "root-cert",
+        }
+    }
+}
+
+impl FromStr for ManagedNetwork {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "wifi" => Ok(ManagedNetwork::Wifi),
+            "ethernet" => Ok(ManagedNetwork::Ethernet),
+            "vpn" => Ok(ManagedNetwork::Vpn),
+            "root-cert" => Ok(ManagedNetwork::RootCert),
+            other => bail!(
+                "`{other}` is not one of {}",
+                ManagedNetwork::NAMES.join(", ")
+            ),
+        }
+    }
 }
 
 impl Default for SandboxOptions {
@@ -164,6 +212,7 @@ impl Default for SandboxOptions {
             locked_keychains: Vec::new(),
             keychain_edge_cases: false,
             computer_name: None,
+            managed_network: Vec::new(),
         }
     }
 }
@@ -220,6 +269,14 @@ impl fmt::Display for Summary {
                 ""
             }
         )?;
+        if !o.managed_network.is_empty() {
+            let names: Vec<&str> = o.managed_network.iter().map(|m| m.name()).collect();
+            writeln!(
+                f,
+                "  managed network and trust profiles (installed by the MDM): {}",
+                names.join(", ")
+            )?;
+        }
         writeln!(f, "  users:")?;
         for (i, u) in self.users.iter().enumerate() {
             write!(f, "    {} (uid {}, home {})", u.name, u.uid, u.home)?;
@@ -427,6 +484,11 @@ fn create_in(device: &Device, opts: &SandboxOptions) -> Result<Summary> {
         if on {
             p.file(&state(flag), "")?;
         }
+    }
+    if !opts.managed_network.is_empty() {
+        let mut names: Vec<&str> = opts.managed_network.iter().map(|m| m.name()).collect();
+        names.dedup();
+        p.file(&state("managed-profiles"), names.join("\n") + "\n")?;
     }
     let users_txt: String = users
         .iter()

@@ -971,3 +971,56 @@ fn as_root_homes_belong_to_their_users_and_sudo_drops_to_them() {
         .iter()
         .any(|l| l == "/usr/local/jamf/bin/jamfAAD clean"));
 }
+
+#[test]
+fn managed_network_profiles_are_listed_with_the_mdm_profile_and_go_with_it() {
+    let none = default_sandbox();
+    let listing = none.run("/usr/bin/profiles", &["show", "-type", "configuration"]);
+    assert!(crate::action::payloads::parse(&listing.stdout).is_empty());
+    assert!(listing
+        .stdout
+        .ends_with("There are 1 configuration profiles installed\n"));
+
+    let f = sandbox(SandboxOptions {
+        managed_network: vec![
+            ManagedNetwork::Wifi,
+            ManagedNetwork::Ethernet,
+            ManagedNetwork::Vpn,
+            ManagedNetwork::RootCert,
+        ],
+        ..Default::default()
+    });
+    assert!(f.summary.to_string().contains(
+        "managed network and trust profiles (installed by the MDM): wifi, ethernet, vpn, root-cert"
+    ));
+    let listing = f.run("/usr/bin/profiles", &["show", "-type", "configuration"]);
+    assert!(listing.success(), "{listing:?}");
+    assert!(listing
+        .stdout
+        .ends_with("There are 5 configuration profiles installed\n"));
+    let types: Vec<String> = crate::action::payloads::parse(&listing.stdout)
+        .into_iter()
+        .map(|p| p.payload_type)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "com.apple.wifi.managed",
+            "com.apple.security.scep",
+            "com.apple.firstactiveethernet.managed",
+            "com.apple.security.pkcs12",
+            "com.apple.vpn.managed",
+            "com.apple.security.root",
+        ]
+    );
+    // The MDM profile's removal takes them with it.
+    assert!(f
+        .run("/usr/local/jamf/bin/jamf", &["removeMdmProfile"])
+        .success());
+    let listing = f.run("/usr/bin/profiles", &["show", "-type", "configuration"]);
+    assert!(crate::action::payloads::parse(&listing.stdout).is_empty());
+    assert!("wifi,vpn"
+        .split(',')
+        .all(|k| k.parse::<ManagedNetwork>().is_ok()));
+    assert!("802.1x".parse::<ManagedNetwork>().is_err());
+}

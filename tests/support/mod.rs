@@ -138,6 +138,14 @@ impl Sandbox {
         self
     }
 
+    /// Computer-level profiles the MDM installed carrying the Mac's network or trust
+    /// (`sandbox --managed-network wifi,ethernet,vpn,root-cert`).
+    pub fn managed_network(mut self, kinds: &[&str]) -> Self {
+        self.flags.push("--managed-network".into());
+        self.flags.push(kinds.join(","));
+        self
+    }
+
     pub fn build(self) -> Device {
         let tmp = traversable_tempdir();
         let root = tmp.path().join("mac");
