@@ -650,7 +650,26 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
     let req = parse(params)?;
     let ctx = ctx_of(g)?;
     let printer = Printer::new(false);
-    tracing::info!(computer = %req.computer_name, user = %req.user, action = ?req.action, "jamf policy");
+    // Credentials in the parameters go to a 0600 file in the root-only state at once (kept in
+    // memory only by a dry run); the run takes the file over. Never logged or printed.
+    let given = req.given_credentials()?;
+    let staged = match (&given, req.action) {
+        (Some(c), PolicyAction::Run | PolicyAction::Resume) => {
+            ctx.guard_changes()?;
+            Some(executor::StagedCredentials::write(&ctx, c)?)
+        }
+        (Some(c), PolicyAction::Plan) => {
+            crate::server::creds::use_for_this_run(Some(
+                crate::server::creds::RunCredentials::Given(c.clone()),
+            ));
+            None
+        }
+        _ => None,
+    };
+    tracing::info!(computer = %req.computer_name, user = %req.user, action = ?req.action, credentials = given.is_some(), "jamf policy");
+    if given.is_some() && matches!(req.action, PolicyAction::Status | PolicyAction::Rollback) {
+        printer.line("API credentials in the parameters are not used by this action; nothing was kept of them");
+    }
     match req.action {
         PolicyAction::Status => {
             let report = executor::status(&ctx, None)?;
@@ -665,7 +684,8 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
         }
         PolicyAction::Resume => {
             ctx.guard_changes()?;
-            let run_id = executor::confirm_and_hand_off(&ctx, &req.confirm, &printer)?;
+            let run_id =
+                executor::confirm_and_hand_off(&ctx, &req.confirm, staged.as_ref(), &printer)?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
             printer.line(&format!(
                 "remediation resumed: run {run_id} continues in the LaunchDaemon {}",
@@ -754,6 +774,7 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
                 sources.clone(),
                 options,
                 &req.confirm,
+                staged.as_ref(),
                 &printer,
             )?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
@@ -767,6 +788,9 @@ fn jamf_policy(g: &Global, params: &[String]) -> Result<i32> {
             }
             for c in &req.confirm {
                 printer.line(&format!("  done ahead (confirm=): {c}"));
+            }
+            if given.is_some() {
+                printer.line("  API credentials from the parameters: kept in the run's 0600 file for the LaunchDaemon, deleted when the run ends");
             }
             printer.line(&format!("  follow it in {LOG_FILE}, with `reenroll status`, or the extension attribute (`reenroll status --jamf-ea`)"));
             if remote_steps.is_empty() {

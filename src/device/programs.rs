@@ -87,6 +87,11 @@ pub fn run(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> R
         c.process_group(0);
         Ok(())
     });
+    // API credentials never reach a child through the environment (an admin's shell may hold
+    // them as REENROLL_* variables; reenroll reads them itself).
+    for v in crate::env_vars::SERVER {
+        cmd = cmd.env_remove(v.name);
+    }
     for (k, v) in &opts.env {
         cmd = cmd.env(k, v);
     }

@@ -576,8 +576,10 @@ impl Runner<'_> {
         Ok(Ended::Paused(reason))
     }
 
-    /// Things a finished run cleans up after itself (the restart LaunchDaemon).
+    /// What follows the end of a run (completed, with exceptions or not; failed) or of its
+    /// rollback: its own credentials are deleted, inventory sent, the LaunchDaemon removed.
     pub(super) fn finish_hooks(&mut self, state: RunState) {
+        self.forget_credentials();
         if matches!(state, RunState::Completed | RunState::Failed) {
             self.send_inventory();
         }
