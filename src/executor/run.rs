@@ -123,7 +123,13 @@ pub fn resume(
         )));
     }
     if from_daemon && !state.resumable() {
-        // A daemon left behind by a run that has ended: remove it and stop quietly.
+        // A daemon left behind by a run that has ended: remove it and stop quietly, with any
+        // credentials of the run a crash kept from being deleted at its end.
+        crate::server::creds::delete_file(
+            &ctx.state
+                .run_dir(&view.id)
+                .join(crate::server::creds::RUN_CREDENTIALS_FILE),
+        )?;
         crate::action::reboot::remove_daemon(&ctx.device)?;
         printer.line(&format!(
             "run {} is {}; the LaunchDaemon removed itself",
