@@ -145,6 +145,12 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
                         "parameter {n}: `{k}` is empty; leave it out or give its value"
                     )));
                 }
+                if v.contains(char::is_whitespace) {
+                    // No credential holds white space: a word without its `KEY=` followed.
+                    return Err(error::invalid(format!(
+                        "parameter {n}: a word without KEY= follows `{k}=` (credentials hold no spaces; the text is not repeated: it may hold a secret)"
+                    )));
+                }
                 if req
                     .credentials
                     .insert(k.to_string(), (n, Secret::new(v)))
@@ -544,6 +550,7 @@ mod tests {
             vec![secret.to_string()],
             vec![format!("action=run {secret}")],
             vec![format!("={secret}")],
+            vec![format!("jamf_client_id=abc {secret}")],
             vec![
                 String::new(),
                 format!("jamf_client_secret={secret} jamf_client_secret=x"),

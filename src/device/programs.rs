@@ -213,7 +213,12 @@ pub fn spawn_lines(device: &Device, program: &str, args: &[String]) -> Result<Li
     }
     let host = device.host_path(program)?;
     tracing::debug!(program, ?args, "starting a session");
-    let mut child = Command::new(&host)
+    let mut cmd = Command::new(&host);
+    // As in `run`: no API credentials in a child's environment.
+    for v in crate::env_vars::SERVER {
+        cmd.env_remove(v.name);
+    }
+    let mut child = cmd
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
