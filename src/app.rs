@@ -692,7 +692,26 @@ fn jamf_policy_call(g: &Global, params: &[String]) -> Result<i32> {
     let req = parse(params)?;
     let ctx = ctx_of(g)?;
     let printer = Printer::new(false);
-    tracing::info!(computer = %req.computer_name, user = %req.user, action = ?req.action, "jamf policy");
+    // Credentials in the parameters go to a 0600 file in the root-only state at once (kept in
+    // memory only by a dry run); the run takes the file over. Never logged or printed.
+    let given = req.given_credentials()?;
+    let staged = match (&given, req.action) {
+        (Some(c), PolicyAction::Run | PolicyAction::Resume) => {
+            ctx.guard_changes()?;
+            Some(executor::StagedCredentials::write(&ctx, c)?)
+        }
+        (Some(c), PolicyAction::Plan) => {
+            crate::server::creds::use_for_this_run(Some(
+                crate::server::creds::RunCredentials::Given(c.clone()),
+            ));
+            None
+        }
+        _ => None,
+    };
+    tracing::info!(computer = %req.computer_name, user = %req.user, action = ?req.action, credentials = given.is_some(), "jamf policy");
+    if given.is_some() && matches!(req.action, PolicyAction::Status | PolicyAction::Rollback) {
+        printer.line("API credentials in the parameters are not used by this action; nothing was kept of them");
+    }
     match req.action {
         PolicyAction::Status => {
             let report = executor::status(&ctx, None)?;
@@ -713,7 +732,8 @@ fn jamf_policy_call(g: &Global, params: &[String]) -> Result<i32> {
                 printer.line(&what);
                 return Ok(error::OK);
             }
-            let run_id = executor::confirm_and_hand_off(&ctx, &req.confirm, &printer)?;
+            let run_id =
+                executor::confirm_and_hand_off(&ctx, &req.confirm, staged.as_ref(), &printer)?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
             printer.line(&format!(
                 "remediation resumed: run {run_id} continues in the LaunchDaemon {}",
@@ -800,6 +820,7 @@ fn jamf_policy_call(g: &Global, params: &[String]) -> Result<i32> {
                 sources.clone(),
                 options,
                 &req.confirm,
+                staged.as_ref(),
                 &printer,
             )?;
             crate::action::reboot::bootstrap_daemon(&ctx.device)?;
@@ -811,6 +832,7 @@ fn jamf_policy_call(g: &Global, params: &[String]) -> Result<i32> {
                 sources: &sources,
                 confirm: &req.confirm,
                 remote: req.remote_operator,
+                credentials: given.is_some(),
             };
             for line in crate::jamf_policy::summary(&handoff) {
                 printer.line(&line);

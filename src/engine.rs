@@ -154,6 +154,8 @@ pub fn resolve_vars(
     use crate::settings::{self, Layer};
     let managed = match settings::managed_preferences(device) {
         Ok(m) => m,
+        // Credentials found there are refused (exit 4); an unreadable profile is invalid (2).
+        Err(e) if error::code_of(&e) == error::REFUSED => return Err(e),
         Err(e) => return Err(error::invalid(format!("{e:#}"))),
     };
     let cli = cli_sets

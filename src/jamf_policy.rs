@@ -1,8 +1,14 @@
 //! `reenroll jamf-policy "$@"`: the arguments exactly as a Jamf Pro policy passes them to a script.
 //! `$1` the target volume, `$2` the computer name, `$3` the user name (may be empty), `$4`..`$11`
-//! the admin's parameters, each `key=value`: `playbook=`, `action=run|plan|resume|rollback|status`
-//! (default run), `confirm=STEP[,STEP]`, `operator=remote`, `settle_override=yes`,
-//! `managed_network=acknowledged`, or any playbook variable. Empty parameters are ignored.
+//! the admin's parameters, each one or more `key=value` pairs separated by spaces (see
+//! `pairs_of`): `playbook=`, `action=run|plan|resume|rollback|status` (default run),
+//! `confirm=STEP[,STEP]`, `operator=remote`, `settle_override=yes`, `managed_network=acknowledged`, API credentials (`jamf_url=`, `jamf_client_id=`,
+//! `jamf_client_secret=`, `graph_tenant_id=`, … : Jamf gives eight parameters, so one may carry
+//! several), or any playbook variable. Empty parameters are ignored.
+//!
+//! Credentials passed as parameters are visible in a process listing while the policy runs
+//! (docs/server.md): the policy moves them into the run's 0600 file at once, and from then on
+//! nothing reenroll starts sees them in its arguments or environment.
 //!
 //! A run handed to the LaunchDaemon from a policy must never strand the Mac: before anything
 //! changes, [`unpassable`] finds every pause that only a policy could pass once a step has cut
@@ -26,6 +32,8 @@ use crate::error;
 use crate::journal::{Record, RunState, StepState};
 use crate::plan::{PlanReport, PlannedStep};
 use crate::playbook::{Channel, Playbook};
+use crate::server::creds::{self, Credentials};
+use crate::server::secret::Secret;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicyAction {
@@ -56,6 +64,38 @@ pub struct PolicyRequest {
     pub managed_network_acknowledged: bool,
     /// Playbook variables with the parameter number each came from.
     pub vars: Vec<(usize, String, String)>,
+    /// API credentials (`jamf_client_secret=`, … see `creds::parameter_key`) with the parameter
+    /// number each came from. `Secret` keeps them out of `Debug`.
+    pub credentials: BTreeMap<String, (usize, Secret)>,
+}
+
+impl PolicyRequest {
+    /// The credentials given as parameters, checked (`None`: none given). Exit 2 naming the
+    /// parameters, never a value.
+    pub fn given_credentials(&self) -> Result<Option<Credentials>> {
+        if self.credentials.is_empty() {
+            return Ok(None);
+        }
+        let pairs = self
+            .credentials
+            .iter()
+            .map(|(k, (_, v))| (k.clone(), v.clone()))
+            .collect();
+        let mut params: Vec<usize> = self.credentials.values().map(|(n, _)| *n).collect();
+        params.sort_unstable();
+        params.dedup();
+        Credentials::from_parameters(&pairs).map(Some).map_err(|e| {
+            error::invalid(format!(
+                "parameter{} {}: {e:#}",
+                if params.len() == 1 { "" } else { "s" },
+                params
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
 }
 
 /// The keys a parameter may use besides playbook variables (README's table).
@@ -64,6 +104,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("action", "run (default), plan (a dry run: prints the plan, changes nothing), resume, rollback or status"),
     ("confirm", "operator or server step id(s), comma-separated, already done (action=run: done ahead, e.g. by `reenroll server cleanup`; action=resume: done since)"),
     ("settle_override", "`yes`: acknowledge a timer set below the article's minimum (intune_settle_minutes under 30); without it such a policy exits 2"),
+    ("jamf_url, jamf_client_id, jamf_client_secret", "Jamf Pro API client credentials (docs/server.md: a package placing the 0600 credentials file is safer; parameters show in a process listing while the policy runs); several pairs may share one parameter, separated by spaces"),
+    ("graph_tenant_id, graph_client_id, graph_client_secret, graph_url, login_url", "Microsoft Graph app credentials, likewise; graph_url and login_url only for national clouds"),
     ("operator", "`remote`: operator steps that no policy could reach (after the framework is removed) will be confirmed over SSH or Screen Sharing; the policy log prints the commands"),
     ("managed_network", "`acknowledged`: run although the Mac has managed Wi-Fi, 802.1X, VPN or certificate payloads that may be removed with the MDM profile (preflight lists them); without it such a policy exits 4"),
     ("<variable>", "any playbook variable, e.g. intune_settle_minutes=45, self_service_policy_id=42, reboot_delay_minutes=5"),
@@ -100,80 +142,100 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
         settle_override: false,
         managed_network_acknowledged: false,
         vars: Vec::new(),
+        credentials: BTreeMap::new(),
     };
     for n in 4..=11 {
         let raw = get(n);
-        let p = raw.trim();
-        if p.is_empty() {
-            continue;
-        }
-        let Some((k, v)) = p.split_once('=') else {
-            return Err(error::invalid(format!(
-                "parameter {n} (`{p}`): expected key=value, e.g. action=run"
-            )));
-        };
-        let (k, v) = (k.trim(), v.trim());
-        if k.is_empty() {
-            return Err(error::invalid(format!(
-                "parameter {n} (`{p}`): the key before `=` is empty"
-            )));
-        }
-        match k {
-            "playbook" => {
-                req.playbook_param = Some(n);
-                if req.playbook.replace(v.to_string()).is_some() {
-                    return Err(error::invalid(format!("parameter {n}: `playbook` is given twice")));
+        for (k, v) in pairs_of(n, &raw)? {
+            let (k, v) = (k.as_str(), v.as_str());
+            let p = format!("{k}={}", shown(v));
+            if creds::is_credential_key(k) {
+                if v.is_empty() {
+                    return Err(error::invalid(format!(
+                        "parameter {n}: `{k}` is empty; leave it out or give its value"
+                    )));
                 }
+                if v.contains(char::is_whitespace) {
+                    // No credential holds white space: a word without its `KEY=` followed.
+                    return Err(error::invalid(format!(
+                        "parameter {n}: a word without KEY= follows `{k}=` (credentials hold no spaces; the text is not repeated: it may hold a secret)"
+                    )));
+                }
+                if req
+                    .credentials
+                    .insert(k.to_string(), (n, Secret::new(v)))
+                    .is_some()
+                {
+                    return Err(error::invalid(format!(
+                        "parameter {n}: `{k}` is given twice"
+                    )));
+                }
+                continue;
             }
-            "action" => {
-                req.action = match v {
-                    "run" => PolicyAction::Run,
-                    "plan" => PolicyAction::Plan,
-                    "resume" => PolicyAction::Resume,
-                    "rollback" => PolicyAction::Rollback,
-                    "status" => PolicyAction::Status,
-                    other => {
-                        return Err(error::invalid(format!(
-                            "parameter {n} (`{p}`): action `{other}` is not one of run, plan, resume, rollback, status"
-                        )))
+            if creds::looks_like_credential_key(k) {
+                // Its value is likely a secret: never a playbook variable (printed in the log).
+                return Err(error::invalid(format!(
+                    "parameter {n}: `{k}` is not a credential key (the value is not shown); the credential keys are {}",
+                    creds::parameter_keys().join(", ")
+                )));
+            }
+            match k {
+                "playbook" => {
+                    req.playbook_param = Some(n);
+                    if req.playbook.replace(v.to_string()).is_some() {
+                        return Err(error::invalid(format!("parameter {n}: `playbook` is given twice")));
                     }
                 }
-            }
-            "confirm" => {
-                for id in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    req.confirm.push(id.to_string());
-                }
-            }
-            "settle_override" => {
-                req.settle_override = match v {
-                    "yes" | "true" | "1" => true,
-                    "no" | "false" | "0" => false,
-                    other => {
-                        return Err(error::invalid(format!(
-                            "parameter {n} (`{p}`): settle_override `{other}` is not yes or no"
-                        )))
+                "action" => {
+                    req.action = match v {
+                        "run" => PolicyAction::Run,
+                        "plan" => PolicyAction::Plan,
+                        "resume" => PolicyAction::Resume,
+                        "rollback" => PolicyAction::Rollback,
+                        "status" => PolicyAction::Status,
+                        _ => {
+                            return Err(error::invalid(format!(
+                                "parameter {n} (`{p}`): action `{}` is not one of run, plan, resume, rollback, status", shown(v)
+                            )))
+                        }
                     }
                 }
-            }
-            "operator" => {
-                req.remote_operator = match v {
-                    "remote" => true,
-                    "policy" => false,
-                    other => {
-                        return Err(error::invalid(format!(
-                            "parameter {n} (`{p}`): operator `{other}` is not `remote` (operator steps confirmed over SSH or Screen Sharing) or `policy`"
-                        )))
+                "confirm" => {
+                    for id in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        req.confirm.push(id.to_string());
                     }
                 }
-            }
-            "managed_network" => {
-                req.managed_network_acknowledged = managed_network_value(n, p, v)?;
-            }
-            _ => {
-                if req.vars.iter().any(|(_, key, _)| key == k) {
-                    return Err(error::invalid(format!("parameter {n}: `{k}` is given twice")));
+                "settle_override" => {
+                    req.settle_override = match v {
+                        "yes" | "true" | "1" => true,
+                        "no" | "false" | "0" => false,
+                        _ => {
+                            return Err(error::invalid(format!(
+                                "parameter {n} (`{p}`): settle_override `{}` is not yes or no", shown(v)
+                            )))
+                        }
+                    }
                 }
-                req.vars.push((n, k.to_string(), v.to_string()));
+                "operator" => {
+                    req.remote_operator = match v {
+                        "remote" => true,
+                        "policy" => false,
+                        _ => {
+                            return Err(error::invalid(format!(
+                                "parameter {n} (`{p}`): operator `{}` is not `remote` (operator steps confirmed over SSH or Screen Sharing) or `policy`", shown(v)
+                            )))
+                        }
+                    }
+                }
+                "managed_network" => {
+                    req.managed_network_acknowledged = managed_network_value(n, &p, v)?;
+                }
+                _ => {
+                    if req.vars.iter().any(|(_, key, _)| key == k) {
+                        return Err(error::invalid(format!("parameter {n}: `{k}` is given twice")));
+                    }
+                    req.vars.push((n, k.to_string(), v.to_string()));
+                }
             }
         }
     }
@@ -185,6 +247,74 @@ pub fn parse(args: &[String]) -> Result<PolicyRequest> {
         ));
     }
     Ok(req)
+}
+
+/// A value as an error may repeat it: a short lower-case word (`jump`), else a placeholder. A
+/// value with several words may have taken in a secret that lost its key (`action=run SECRET`).
+fn shown(v: &str) -> &str {
+    if !v.is_empty()
+        && v.len() <= 16
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+    {
+        v
+    } else {
+        "<not repeated: it may hold a secret>"
+    }
+}
+
+/// A word that starts a new pair: `KEY=` with KEY made of ASCII letters, digits and `_`.
+fn starts_pair(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(k, _)| {
+        !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// The `key=value` pairs of parameter `n`. Several pairs are separated by whitespace: a new pair
+/// starts at each word that begins with `KEY=`; any other word continues the previous pair's
+/// value (so `confirm=a, b` stays one pair). No quoting: a value holds no word that begins with
+/// `KEY=`, and the first `=` ends the key (values may contain `=`). API client ids and secrets
+/// (Jamf Pro's, Entra's: letters, digits, `~ . _ -`) never contain whitespace. A parameter
+/// without any such word is one `key = value` (spaces around `=` allowed). Errors never repeat
+/// the parameter's text: it may hold a secret.
+fn pairs_of(n: usize, raw: &str) -> Result<Vec<(String, String)>> {
+    let p = raw.trim();
+    if p.is_empty() {
+        return Ok(Vec::new());
+    }
+    let words: Vec<&str> = p.split_whitespace().collect();
+    if !words.iter().any(|w| starts_pair(w)) {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(error::invalid(format!(
+                "parameter {n}: expected key=value, e.g. action=run (the text is not repeated: it may hold a secret)"
+            )));
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty() {
+            return Err(error::invalid(format!(
+                "parameter {n}: the key before `=` is empty (the text is not repeated: it may hold a secret)"
+            )));
+        }
+        return Ok(vec![(k.to_string(), v.to_string())]);
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if starts_pair(w) {
+            let (k, v) = w.split_once('=').unwrap_or((w, ""));
+            out.push((k.to_string(), v.to_string()));
+        } else if let Some((_, v)) = out.last_mut() {
+            if !v.is_empty() {
+                v.push(' ');
+            }
+            v.push_str(w);
+        } else {
+            return Err(error::invalid(format!(
+                "parameter {n}: word {} does not start with KEY= (several key=value pairs are separated by spaces; the text is not repeated: it may hold a secret)",
+                i + 1
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// The steps a policy may confirm: operator steps, and server steps (an operator does them when
@@ -316,6 +446,8 @@ pub struct Handoff<'a> {
     pub sources: &'a BTreeMap<String, String>,
     pub confirm: &'a [String],
     pub remote: bool,
+    /// API credentials came in the parameters (kept in the run's 0600 file, never shown).
+    pub credentials: bool,
 }
 
 /// The policy log of a scheduled run: what an admin scans in Jamf Pro. The device (serial),
@@ -368,6 +500,9 @@ pub fn summary(h: &Handoff) -> Vec<String> {
     }
     for c in h.confirm {
         out.push(format!("  done ahead (confirm=): {c}"));
+    }
+    if h.credentials {
+        out.push("  API credentials from the parameters: kept in the run's 0600 file for the LaunchDaemon, deleted when the run ends".into());
     }
     let waits = operator_steps(&h.planned.steps, h.confirm);
     if waits.is_empty() {
@@ -654,6 +789,73 @@ mod tests {
                 && why.contains("nothing was changed"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn one_parameter_carries_several_pairs() {
+        let r = parse(&args(&[
+            "/",
+            "m",
+            "u",
+            "  intune_settle_minutes=45\tsettle_override=yes ",
+            "jamf_url=https://j.example.com jamf_client_id=abc jamf_client_secret=Se~c.r_e-t=1",
+            "confirm=delete-jamf-record, delete-entra-device operator=remote",
+            "adfs_url = https://adfs.example.com",
+        ]))
+        .unwrap();
+        assert!(r.settle_override && r.remote_operator);
+        assert_eq!(r.confirm, vec!["delete-jamf-record", "delete-entra-device"]);
+        assert_eq!(
+            r.vars,
+            vec![
+                (4, "intune_settle_minutes".to_string(), "45".to_string()),
+                (
+                    7,
+                    "adfs_url".to_string(),
+                    "https://adfs.example.com".to_string()
+                ),
+            ]
+        );
+        let (n, secret) = &r.credentials["jamf_client_secret"];
+        assert_eq!((*n, secret.expose()), (5, "Se~c.r_e-t=1"));
+        let c = r.given_credentials().unwrap().unwrap();
+        assert_eq!(c.jamf.unwrap().client_id, "abc");
+        assert!(c.graph.is_none());
+        // No secret in the request's Debug form.
+        assert!(!format!("{r:?}").contains("Se~c"));
+    }
+
+    #[test]
+    fn credential_errors_name_parameters_never_values() {
+        let secret = "Xy~9.secret_value-0";
+        let cases = [
+            vec![format!("jamf_client_secret={secret}")],
+            vec![format!("jamf_client_secert={secret}")],
+            vec![secret.to_string()],
+            vec![format!("action=run {secret}")],
+            vec![format!("={secret}")],
+            vec![format!("jamf_client_id=abc {secret}")],
+            vec![
+                String::new(),
+                format!("jamf_client_secret={secret} jamf_client_secret=x"),
+            ],
+        ];
+        for extra in cases {
+            let mut a = args(&["/", "m", "u"]);
+            a.extend(extra.iter().cloned());
+            let err = match parse(&a) {
+                Err(e) => e,
+                Ok(r) => r.given_credentials().unwrap_err(),
+            };
+            assert_eq!(crate::error::code_of(&err), crate::error::INVALID);
+            let e = format!("{err:#}");
+            assert!(e.contains("parameter"), "{e}");
+            assert!(!e.contains(secret), "{e}");
+        }
+        let e = parse(&args(&["/", "m", "u", "", "jamf_client_secret=", ""]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("parameter 5") && e.contains("empty"), "{e}");
     }
 
     #[test]

@@ -48,6 +48,22 @@ pub fn managed_preferences(device: &Device) -> Result<Vec<(String, String)>> {
     let dict = value
         .as_dictionary()
         .with_context(|| format!("{MANAGED_PREFERENCES} is not a dictionary"))?;
+    // Managed preferences are readable by every user of the Mac: a secret there is exposed, so
+    // it is refused rather than used (the value is never repeated).
+    let secret: Vec<&str> = dict
+        .keys()
+        .map(String::as_str)
+        .filter(|k| {
+            crate::server::creds::is_credential_key(&k.to_ascii_lowercase())
+                || crate::server::creds::looks_like_credential_key(k)
+        })
+        .collect();
+    if !secret.is_empty() {
+        return Err(error::refused(format!(
+            "the managed preferences {MANAGED_PREFERENCES} carry API credentials ({}): managed preferences are readable by every user of the Mac, so reenroll never uses credentials from them. Remove them from the configuration profile (and rotate the secret: it was exposed), and place the root-only credentials file with a package instead (docs/server.md); nothing was changed",
+            secret.join(", ")
+        )));
+    }
     let mut out = Vec::new();
     for (k, v) in dict {
         let s = match v {

@@ -495,7 +495,7 @@ fn bad_parameters_exit_2_naming_the_parameter() {
     for reason in [
         "jamf policy rejected: parameter 5 (`action=jump`)",
         "jamf policy rejected: parameter 6",
-        "jamf policy rejected: parameter 4 (`nonsense`)",
+        "jamf policy rejected: parameter 4: expected key=value",
     ] {
         assert!(log.contains(reason), "no `{reason}` in the log:\n{log}");
     }

@@ -87,6 +87,11 @@ pub fn run(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> R
         c.process_group(0);
         Ok(())
     });
+    // API credentials never reach a child through the environment (an admin's shell may hold
+    // them as REENROLL_* variables; reenroll reads them itself).
+    for v in crate::env_vars::SERVER {
+        cmd = cmd.env_remove(v.name);
+    }
     for (k, v) in &opts.env {
         cmd = cmd.env(k, v);
     }
@@ -208,7 +213,12 @@ pub fn spawn_lines(device: &Device, program: &str, args: &[String]) -> Result<Li
     }
     let host = device.host_path(program)?;
     tracing::debug!(program, ?args, "starting a session");
-    let mut child = Command::new(&host)
+    let mut cmd = Command::new(&host);
+    // As in `run`: no API credentials in a child's environment.
+    for v in crate::env_vars::SERVER {
+        cmd.env_remove(v.name);
+    }
+    let mut child = cmd
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

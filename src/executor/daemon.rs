@@ -6,6 +6,7 @@ use super::*;
 /// Create a run and hand it to the LaunchDaemon instead of executing it here (a Jamf policy:
 /// `jamf removeFramework` would kill the policy's own process, and a restart loses its log).
 /// Returns the run id; the caller starts the daemon once the lock is released.
+#[allow(clippy::too_many_arguments)]
 pub fn schedule(
     ctx: &Ctx,
     pb: Playbook,
@@ -13,6 +14,7 @@ pub fn schedule(
     sources: BTreeMap<String, String>,
     options: BTreeMap<String, String>,
     confirms: &[String],
+    credentials: Option<&StagedCredentials>,
     printer: &Printer,
 ) -> Result<String> {
     let lock = take_lock(ctx)?;
@@ -28,6 +30,9 @@ pub fn schedule(
         tracing::warn!(run = %runner.run_id, "{w}");
     }
     runner.current_step = "handoff".into();
+    if let Some(staged) = credentials {
+        runner.adopt_credentials(staged)?;
+    }
     // Steps the admin did ahead (e.g. the server steps, centrally): recorded before any step.
     for c in confirms {
         runner.append(Record::Confirmed {
@@ -39,14 +44,23 @@ pub fn schedule(
     Ok(runner.run_id.clone())
 }
 
-/// Record confirmations for the newest resumable run and hand it to the LaunchDaemon again.
-pub fn confirm_and_hand_off(ctx: &Ctx, confirms: &[String], printer: &Printer) -> Result<String> {
+/// Record confirmations for the newest resumable run and hand it to the LaunchDaemon again,
+/// with the credentials the policy passed (they replace the run's own).
+pub fn confirm_and_hand_off(
+    ctx: &Ctx,
+    confirms: &[String],
+    credentials: Option<&StagedCredentials>,
+    printer: &Printer,
+) -> Result<String> {
     let lock = take_lock(ctx)?;
     let (view, _, records) = find_run(ctx, None, |s| s.resumable(), "resume")?;
     let Frozen { pb, vars, options } = frozen(&view, &records)?;
     check_confirms(&pb, confirms, "confirm=", &view.id)?;
     let mut runner = Runner::open(ctx, lock, pb, &view.id, records, vars, options, printer)?;
     runner.current_step = "handoff".into();
+    if let Some(staged) = credentials {
+        runner.adopt_credentials(staged)?;
+    }
     for c in confirms {
         runner.append(Record::Confirmed {
             step: c.clone(),

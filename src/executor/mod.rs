@@ -319,6 +319,14 @@ impl<'a> Runner<'a> {
         options: BTreeMap<String, String>,
         printer: &'a Printer,
     ) -> Runner<'a> {
+        // The run's own credentials (a policy's parameters) come first for everything this
+        // process does for the run: the server steps and their preflight.
+        let own = run_dir.join(crate::server::creds::RUN_CREDENTIALS_FILE);
+        if own.symlink_metadata().is_ok() {
+            crate::server::creds::use_for_this_run(Some(
+                crate::server::creds::RunCredentials::File(own),
+            ));
+        }
         Runner {
             ctx,
             pb,
@@ -337,6 +345,115 @@ impl<'a> Runner<'a> {
             prompt: None,
             created_here: false,
             answered: false,
+        }
+    }
+}
+
+impl Runner<'_> {
+    /// The run's own credentials file (`<run>/credentials.toml`, 0600 in the 0700 run folder).
+    fn credentials_file(&self) -> PathBuf {
+        self.run_dir
+            .join(crate::server::creds::RUN_CREDENTIALS_FILE)
+    }
+
+    /// Move credentials a policy staged into the run's folder (replacing the run's earlier
+    /// ones: a resume given new credentials) and use them from now on. A rename within `runs/`:
+    /// the secret is never copied, and never in the journal (a note says only that they exist).
+    fn adopt_credentials(&mut self, staged: &StagedCredentials) -> Result<()> {
+        let own = self.credentials_file();
+        std::fs::rename(&staged.path, &own).with_context(|| {
+            format!(
+                "moving the API credentials into the run's folder {}",
+                self.run_dir.display()
+            )
+        })?;
+        for dir in [self.ctx.state.runs(), self.run_dir.clone()] {
+            std::fs::File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("syncing {}", dir.display()))?;
+        }
+        crate::server::creds::use_for_this_run(Some(crate::server::creds::RunCredentials::File(
+            own,
+        )));
+        tracing::info!(run = %self.run_id, "API credentials from the policy's parameters kept in the run's 0600 file until the run ends");
+        self.append(Record::Note {
+            key: CREDENTIALS_NOTE.into(),
+            value: "from the Jamf policy's parameters; deleted when the run ends".into(),
+        })
+    }
+
+    /// Delete the run's own credentials (the run ended or is rolled back). A failure is logged
+    /// and shown, never fatal: `purge` deletes what is left.
+    pub(super) fn forget_credentials(&mut self) {
+        let own = self.credentials_file();
+        match crate::server::creds::delete_file(&own) {
+            Ok(true) => {
+                tracing::info!(run = %self.run_id, "deleted the run's API credentials");
+                crate::server::creds::use_for_this_run(None);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(target: crate::output::SHOWN, run = %self.run_id, "{e:#}");
+                self.printer.line(&format!("{e:#} (or `reenroll purge`)"));
+            }
+        }
+    }
+}
+
+/// The journal note saying a run has its own credentials (never their values).
+pub const CREDENTIALS_NOTE: &str = "credentials";
+
+/// Credentials a Jamf policy passed as parameters, written at once to a 0600 file in the
+/// root-only `runs/` folder (`.credentials-<pid>.toml`) until a run takes them over
+/// (`schedule`, `confirm_and_hand_off`); deleted when dropped if none did.
+pub struct StagedCredentials {
+    path: PathBuf,
+}
+
+/// The name prefix of a staged credentials file in `runs/` (never a run id: ids start with a digit).
+const STAGED_PREFIX: &str = ".credentials-";
+
+impl StagedCredentials {
+    pub fn write(ctx: &Ctx, creds: &crate::server::Credentials) -> Result<StagedCredentials> {
+        ctx.state.prepare()?;
+        let path = ctx
+            .state
+            .runs()
+            .join(format!("{STAGED_PREFIX}{}.toml", std::process::id()));
+        // A leftover of a process that had this pid and died before cleaning up.
+        crate::server::creds::delete_file(&path)?;
+        let staged = StagedCredentials { path };
+        creds.write_new_file(&staged.path)?;
+        crate::server::creds::use_for_this_run(Some(crate::server::creds::RunCredentials::File(
+            staged.path.clone(),
+        )));
+        Ok(staged)
+    }
+
+    /// Staged files whose process is gone (`purge` deletes them).
+    fn abandoned(ctx: &Ctx) -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(ctx.state.runs()) else {
+            return Vec::new();
+        };
+        rd.filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let pid: i32 = name
+                    .strip_prefix(STAGED_PREFIX)?
+                    .strip_suffix(".toml")?
+                    .parse()
+                    .ok()?;
+                let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+                (!alive || pid == std::process::id() as i32).then(|| e.path())
+            })
+            .collect()
+    }
+}
+
+impl Drop for StagedCredentials {
+    fn drop(&mut self) {
+        if let Err(e) = crate::server::creds::delete_file(&self.path) {
+            tracing::error!("{e:#}");
         }
     }
 }

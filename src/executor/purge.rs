@@ -1,11 +1,14 @@
 //! `purge`: delete the quarantine of finished runs; never what a run still owes (an unfinished
-//! run, or a rollback that could not put everything back).
+//! run, or a rollback that could not put everything back). The API credentials of every run
+//! that cannot go on (whatever its age), and credentials a policy staged but no run took over,
+//! are deleted too: a run deletes its own when it ends, `purge` whatever a crash left.
 
 use super::*;
 
 /// Delete the quarantine of finished runs older than `older_than`.
 pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> Result<usize> {
     let _lock = take_lock(ctx)?;
+    purge_credentials(ctx, printer)?;
     let cutoff = SystemTime::now() - older_than;
     let mut purged = 0;
     for (view, state, _) in all_runs(ctx)? {
@@ -57,4 +60,38 @@ pub fn purge(ctx: &Ctx, older_than: std::time::Duration, printer: &Printer) -> R
         }
     }
     Ok(purged)
+}
+
+/// Delete the credentials of every run that is not paused, interrupted or running (a damaged
+/// run is never acted on: its go too), and staged ones no process holds any more.
+fn purge_credentials(ctx: &Ctx, printer: &Printer) -> Result<()> {
+    for run in super::damage::load_all(ctx)? {
+        let (id, keep) = match &run {
+            super::damage::Run::Sound(view, state, _) => (
+                view.id.clone(),
+                matches!(
+                    state,
+                    RunState::Paused | RunState::Interrupted | RunState::Running
+                ),
+            ),
+            super::damage::Run::Damaged(d) => (d.id.clone(), false),
+        };
+        let file = ctx
+            .state
+            .run_dir(&id)
+            .join(crate::server::creds::RUN_CREDENTIALS_FILE);
+        if !keep && crate::server::creds::delete_file(&file)? {
+            tracing::info!(run = %id, "purge: deleted the run's API credentials");
+            printer.line(&format!("deleted the API credentials left in run {id}"));
+        }
+    }
+    for file in StagedCredentials::abandoned(ctx) {
+        if crate::server::creds::delete_file(&file)? {
+            printer.line(&format!(
+                "deleted API credentials a Jamf policy left behind ({})",
+                file.display()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -273,6 +273,8 @@ pub fn rollback(
         })?;
     }
     runner.append(Record::RollbackStart { at: now_rfc3339() })?;
+    // A rolled-back run does no server step again: its own credentials go at once.
+    runner.forget_credentials();
     cancel_pending_restart(ctx, &runner.view, printer);
     printer.line(&format!(
         "rolling back run {} of {}",

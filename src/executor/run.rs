@@ -124,7 +124,13 @@ pub fn resume(
         )));
     }
     if from_daemon && !state.resumable() {
-        // A daemon left behind by a run that has ended: remove it and stop quietly.
+        // A daemon left behind by a run that has ended: remove it and stop quietly, with any
+        // credentials of the run a crash kept from being deleted at its end.
+        crate::server::creds::delete_file(
+            &ctx.state
+                .run_dir(&view.id)
+                .join(crate::server::creds::RUN_CREDENTIALS_FILE),
+        )?;
         crate::action::reboot::remove_daemon(&ctx.device)?;
         printer.line(&format!(
             "run {} is {}; the LaunchDaemon removed itself",
@@ -633,8 +639,10 @@ impl Runner<'_> {
         Ok(Ended::Paused(reason))
     }
 
-    /// Things a finished run cleans up after itself (the restart LaunchDaemon).
+    /// What follows the end of a run (completed, with exceptions or not; failed) or of its
+    /// rollback: its own credentials are deleted, inventory sent, the LaunchDaemon removed.
     pub(super) fn finish_hooks(&mut self, state: RunState) {
+        self.forget_credentials();
         if matches!(state, RunState::Completed | RunState::Failed) {
             self.send_inventory();
         }

@@ -7,8 +7,12 @@
 //!     reenroll                  0755 root:wheel, the binary the LaunchDaemon runs after a
 //!                               restart, and the keychain helper it starts as each user
 //!   runs/                       0700
+//!     .credentials-<pid>.toml   0600, API credentials a Jamf policy passed, until its run
+//!                               takes them over (a rename); `purge` deletes abandoned ones
 //!     <run-id>/                 0700
 //!     journal.jsonl             0600, append-only JSON lines (format below)
+//!     credentials.toml          0600, the run's own API credentials (from a policy), deleted
+//!                               when the run ends, is rolled back or purged
 //!     quarantine/<n>            removed paths, renamed here (same volume)
 //!     keychain/<n>.json         0600, exported keychain items for rollback
 //! ```

@@ -1,8 +1,18 @@
-//! API credentials for the server steps: from a root-only TOML file or from environment
-//! variables, never from the command line (a Jamf policy's parameters are visible to every
-//! process on the Mac). Without credentials the server steps stay operator steps.
+//! API credentials for the server steps. Where they come from, first found wins:
+//!
+//! 1. the run's own file, `<state>/runs/<run-id>/credentials.toml` (0600 in a 0700 folder):
+//!    what a Jamf policy passed as parameters (`jamf_client_id=…`), moved there by the policy
+//!    at once and read by the LaunchDaemon and by `resume`; deleted when the run ends, is
+//!    rolled back or purged;
+//! 2. the file a package places at `DEFAULT_CREDENTIALS_PATH` (0600, root's), the recommended way;
+//! 3. the `REENROLL_*` environment variables, for an admin's interactive shell.
+//!
+//! Never from the command line of anything reenroll starts, never in a child's environment,
+//! never from managed preferences (world-readable). Without credentials the server steps stay
+//! operator steps.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -18,6 +28,90 @@ pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 
 /// Every environment variable the server steps read (declared with the others in `env_vars`).
 pub use crate::env_vars::SERVER as ENV_VARS;
+
+/// The name of a run's own credentials file inside its folder (`<state>/runs/<run-id>/`).
+pub const RUN_CREDENTIALS_FILE: &str = "credentials.toml";
+
+/// The Jamf policy parameter key of each credential: the environment variable's name without
+/// `REENROLL_`, in lower case (`jamf_client_secret=` for `REENROLL_JAMF_CLIENT_SECRET`).
+pub fn parameter_key(env_name: &str) -> String {
+    env_name
+        .strip_prefix("REENROLL_")
+        .unwrap_or(env_name)
+        .to_ascii_lowercase()
+}
+
+/// Every credential key a Jamf policy parameter may carry, in `ENV_VARS` order.
+pub fn parameter_keys() -> Vec<String> {
+    ENV_VARS.iter().map(|v| parameter_key(v.name)).collect()
+}
+
+/// A credential key (`jamf_client_secret`, …).
+pub fn is_credential_key(key: &str) -> bool {
+    ENV_VARS.iter().any(|v| parameter_key(v.name) == key)
+}
+
+/// A key that is not a credential key but reads like one was meant (`jamf_client_secert`,
+/// `graph_secret`, `api_secret`): refused, so its value (likely a secret) never becomes a
+/// playbook variable that the policy log would print.
+pub fn looks_like_credential_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    !is_credential_key(&k)
+        && (k.starts_with("jamf_client")
+            || k.starts_with("jamf_url")
+            || k.starts_with("graph_")
+            || k.starts_with("login_url")
+            || k.starts_with("tenant")
+            || k.starts_with("client_")
+            || k.contains("secret")
+            || k.contains("password")
+            || k.contains("token"))
+}
+
+/// The credentials this process's run uses before any other source (see the module's list):
+/// one run per process (the run lock), so one slot for the process.
+#[derive(Clone, Debug)]
+pub enum RunCredentials {
+    /// The run's own 0600 file (or, before the run exists, the file a policy staged).
+    File(PathBuf),
+    /// Held in memory only: a policy's dry run (`action=plan`) writes nothing.
+    Given(Credentials),
+}
+
+static RUN_CREDENTIALS: Mutex<Option<RunCredentials>> = Mutex::new(None);
+
+/// Make `load` use these credentials first, for the rest of this process (`None`: no longer).
+pub fn use_for_this_run(source: Option<RunCredentials>) {
+    *RUN_CREDENTIALS.lock().unwrap_or_else(|p| p.into_inner()) = source;
+}
+
+fn this_run() -> Option<RunCredentials> {
+    RUN_CREDENTIALS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// Delete a credentials file (a run's, or a staged one). `Ok(true)`: there was one.
+pub fn delete_file(path: &Path) -> Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            if let Some(dir) = path.parent() {
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "deleting the API credentials file {}; delete it by hand",
+                path.display()
+            )
+        }),
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
@@ -66,24 +160,94 @@ impl Credentials {
         self.jamf.is_none() && self.graph.is_none()
     }
 
-    /// The credentials for a run on `device`: from the environment when any `REENROLL_*`
-    /// credential variable is set, else from the file at `DEFAULT_CREDENTIALS_PATH` (inside the
-    /// sandbox root under `--root`), else none.
+    /// The credentials for a run on `device`, first found: the run's own file (or what a
+    /// policy's dry run was given, see `use_for_this_run`), the file at
+    /// `DEFAULT_CREDENTIALS_PATH` (inside the sandbox root under `--root`), the `REENROLL_*`
+    /// environment variables; else none.
     pub fn load(device: &Device) -> Result<Credentials> {
-        Self::load_with(device, |name| std::env::var(name).ok())
+        Self::load_with_run(device, this_run().as_ref(), |name| std::env::var(name).ok())
     }
 
-    /// `load` with another variable source than the process environment.
+    /// `load` without a run's credentials and with another variable source than the process
+    /// environment.
     pub fn load_with(device: &Device, get: impl Fn(&str) -> Option<String>) -> Result<Credentials> {
-        let from_env = Self::from_vars(get)?;
-        if !from_env.is_empty() {
-            return Ok(from_env);
+        Self::load_with_run(device, None, get)
+    }
+
+    /// `load` with the run's credentials and the variable source given.
+    pub fn load_with_run(
+        device: &Device,
+        run: Option<&RunCredentials>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Credentials> {
+        match run {
+            Some(RunCredentials::Given(c)) => return Ok(c.clone()),
+            Some(RunCredentials::File(path)) if path.symlink_metadata().is_ok() => {
+                return Self::from_file(path).context("the run's own API credentials")
+            }
+            _ => {}
         }
         let path = device.host_path(DEFAULT_CREDENTIALS_PATH)?;
-        if path.symlink_metadata().is_err() {
-            return Ok(Credentials::default());
+        if path.symlink_metadata().is_ok() {
+            return Self::from_file(&path);
         }
-        Self::from_file(&path)
+        Self::from_vars(get)
+    }
+
+    /// Credentials a Jamf policy passed as parameters (`jamf_client_id=…`, see `parameter_key`),
+    /// checked like the environment's; errors name the keys, never a value.
+    pub fn from_parameters(
+        pairs: &std::collections::BTreeMap<String, Secret>,
+    ) -> Result<Credentials> {
+        Self::from_source(
+            |name| {
+                pairs
+                    .get(&parameter_key(name))
+                    .map(|s| s.expose().to_string())
+            },
+            parameter_key,
+            "in the policy parameters",
+        )
+    }
+
+    /// Writes the credentials as a credentials file (the format `parse` reads): a new file,
+    /// 0600, never through a link, synced. Used for a run's own file.
+    pub fn write_new_file(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)
+            .with_context(|| format!("creating the credentials file {}", path.display()))?;
+        f.write_all(self.to_toml().as_bytes())
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("writing the credentials file {}", path.display()))
+    }
+
+    /// The file format's text (holds the secrets: only for `write_new_file`).
+    fn to_toml(&self) -> String {
+        let mut doc = toml::Table::new();
+        let s = |v: &str| toml::Value::String(v.to_string());
+        if let Some(j) = &self.jamf {
+            let mut t = toml::Table::new();
+            t.insert("url".into(), s(&j.url));
+            t.insert("client_id".into(), s(&j.client_id));
+            t.insert("client_secret".into(), s(j.client_secret.expose()));
+            doc.insert("jamf".into(), toml::Value::Table(t));
+        }
+        if let Some(g) = &self.graph {
+            let mut t = toml::Table::new();
+            t.insert("tenant_id".into(), s(&g.tenant_id));
+            t.insert("client_id".into(), s(&g.client_id));
+            t.insert("client_secret".into(), s(g.client_secret.expose()));
+            t.insert("graph_url".into(), s(&g.graph_url));
+            t.insert("login_url".into(), s(&g.login_url));
+            doc.insert("graph".into(), toml::Value::Table(t));
+        }
+        doc.to_string()
     }
 
     /// Reads a credentials file, refusing one that others could read or change.
@@ -121,26 +285,36 @@ impl Credentials {
 
     /// From any variable source; `from_env` with the real environment.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Credentials> {
+        Self::from_source(get, str::to_string, "in the environment")
+    }
+
+    /// From a source keyed by the environment variables' names; `shown` names a variable in
+    /// errors as its source calls it, `place` says where they were.
+    fn from_source(
+        get: impl Fn(&str) -> Option<String>,
+        shown: impl Fn(&str) -> String,
+        place: &str,
+    ) -> Result<Credentials> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let group = |names: &[&str]| -> Result<Option<Vec<String>>> {
             let values: Vec<Option<String>> = names.iter().map(|n| get(n)).collect();
             if values.iter().all(Option::is_none) {
                 return Ok(None);
             }
-            let missing: Vec<&str> = names
+            let missing: Vec<String> = names
                 .iter()
                 .zip(&values)
                 .filter(|(_, v)| v.is_none())
-                .map(|(n, _)| *n)
+                .map(|(n, _)| shown(n))
                 .collect();
             if !missing.is_empty() {
                 bail!(
-                    "incomplete credentials in the environment: {} set but {} missing; set all of them or none",
+                    "incomplete credentials {place}: {} set but {} missing; set all of them or none",
                     names
                         .iter()
                         .zip(&values)
                         .filter(|(_, v)| v.is_some())
-                        .map(|(n, _)| *n)
+                        .map(|(n, _)| shown(n))
                         .collect::<Vec<_>>()
                         .join(", "),
                     missing.join(", ")
@@ -173,7 +347,14 @@ impl Credentials {
         if graph.is_none()
             && (get("REENROLL_GRAPH_URL").is_some() || get("REENROLL_LOGIN_URL").is_some())
         {
-            bail!("REENROLL_GRAPH_URL or REENROLL_LOGIN_URL is set without REENROLL_GRAPH_TENANT_ID, REENROLL_GRAPH_CLIENT_ID and REENROLL_GRAPH_CLIENT_SECRET");
+            bail!(
+                "{} or {} is set without {}, {} and {}",
+                shown("REENROLL_GRAPH_URL"),
+                shown("REENROLL_LOGIN_URL"),
+                shown("REENROLL_GRAPH_TENANT_ID"),
+                shown("REENROLL_GRAPH_CLIENT_ID"),
+                shown("REENROLL_GRAPH_CLIENT_SECRET")
+            );
         }
         Credentials { jamf, graph }.validated()
     }
@@ -277,7 +458,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 pub fn credentials_help() -> String {
     let mut s = format!(
         "Credentials (never on the command line): the file {DEFAULT_CREDENTIALS_PATH} \
-         (mode 0600; inside DIR with --root DIR), or these environment variables, which win over the file:\n"
+         (mode 0600; inside DIR with --root DIR), else these environment variables:\n"
     );
     for v in ENV_VARS {
         s.push_str(&format!("  {:<30} {}\n", v.name, v.description));
@@ -420,14 +601,90 @@ client_secret = "graph-secret-value"
             .unwrap()
             .jamf
             .is_some());
-        // The environment wins over the file.
+        // The file wins over the environment (an interactive shell's fallback).
         let env = |n: &str| {
             n.starts_with("REENROLL_GRAPH_")
                 .then(|| "value-1".to_string())
                 .filter(|_| !n.ends_with("_URL"))
         };
         let c = Credentials::load_with(&device, env).unwrap();
+        assert!(c.jamf.is_some() && c.graph.is_some());
+        assert_eq!(c.graph.unwrap().client_id, "graph-id");
+        std::fs::remove_file(&path).unwrap();
+        let c = Credentials::load_with(&device, env).unwrap();
         assert!(c.jamf.is_none() && c.graph.is_some());
+    }
+
+    #[test]
+    fn the_runs_own_file_comes_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::sandbox(dir.path()).unwrap();
+        let path = device.host_path(DEFAULT_CREDENTIALS_PATH).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write(path.parent().unwrap(), FULL, 0o600);
+        let run_dir = tempfile::tempdir().unwrap();
+        let own = run_dir.path().join(RUN_CREDENTIALS_FILE);
+        let given = Credentials::parse(
+            "[jamf]\nurl = \"https://own.example.com\"\nclient_id = \"own-id\"\nclient_secret = \"own-secret\"\n",
+        )
+        .unwrap();
+        given.write_new_file(&own).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&own).unwrap().mode() & 0o777, 0o600);
+        let run = RunCredentials::File(own.clone());
+        let c = Credentials::load_with_run(&device, Some(&run), |_| None).unwrap();
+        assert_eq!(c, given, "the run's file is read back whole");
+        // Never over an existing file (a link planted in its place included).
+        assert!(given.write_new_file(&own).is_err());
+        // Gone (the run ended): the package's file again.
+        assert!(delete_file(&own).unwrap());
+        assert!(!delete_file(&own).unwrap());
+        let c = Credentials::load_with_run(&device, Some(&run), |_| None).unwrap();
+        assert_eq!(c.jamf.unwrap().client_id, "jamf-id");
+        // In memory (a policy's dry run).
+        let run = RunCredentials::Given(given.clone());
+        assert_eq!(
+            Credentials::load_with_run(&device, Some(&run), |_| None).unwrap(),
+            given
+        );
+    }
+
+    #[test]
+    fn parameters_use_the_variables_names_and_errors_never_show_a_value() {
+        let pairs = |kv: &[(&str, &str)]| -> std::collections::BTreeMap<String, Secret> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+                .collect()
+        };
+        let c = Credentials::from_parameters(&pairs(&[
+            ("jamf_url", "https://j.example.com"),
+            ("jamf_client_id", "id"),
+            ("jamf_client_secret", "Abc~1.2_3-4"),
+        ]))
+        .unwrap();
+        assert_eq!(c.jamf.unwrap().client_secret.expose(), "Abc~1.2_3-4");
+        let err = format!(
+            "{:#}",
+            Credentials::from_parameters(&pairs(&[
+                ("graph_tenant_id", "contoso.onmicrosoft.com"),
+                ("graph_client_secret", "Very~Secret.Value_1"),
+            ]))
+            .unwrap_err()
+        );
+        assert!(
+            err.contains("in the policy parameters") && err.contains("graph_client_id missing"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("Very~Secret") && !err.contains("REENROLL_"),
+            "{err}"
+        );
+        assert_eq!(parameter_keys().len(), ENV_VARS.len());
+        assert!(is_credential_key("graph_client_secret") && is_credential_key("login_url"));
+        assert!(looks_like_credential_key("jamf_client_secert"));
+        assert!(looks_like_credential_key("api_secret"));
+        assert!(!looks_like_credential_key("jamf_client_secret"));
+        assert!(!looks_like_credential_key("intune_settle_minutes"));
     }
 
     #[test]
