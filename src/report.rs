@@ -778,7 +778,7 @@ fn group_texts<'a>(
         .collect()
 }
 
-/// ` × 2 users`, naming them when not every home has it.
+/// ` × 2 users`, or ` × 2 of 3 users: alice, bob` when not every home has it.
 fn users_suffix(
     homes: &[(String, Option<u64>, Option<u64>)],
     users: &[(String, String)],
@@ -788,7 +788,7 @@ fn users_suffix(
         format!(" × {n} users")
     } else {
         let names: Vec<&str> = homes.iter().map(|(u, _, _)| u.as_str()).collect();
-        format!(" × {n} users ({})", names.join(", "))
+        format!(" × {n} of {} users: {}", users.len(), names.join(", "))
     }
 }
 
@@ -1262,4 +1262,234 @@ pub fn render_rollback_end(e: &crate::executor::EndState) -> String {
         width(),
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{Op, PlannedChange};
+    use crate::plan::{PlannedStep, Totals};
+
+    fn users() -> Vec<(String, String)> {
+        ["alice", "bob", "carol"]
+            .iter()
+            .map(|u| (u.to_string(), format!("/Users/{u}")))
+            .collect()
+    }
+
+    fn remove(path: &str, bytes: u64) -> PlannedChange {
+        let mut c = PlannedChange::new(Op::Remove, path, true);
+        c.bytes = Some(bytes);
+        c
+    }
+
+    fn step(id: &str, action: &str, changes: Vec<PlannedChange>) -> PlannedStep {
+        PlannedStep {
+            id: id.into(),
+            title: format!("the {id} step"),
+            action: action.into(),
+            article: None,
+            needs_root: true,
+            reversible: true,
+            changes,
+            kept: Vec::new(),
+            already: Vec::new(),
+            unseen: Vec::new(),
+            notes: Vec::new(),
+            not_applicable: None,
+        }
+    }
+
+    fn report(steps: Vec<PlannedStep>) -> PlanReport {
+        PlanReport {
+            playbook: "test".into(),
+            description: "A test playbook".into(),
+            device: "a test device".into(),
+            facts: Default::default(),
+            vars: Default::default(),
+            steps,
+            totals: Totals::default(),
+            warnings: vec!["intune_settle_minutes is below the advised 30".into()],
+            server_access: Vec::new(),
+            users: users(),
+        }
+    }
+
+    #[test]
+    fn the_same_path_in_several_homes_is_one_entry_and_one_home_stays_as_it_is() {
+        let changes = vec![
+            remove("/Users/alice/Library/Caches/x", 10),
+            remove("/Library/Caches/x", 5),
+            remove("/Users/bob/Library/Caches/x", 10),
+            remove("/Users/carol/Library/Caches/x", 10),
+            remove("/Users/alice/Library/Cookies/y", 1),
+            remove("/Users/carol/Library/Cookies/y", 2),
+            remove("/Users/bob/Library/Only", 3),
+            PlannedChange::new(Op::Delete, "password \"p\" in alice's login keychain", true),
+            PlannedChange::new(Op::Delete, "password \"p\" in bob's login keychain", true),
+        ];
+        let g = group_changes(&changes, &users());
+        let targets: Vec<(&str, usize)> = g
+            .iter()
+            .map(|g| (g.target.as_str(), g.homes.len()))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                ("~/Library/Caches/x", 3),
+                ("/Library/Caches/x", 0),
+                ("~/Library/Cookies/y", 2),
+                ("/Users/bob/Library/Only", 0),
+                ("password \"p\" in the login keychain", 2),
+            ]
+        );
+        let lines: Vec<String> = g
+            .iter()
+            .map(|g| change_lines(g, &users(), Style::log()))
+            .collect();
+        assert_eq!(
+            lines[0],
+            "    remove   ~/Library/Caches/x × 3 users (10 B each)\n"
+        );
+        assert_eq!(
+            lines[2],
+            "    remove   ~/Library/Cookies/y × 2 of 3 users: alice, carol (3 B in all; differs: alice 1 B, carol 2 B)\n"
+        );
+        assert_eq!(lines[3], "    remove   /Users/bob/Library/Only (3 B)\n");
+        assert_eq!(
+            lines[4],
+            "    delete   password \"p\" in the login keychain × 2 of 3 users: alice, bob\n"
+        );
+        // A home is never counted twice: two copies in one keychain are two entries.
+        let twice = vec![
+            PlannedChange::new(Op::Delete, "password \"p\" in alice's login keychain", true),
+            PlannedChange::new(Op::Delete, "password \"p\" in alice's login keychain", true),
+        ];
+        assert_eq!(group_changes(&twice, &users()).len(), 2);
+        // What differs otherwise (undoable or not) is not merged either.
+        let mut other = remove("/Users/bob/Library/Caches/x", 10);
+        other.reversible = false;
+        let mixed = vec![remove("/Users/alice/Library/Caches/x", 10), other];
+        assert_eq!(group_changes(&mixed, &users()).len(), 2);
+    }
+
+    #[test]
+    fn the_summary_has_one_row_per_step_then_totals_then_warnings() {
+        let mut irreversible =
+            PlannedChange::new(Op::Run, "/usr/local/jamf/bin/jamf removeFramework", false);
+        irreversible.reason = Some("verified afterwards".into());
+        let mut na = step("not-here", "run", Vec::new());
+        na.not_applicable = Some("not applicable: `ade` is not true on this device".into());
+        let p = report(vec![
+            step(
+                "purge",
+                "remove",
+                vec![
+                    remove("/Users/alice/Library/Caches/x", 1024),
+                    remove("/Users/bob/Library/Caches/x", 1024),
+                ],
+            ),
+            step("framework", "run", vec![irreversible]),
+            na,
+            step("nothing", "run", Vec::new()),
+        ]);
+        let view = PlanView {
+            detail: Detail::Summary,
+            style: Style::log(),
+            summary_last: false,
+            unfinished: None,
+        };
+        let out = render_plan(&p, &view);
+        let rows: Vec<&str> = out
+            .lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        assert_eq!(rows.len(), 4, "{out}");
+        assert!(
+            rows[0].contains("purge") && rows[0].contains("remove"),
+            "{out}"
+        );
+        assert!(rows[0].contains("2  2.0 KiB  yes"), "{out}");
+        assert!(
+            rows[1].contains(" no ") && rows[1].ends_with("needs root"),
+            "{out}"
+        );
+        assert!(
+            rows[2].ends_with("not applicable: `ade` is not true on this device"),
+            "{out}"
+        );
+        assert!(rows[3].ends_with("needs root, nothing to do"), "{out}");
+        let total = out.find("Total: ").unwrap();
+        let warn = out
+            .find("warning: rollback cannot undo this step: framework")
+            .unwrap();
+        let settle = out.find("warning: intune_settle_minutes").unwrap();
+        assert!(total < warn && warn < settle, "{out}");
+        assert!(!out.contains("Details"), "{out}");
+        assert!(!out.contains('\x1b'), "{out}");
+
+        // Styled: the same text with colours, and the warning symbol.
+        let styled = render_plan(
+            &p,
+            &PlanView {
+                style: Style {
+                    color: true,
+                    width: usize::MAX,
+                },
+                detail: Detail::Grouped,
+                ..view
+            },
+        );
+        assert!(styled.contains("\x1b[31mno"), "{styled}");
+        assert!(styled.contains("⚠ "), "{styled}");
+        assert!(
+            styled.contains("~/Library/Caches/x × 2 of 3 users: alice, bob (1.0 KiB each)"),
+            "{styled}"
+        );
+
+        // Narrow: a sentence per step, within the width.
+        let narrow = render_plan(
+            &p,
+            &PlanView {
+                style: Style {
+                    color: false,
+                    width: 66,
+                },
+                ..view
+            },
+        );
+        assert!(
+            narrow.contains("   1  purge: remove, 2 changes, 2.0 KiB, undo: yes; needs root\n"),
+            "{narrow}"
+        );
+        assert!(narrow.lines().all(|l| l.chars().count() <= 66), "{narrow}");
+    }
+
+    #[test]
+    fn an_unfinished_run_comes_first_with_its_commands() {
+        let p = report(vec![step("nothing", "run", Vec::new())]);
+        let u = Unfinished {
+            id: "RUN".into(),
+            state: "paused".into(),
+            why: Some("waiting for the restart".into()),
+            step: Some("restart".into()),
+            resume: Some("sudo reenroll resume RUN".into()),
+            rollback: Some("sudo reenroll rollback RUN".into()),
+        };
+        let out = render_plan(
+            &p,
+            &PlanView {
+                detail: Detail::Grouped,
+                style: Style::log(),
+                summary_last: true,
+                unfinished: Some(&u),
+            },
+        );
+        assert!(
+            out.starts_with("UNFINISHED RUN: run RUN is paused at step restart: waiting for the restart\n  continue it with `sudo reenroll resume RUN`, or undo it with `sudo reenroll rollback RUN`;"),
+            "{out}"
+        );
+        // run: the details, then the summary.
+        assert!(out.find("Details") < out.find("Summary: "), "{out}");
+    }
 }

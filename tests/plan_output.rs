@@ -128,7 +128,7 @@ fn homes_that_differ_are_named() {
     let dev = three_users();
     let out = dev.reenroll(&["plan"]).exit(0).stdout;
     // Present in two homes of three: those are named; carol's copy is bigger: sizes per home.
-    let line = lines_with(&out, &format!("~/{PREFS} × 2 users (alice, carol)"));
+    let line = lines_with(&out, &format!("~/{PREFS} × 2 of 3 users: alice, carol"));
     assert_eq!(line.len(), 1, "{out}");
     assert!(line[0].contains("in all; differs: alice "), "{}", line[0]);
     assert!(line[0].contains(", carol 48.8 KiB)"), "{}", line[0]);
