@@ -298,7 +298,7 @@ fn survivors(
     let shown: Vec<&str> = view.exceptions.iter().take(3).map(String::as_str).collect();
     let more = view.exceptions.len() - shown.len();
     Some(format!(
-        "the previous run {} ended with {} exception(s) that survived it: {}{}",
+        "the previous run {} completed with {} exception(s), what it could not remove or found still there: {}{}",
         view.id,
         view.exceptions.len(),
         shown.join("; "),

@@ -364,6 +364,56 @@ fn a_paused_or_interrupted_run_is_said_first_with_how_to_resume_or_roll_it_back(
     assert!(out.starts_with("Plan: "), "{out}");
 }
 
+const SURVIVORS: &str = r#"name = "survivors"
+description = "Leaves one behind."
+
+[[steps]]
+id = "purge"
+title = "Remove each user's preferences"
+[steps.action]
+kind = "remove"
+paths = ["{home}/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
+
+[[steps]]
+id = "verify"
+title = "Look again, and at the system's copy too"
+[steps.action]
+kind = "verify-removed"
+steps = ["purge"]
+paths = ["/Library/Preferences/com.microsoft.CompanyPortalMac.plist"]
+"#;
+
+#[test]
+fn the_survivors_of_the_previous_run_are_a_warning() {
+    let dev = Sandbox::new().build();
+    let pb = dev.playbook("survivors", SURVIVORS);
+    let out = dev.reenroll(&["plan", &pb]).exit(0).stdout;
+    assert!(!out.contains("previous run"), "{out}");
+    dev.reenroll(&["run", &pb, "--yes"]).exit(6);
+    let id = dev.last_run();
+    let out = dev.reenroll(&["plan", &pb, "--summary"]).exit(0).stdout;
+    // A completed run is not unfinished; what survived it is a warning, after the totals.
+    assert!(out.starts_with("Plan: "), "{out}");
+    let warning = position(
+        &out,
+        &format!("warning: the previous run {id} completed with 1 exception(s)"),
+    );
+    assert!(position(&out, "Total: ") < warning, "{out}");
+    assert!(
+        out[warning..].contains(
+            "verify: /Library/Preferences/com.microsoft.CompanyPortalMac.plist: still present"
+        ),
+        "{out}"
+    );
+    // In the JSON document's warnings too.
+    let plan = dev.reenroll(&["plan", &pb, "--json"]).exit(0).json();
+    assert!(plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains(&id)));
+}
+
 #[test]
 fn run_shows_the_details_then_the_summary_next_to_its_question() {
     let dev = Sandbox::new().users(&["alice", "bob"]).build();
