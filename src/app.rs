@@ -172,12 +172,27 @@ fn plan(g: &Global, a: crate::cli::PlanArgs) -> Result<i32> {
     let pb = engine::load_playbook(a.playbook.as_deref())?;
     let ctx = ctx_of(g)?;
     let (vars, sources, notes) = engine::resolve_vars(&ctx.device, &pb, &a.set, &[])?;
+    // A run that has not ended comes first: finishing it is resume or rollback, not a new run.
+    let runs = executor::all_runs(&ctx).unwrap_or_default();
+    let unfinished = unfinished_run(&ctx, &runs);
     let mut report = crate::plan::plan(&ctx, &pb, &vars, &sources)?;
     report.warnings.extend(notes);
+    report.warnings.extend(survivors(&runs));
     if a.json {
         Printer::new(true).json(&report)?;
     } else {
-        print!("{}", report::render_plan(&report));
+        let detail = if a.full {
+            report::Detail::Full
+        } else if a.summary {
+            report::Detail::Summary
+        } else {
+            report::Detail::Grouped
+        };
+        let view = report::PlanView {
+            unfinished: unfinished.as_ref(),
+            ..report::PlanView::stdout(detail)
+        };
+        print!("{}", report::render_plan(&report, &view));
     }
     if !report.server_access.is_empty() {
         // Credentials are configured but do not work: `run` would refuse (exit 4), so does plan.
@@ -202,6 +217,97 @@ fn plan(g: &Global, a: crate::cli::PlanArgs) -> Result<i32> {
     } else {
         error::REFUSED
     })
+}
+
+/// The newest run that has not ended (paused, waiting, interrupted, failed, still running, or
+/// owing a rollback), with the commands that finish it.
+fn unfinished_run(
+    ctx: &Ctx,
+    runs: &[(
+        crate::journal::state::RunView,
+        crate::journal::state::RunState,
+        Vec<crate::journal::Record>,
+    )],
+) -> Option<report::Unfinished> {
+    use crate::journal::state::RunState;
+    let (view, state, _) = runs.iter().rev().find(|(_, s, _)| {
+        matches!(
+            s,
+            RunState::Paused
+                | RunState::Interrupted
+                | RunState::Failed
+                | RunState::Running
+                | RunState::RollbackIncomplete
+        )
+    })?;
+    let sudo = |args: &str| {
+        let hint = ctx.device.hint(args);
+        if ctx.device.is_sandbox() {
+            hint
+        } else {
+            format!("sudo {hint}")
+        }
+    };
+    let (resume, rollback) = match state {
+        // Another process has it: only `status` can say more.
+        RunState::Running => (None, None),
+        // A rollback was started: it is finished by rollback, never carried forward.
+        _ if view.rollback_started || *state == RunState::RollbackIncomplete => {
+            (None, Some(sudo(&format!("rollback {}", view.id))))
+        }
+        _ => (
+            Some(sudo(&format!("resume {}", view.id))),
+            Some(sudo(&format!("rollback {}", view.id))),
+        ),
+    };
+    let paused = (*state == RunState::Paused)
+        .then_some(view.paused.as_ref())
+        .flatten();
+    Some(report::Unfinished {
+        id: view.id.clone(),
+        state: match state {
+            RunState::Running => {
+                "running (another reenroll process has it; see `reenroll status`)".to_string()
+            }
+            s => s.as_str().to_string(),
+        },
+        why: paused.and_then(|(_, why)| why.lines().next().map(str::to_string)),
+        step: paused.and_then(|(step, _)| step.clone()).or_else(|| {
+            (*state != RunState::Running)
+                .then(|| view.last_step_started.clone())
+                .flatten()
+        }),
+        resume,
+        rollback,
+    })
+}
+
+/// A warning for the newest run that ended with exceptions (paths it could not remove, or that
+/// were still there when it checked): a new run meets them again.
+fn survivors(
+    runs: &[(
+        crate::journal::state::RunView,
+        crate::journal::state::RunState,
+        Vec<crate::journal::Record>,
+    )],
+) -> Option<String> {
+    let (view, state, _) = runs.last()?;
+    if *state != crate::journal::state::RunState::Completed || view.exceptions.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = view.exceptions.iter().take(3).map(String::as_str).collect();
+    let more = view.exceptions.len() - shown.len();
+    Some(format!(
+        "the previous run {} completed with {} exception(s), what it could not remove or found still there: {}{}",
+        view.id,
+        view.exceptions.len(),
+        shown.join("; "),
+        if more > 0 {
+            format!("; and {more} more (`reenroll status {}`)", view.id)
+        } else {
+            String::new()
+        }
+    ))
 }
 
 /// Before a run changes anything: the configured API credentials must work for what the server
@@ -290,7 +396,13 @@ fn run(g: &Global, a: crate::cli::RunArgs) -> Result<i32> {
         ));
     }
     if let (false, false, Some(report)) = (a.yes, a.step, &report) {
-        print!("{}", report::render_plan(report));
+        // The details first and the summary last, next to the question: on a terminal the
+        // end of the output is what is in view when it is asked.
+        let view = report::PlanView {
+            summary_last: true,
+            ..report::PlanView::stdout(report::Detail::Grouped)
+        };
+        print!("{}", report::render_plan(report, &view));
         if !crate::ask::confirm(&format!(
             "Run playbook `{}` on {}?",
             pb.name,
@@ -786,7 +898,14 @@ fn jamf_policy_call(g: &Global, params: &[String]) -> Result<i32> {
                     "action=plan: a dry run of playbook {} on this Mac; nothing was changed",
                     pb.name
                 ));
-                print!("{}", report::render_plan(&planned));
+                // A log: the summary, plain and unwrapped.
+                let view = report::PlanView {
+                    detail: report::Detail::Summary,
+                    style: report::Style::log(),
+                    summary_last: false,
+                    unfinished: None,
+                };
+                print!("{}", report::render_plan(&planned, &view));
                 return Ok(error::OK);
             }
             if let Some((step, lines)) =

@@ -139,9 +139,16 @@ pub struct PlanArgs {
     /// Set a playbook variable (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Print one JSON document.
+    /// Print one JSON document (every change, one per path).
     #[arg(long)]
     pub json: bool,
+    /// Show every path and keychain item one by one, after the summary (by default a path found
+    /// in every home is one line: `~/Library/… × 2 users`).
+    #[arg(long, conflicts_with_all = ["json", "summary"])]
+    pub full: bool,
+    /// Show only the summary: one line per step, the totals and the warnings.
+    #[arg(long, conflicts_with = "json")]
+    pub summary: bool,
     /// Also save the plan, with a fingerprint of what it observed, for `run --plan FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,

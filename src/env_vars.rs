@@ -9,12 +9,22 @@ pub struct EnvVar {
 
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const FAULT: &str = "REENROLL_FAULT";
+pub const COLUMNS: &str = "COLUMNS";
+pub const TERM: &str = "TERM";
 
 /// reenroll's own variables; the server credentials' are `SERVER`.
 pub const OWN: &[EnvVar] = &[
     EnvVar {
         name: NO_COLOR,
         description: "Any value: no colour in terminal output (https://no-color.org).",
+    },
+    EnvVar {
+        name: COLUMNS,
+        description: "On a terminal: the width human output wraps at (default: the terminal's width). Off a terminal nothing wraps.",
+    },
+    EnvVar {
+        name: TERM,
+        description: "`dumb` (or unset): no colour or symbols in terminal output.",
     },
     EnvVar {
         name: FAULT,

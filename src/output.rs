@@ -18,11 +18,10 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(json: bool) -> Self {
-        // NO_COLOR: plain lines, as when stdout is not a terminal.
-        let no_color = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
+        // NO_COLOR, TERM=dumb: plain lines, as when stdout is not a terminal.
         Printer {
             json,
-            tty: std::io::stdout().is_terminal() && !no_color,
+            tty: styled(),
             spinner: std::cell::RefCell::new(None),
         }
     }
@@ -207,12 +206,17 @@ impl Countdown {
     }
 }
 
-/// The width of a terminal when it cannot be asked.
+/// The width of a terminal when neither it nor `COLUMNS` says.
 pub const WIDTH: usize = 80;
 
-/// The width human output wraps at: on a terminal, its width (kept between 60 and 160
-/// columns); anywhere else (a log file, a pipe, the policy log Jamf Pro shows) no wrapping at
-/// all, so a line stays one line for whoever reads or greps it.
+/// The narrowest width wrapping goes down to: below it, lines would be mostly indentation.
+pub const MIN_WIDTH: usize = 40;
+
+/// The width human output wraps at: on a terminal, `COLUMNS` when it is set to a number (as
+/// `ls` and Python read it), else the terminal's own width, else `WIDTH` (at least
+/// `MIN_WIDTH`, never capped: a wide terminal gets long lines); anywhere else (a log file, a
+/// pipe, the policy log Jamf Pro shows) no wrapping at all, so a line stays one line for
+/// whoever reads or greps it.
 ///
 /// Asked once per process: a plan wraps hundreds of lines, each would otherwise ask the terminal.
 pub fn width() -> usize {
@@ -221,11 +225,41 @@ pub fn width() -> usize {
         if !std::io::stdout().is_terminal() {
             return usize::MAX;
         }
-        match console::Term::stdout().size() {
-            (_, 0) => WIDTH,
-            (_, cols) => usize::from(cols).clamp(60, 160),
-        }
+        let tty = || match console::Term::stdout().size_checked() {
+            Some((_, cols)) if cols > 0 => Some(usize::from(cols)),
+            _ => None,
+        };
+        terminal_width(std::env::var(crate::env_vars::COLUMNS).ok().as_deref(), tty)
     })
+}
+
+/// The width of a terminal from `COLUMNS` (when it is a positive number) or else the terminal.
+fn terminal_width(columns: Option<&str>, tty: impl FnOnce() -> Option<usize>) -> usize {
+    columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+        .or_else(tty)
+        .unwrap_or(WIDTH)
+        .max(MIN_WIDTH)
+}
+
+/// Whether human output may carry colours and symbols: stdout is a terminal, `NO_COLOR` is
+/// unset or empty (https://no-color.org) and `TERM` is set and not `dumb`. Off a terminal (a
+/// pipe, a log) output is plain text.
+pub fn styled() -> bool {
+    static ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ONCE.get_or_init(|| {
+        std::io::stdout().is_terminal()
+            && style_allowed(
+                std::env::var_os(crate::env_vars::NO_COLOR).as_deref(),
+                std::env::var_os(crate::env_vars::TERM).as_deref(),
+            )
+    })
+}
+
+/// `NO_COLOR` and `TERM` allow styling (stdout being a terminal is checked apart).
+fn style_allowed(no_color: Option<&std::ffi::OsStr>, term: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(|v| v.is_empty()) && term.is_some_and(|t| !t.is_empty() && t != "dumb")
 }
 
 pub fn human_bytes(b: u64) -> String {
@@ -286,16 +320,22 @@ fn wrap_words(first: &str, rest: &str, text: &str, width: usize, break_paths: bo
                 break;
             }
             if line.is_empty() {
-                // A single word longer than the line: break it after a '/' if it has one.
+                // A single word longer than the line: break it after a '/' if it has one, else
+                // after a '.' or '-' (a long file name), else where the line ends.
                 let limit = room(&prefix);
+                let cut_after = |seps: &[char]| {
+                    word.char_indices()
+                        .take_while(|(i, _)| *i < limit)
+                        .filter(|(_, c)| seps.contains(c))
+                        .map(|(i, c)| i + c.len_utf8())
+                        .last()
+                };
                 let cut = if !break_paths {
                     None
                 } else {
-                    word.char_indices()
-                        .take_while(|(i, _)| *i < limit)
-                        .filter(|(_, c)| *c == '/')
-                        .map(|(i, _)| i + 1)
-                        .last()
+                    cut_after(&['/'])
+                        .or_else(|| cut_after(&['.', '-']))
+                        .or_else(|| word.char_indices().nth(limit).map(|(i, _)| i))
                 };
                 match cut {
                     Some(c) if c > 1 => {
@@ -346,6 +386,54 @@ mod tests {
         assert_eq!(v["zeta"], serde_json::json!([1, 2]));
         // Only an object can carry the key: anything else is an error, never a bare value.
         assert!(json_document(&vec![1, 2]).is_err());
+    }
+
+    #[test]
+    fn the_width_is_columns_then_the_terminal_then_80_and_never_below_40() {
+        assert_eq!(terminal_width(Some("132"), || Some(100)), 132);
+        assert_eq!(terminal_width(Some(" 200 "), || None), 200);
+        assert_eq!(terminal_width(None, || Some(100)), 100);
+        assert_eq!(terminal_width(Some("wide"), || Some(90)), 90);
+        assert_eq!(terminal_width(Some("0"), || Some(90)), 90);
+        assert_eq!(terminal_width(None, || None), WIDTH);
+        assert_eq!(terminal_width(Some("12"), || None), MIN_WIDTH);
+        assert_eq!(terminal_width(Some("400"), || None), 400);
+    }
+
+    #[test]
+    fn no_color_and_a_dumb_terminal_turn_styling_off() {
+        use std::ffi::OsStr;
+        let t = |s: &'static str| Some(OsStr::new(s));
+        assert!(style_allowed(None, t("xterm-256color")));
+        assert!(style_allowed(t(""), t("xterm")));
+        assert!(!style_allowed(t("1"), t("xterm")));
+        assert!(!style_allowed(None, t("dumb")));
+        assert!(!style_allowed(None, None));
+        assert!(!style_allowed(None, t("")));
+    }
+
+    #[test]
+    fn a_file_name_longer_than_the_line_breaks_after_a_dot_or_where_the_line_ends() {
+        let name = "com.microsoft.CompanyPortalMac.8E2F4B1C-6D3A-4F5E-9A7B-0C1D2E3F4A5B.plist";
+        let w = wrap(
+            "    ",
+            "    ",
+            &format!("~/Library/Preferences/ByHost/{name}"),
+            50,
+        );
+        for l in w.lines() {
+            assert!(l.chars().count() <= 50, "{w}");
+        }
+        assert_eq!(
+            w.replace("\n    ", "").trim(),
+            format!("~/Library/Preferences/ByHost/{name}")
+        );
+        let long = "x".repeat(120);
+        let w = wrap("", "", &long, 50);
+        assert!(w.lines().all(|l| l.chars().count() <= 50), "{w}");
+        assert_eq!(w.replace('\n', ""), long);
+        // Messages keep a long word whole.
+        assert_eq!(wrap_keep_words("", "", &long, 50).trim_end(), long);
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct PlanReport {
     /// API credentials that are configured but do not work (`run` would refuse): one line per
     /// service. Empty when they work or none are configured.
     pub server_access: Vec<String>,
+    /// The local users (name, home as the Mac sees it): human output groups a path found in
+    /// every home on one line. Not in the JSON document, whose changes stay one per path.
+    #[serde(skip)]
+    pub users: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -270,6 +274,9 @@ pub fn plan(
         totals,
         warnings,
         server_access,
+        users: crate::device::users::local_users(&ctx.device)
+            .map(|u| u.into_iter().map(|u| (u.name, u.home)).collect())
+            .unwrap_or_default(),
     })
 }
 
