@@ -615,3 +615,35 @@ done_when = { present = ["/usr/local/bin/env.txt"] }
     assert!(!env.contains(JAMF_SECRET), "{env}");
     assert!(!env.contains("REENROLL_JAMF_"), "{env}");
 }
+
+/// README's "Jamf Pro credentials only" row: the Mac deletes its Jamf record itself; Entra and
+/// Intune must be done ahead, centrally (`confirm=`), or the policy is refused.
+#[test]
+fn jamf_credentials_alone_need_entra_and_intune_confirmed_ahead() {
+    let mac = Mac::new();
+    let [jamf, _graph] = mac.credential_params();
+    let before = TreeHash::of(&mac.root, EXCLUDED);
+    let out = mac.policy(&[RUN[0], RUN[1], &jamf]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("could strand the Mac"), "{said}");
+    // The Jamf step is the Mac's own: only Entra and Intune are left to confirm.
+    assert!(
+        said.contains("(delete-entra-device, delete-intune-records)")
+            && said.contains("confirm=delete-entra-device,delete-intune-records;"),
+        "{said}"
+    );
+    before.assert_same(&TreeHash::of(&mac.root, EXCLUDED), "a refused policy");
+    assert!(mac.runs().is_empty());
+    assert!(mac.credential_files().is_empty());
+
+    let out = mac.policy(&[
+        RUN[0],
+        "confirm=escrow-deleted,delete-entra-device,delete-intune-records",
+        &jamf,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("remediation scheduled"), "{}", text(&out));
+    assert_eq!(mac.credential_files(), vec![mac.run_credentials()]);
+    mac.assert_no_secret_outside_the_credentials_file();
+}
