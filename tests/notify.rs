@@ -487,3 +487,44 @@ fn the_deferred_state_is_shown_and_survives_a_signal_and_a_crash() {
     assert_eq!(note(&dev, "deferrals:tell-user").as_deref(), Some("2"));
     assert!(note(&dev, "consent:tell-user").is_some());
 }
+
+/// reregister also signs the user out (the keychain purge): it tells them first, with the same
+/// variables, and a deferral holds everything back.
+#[test]
+fn reregister_tells_the_user_before_signing_them_out() {
+    let dev = Sandbox::new().build();
+    let out = dev
+        .reenroll(&[
+            "jamf-policy",
+            "/",
+            "Alice's MacBook Pro",
+            "alice",
+            "playbook=reregister",
+            "restart_deferrals=1 restart_reprompt_minutes=0.01",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{out}");
+    answers(&dev, &["button2", "button1"]);
+    dev.clear_command_log();
+    dev.boot().exit(0);
+    let shown = dialogs(&dev);
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    let [prog, uid, _, answer, args] = &shown[0];
+    assert_eq!((prog.as_str(), uid.as_str()), ("dialog", "uid=501"));
+    assert_eq!(answer, "button2");
+    assert!(
+        args.contains("--title Your Mac's registration needs a repair"),
+        "{args}"
+    );
+    assert!(args.contains("--button2text Defer (1 left)"), "{args}");
+    assert_eq!(note(&dev, "deferrals:tell-user").as_deref(), Some("1"));
+    // Both prompts came before the first change that affects the user.
+    let log = dev.command_log();
+    let last_dialog = log
+        .iter()
+        .rposition(|l| l.contains("/usr/local/bin/dialog"))
+        .unwrap();
+    assert!(last_dialog < position(&dev, "pgrep -x Company Portal"));
+    let said = summary(&dev, "tell-user");
+    assert!(said.contains("no deferral is left (1 of 1)"), "{said}");
+}
