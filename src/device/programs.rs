@@ -72,7 +72,79 @@ pub fn may_execute(device: &Device) -> bool {
     device.is_sandbox() || cfg!(target_os = "macos")
 }
 
+/// What the programs of one read-only look answered (`Device::read_only_memo`): keyed by the
+/// program's Mac path, its arguments (which name the user it runs as: `sudo -u`, `launchctl
+/// asuser`), its input and its environment. Only captured runs that finished are kept (an error
+/// starting a program is asked again); a keychain helper's answers are kept per request line,
+/// for the requests the caller says are read-only.
+#[derive(Debug, Default)]
+pub struct Memo {
+    runs: std::sync::Mutex<std::collections::HashMap<RunKey, Output>>,
+    lines: std::sync::Mutex<std::collections::HashMap<(RunKey, Vec<u8>), String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RunKey {
+    program: String,
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    env: Vec<(String, String)>,
+}
+
+impl RunKey {
+    fn new(program: &str, args: &[String], opts: &RunOpts) -> RunKey {
+        RunKey {
+            program: program.to_string(),
+            args: args.to_vec(),
+            stdin: opts.stdin.clone(),
+            env: opts.env.clone(),
+        }
+    }
+}
+
+impl Memo {
+    /// The answer a session (`program args`) gave to `line` earlier in this look.
+    pub fn line(&self, program: &str, args: &[String], line: &[u8]) -> Option<String> {
+        let key = (
+            RunKey::new(program, args, &RunOpts::default()),
+            line.to_vec(),
+        );
+        lock(&self.lines).get(&key).cloned()
+    }
+
+    /// Keep a session's answer to a read-only request for the rest of the look.
+    pub fn keep_line(&self, program: &str, args: &[String], line: &[u8], answer: &str) {
+        let key = (
+            RunKey::new(program, args, &RunOpts::default()),
+            line.to_vec(),
+        );
+        lock(&self.lines).insert(key, answer.to_string());
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding it leaves a map that is still whole.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub fn run(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> Result<Output> {
+    // NOTE: only captured output is remembered: a program run into a log or into /dev/null is
+    // run for what it does, which a read-only look never asks for twice on purpose.
+    let memo = device.memo().filter(|_| opts.output == Capture::Pipes);
+    let Some(memo) = memo else {
+        return run_once(device, program, args, opts);
+    };
+    let key = RunKey::new(program, args, opts);
+    if let Some(out) = lock(&memo.runs).get(&key) {
+        tracing::debug!(program, ?args, "answered earlier in this look");
+        return Ok(out.clone());
+    }
+    let out = run_once(device, program, args, opts)?;
+    lock(&memo.runs).insert(key, out.clone());
+    Ok(out)
+}
+
+fn run_once(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> Result<Output> {
     if !may_execute(device) {
         bail!(
             "refusing to run `{program}`: this host is not a Mac and no sandbox device was given \
