@@ -435,6 +435,76 @@ exit 0"#;
         }
     }
 
+    /// Counts its calls in /calls (one line each) and prints its arguments and input.
+    const COUNTER: &str = r#"echo x >>"$(dirname "$0")/../../calls"
+echo "args: $*"
+cat"#;
+
+    fn counted(dev: &Device) -> usize {
+        std::fs::read_to_string(dev.host_path("/calls").unwrap())
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_read_only_look_runs_each_program_once_and_an_acting_device_every_time() {
+        let (_tmp, dev) = device(&[("/usr/bin/counter", COUNTER)]);
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let piped = RunOpts::default();
+        // The device a command acts through: every call runs.
+        for _ in 0..2 {
+            dev.run("/usr/bin/counter", &args(&["a"]), &piped).unwrap();
+        }
+        assert_eq!(counted(&dev), 2);
+        // One look: the same program, arguments, input and environment run once.
+        let look = dev.read_only_memo();
+        let first = look.run("/usr/bin/counter", &args(&["a"]), &piped).unwrap();
+        let again = look.run("/usr/bin/counter", &args(&["a"]), &piped).unwrap();
+        assert_eq!(counted(&dev), 3);
+        assert_eq!((first.code, first.stdout.as_str()), (Some(0), "args: a\n"));
+        assert_eq!((again.code, again.stdout), (first.code, first.stdout));
+        // A clone shares the look; the device it came from does not.
+        look.clone()
+            .run("/usr/bin/counter", &args(&["a"]), &piped)
+            .unwrap();
+        assert_eq!(counted(&dev), 3);
+        dev.run("/usr/bin/counter", &args(&["a"]), &piped).unwrap();
+        assert_eq!(counted(&dev), 4);
+        // Other arguments (another user: `sudo -u` is an argument), input or environment are
+        // another question.
+        look.run("/usr/bin/counter", &args(&["b"]), &piped).unwrap();
+        let with_input = RunOpts {
+            stdin: Some(b"show\n".to_vec()),
+            ..Default::default()
+        };
+        let out = look
+            .run("/usr/bin/counter", &args(&["a"]), &with_input)
+            .unwrap();
+        assert_eq!(out.stdout, "args: a\nshow\n");
+        let with_env = RunOpts {
+            env: vec![("LANG".into(), "C".into())],
+            ..Default::default()
+        };
+        look.run("/usr/bin/counter", &args(&["a"]), &with_env)
+            .unwrap();
+        assert_eq!(counted(&dev), 7);
+        // A program run for what it does (output not captured) is never answered from memory.
+        let discard = RunOpts {
+            output: Capture::Discard,
+            ..Default::default()
+        };
+        look.run("/usr/bin/counter", &args(&["a"]), &discard)
+            .unwrap();
+        look.run("/usr/bin/counter", &args(&["a"]), &discard)
+            .unwrap();
+        assert_eq!(counted(&dev), 9);
+        // A new look asks again.
+        dev.read_only_memo()
+            .run("/usr/bin/counter", &args(&["a"]), &piped)
+            .unwrap();
+        assert_eq!(counted(&dev), 10);
+    }
+
     #[test]
     fn a_program_run_without_capture_returns_while_its_child_holds_the_output() {
         let marker = "reenroll-test-holder";
