@@ -54,7 +54,8 @@ impl Device {
     /// A copy of this device for one read-only look (`plan`, `status`, `diagnose`, a rollback
     /// preview): a program run with the same arguments, input and environment (so as the same
     /// user: `sudo -u`/`launchctl asuser` are arguments) answers what it answered the first time
-    /// without running again, and a keychain helper's `list` of one keychain is asked once. The
+    /// without running again, a keychain helper's `list` of one keychain is asked once, and the
+    /// local user records (which every `{home}` path expands over) are read once. The
     /// memo lives as long as this copy and its clones; the device a command acts through never
     /// has one, so `run` and `resume` look again after they act. Nothing that changes the device
     /// may be done through this copy: the memo would hide the change.
@@ -116,7 +117,10 @@ impl Device {
 
     /// Local user accounts (not system accounts, not Shared or Guest), from the local directory.
     pub fn users(&self) -> Result<Vec<LocalUser>> {
-        users::local_users(self)
+        match self.memo() {
+            Some(memo) => memo.users(|| users::local_users(self)),
+            None => users::local_users(self),
+        }
     }
 
     /// The user logged in at the console, if any (from `scutil`, home resolved by uid).

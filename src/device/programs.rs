@@ -81,6 +81,8 @@ pub fn may_execute(device: &Device) -> bool {
 pub struct Memo {
     runs: std::sync::Mutex<std::collections::HashMap<RunKey, Output>>,
     lines: std::sync::Mutex<std::collections::HashMap<(RunKey, Vec<u8>), String>>,
+    /// The local user records, read once (every `{home}` path expands over them).
+    users: std::sync::OnceLock<Vec<super::LocalUser>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -103,6 +105,18 @@ impl RunKey {
 }
 
 impl Memo {
+    /// The local users, read by `read` the first time it succeeds in this look.
+    pub fn users(
+        &self,
+        read: impl FnOnce() -> Result<Vec<super::LocalUser>>,
+    ) -> Result<Vec<super::LocalUser>> {
+        if let Some(users) = self.users.get() {
+            return Ok(users.clone());
+        }
+        let users = read()?;
+        Ok(self.users.get_or_init(|| users).clone())
+    }
+
     /// The answer a session (`program args`) gave to `line` earlier in this look.
     pub fn line(&self, program: &str, args: &[String], line: &[u8]) -> Option<String> {
         let key = (
