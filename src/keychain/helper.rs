@@ -385,7 +385,7 @@ impl HelperKeychain {
                 })?,
             ),
         };
-        let text = match session.request(&line, self.timeout) {
+        let text = match session.request(line, self.timeout) {
             LineAnswer::Line(text) => text,
             LineAnswer::TimedOut => {
                 *slot = None;
