@@ -7,7 +7,9 @@
 #   benches/plan-large-tree.sh 7 100000     # REPEATS, then file counts (multiples of 1000)
 #   REENROLL_BIN=/path/to/reenroll benches/plan-large-tree.sh   # measure another build
 #
-# Needs bash >= 5 (EPOCHREALTIME). Builds the release binary first (unless REENROLL_BIN).
+# Reports wall time and CPU time (user + system, the command's children included: steadier than
+# wall time on a shared machine). Needs GNU /usr/bin/time (-f). Builds the release binary first
+# (unless REENROLL_BIN).
 # Everything happens in a temporary folder (sandbox devices, never the host's own paths).
 # Each measurement is taken warm (the tree in the page cache: one untimed pass of each command
 # first), and the commands take turns within a repeat so a load on the machine falls on all.
@@ -19,8 +21,8 @@ shift || true
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100000)
 
-if [ -z "${EPOCHREALTIME:-}" ]; then
-  echo "plan-large-tree.sh needs bash >= 5 (EPOCHREALTIME)" >&2
+if ! /usr/bin/time -f %e true >/dev/null 2>&1; then
+  echo "plan-large-tree.sh needs GNU /usr/bin/time (-f)" >&2
   exit 2
 fi
 
@@ -49,16 +51,14 @@ fill() {
   done
 }
 
-# seconds CMD...: wall time of CMD (its output discarded); fails the benchmark if CMD does.
+# seconds CMD...: "WALL CPU" seconds of CMD (its output discarded); fails the benchmark if CMD
+# does.
 seconds() {
-  local start end
-  start=$EPOCHREALTIME
-  "$@" >/dev/null 2>"$WORK/err" || {
+  /usr/bin/time -f '%e %U %S' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/err" || {
     cat "$WORK/err" >&2
     exit 1
   }
-  end=$EPOCHREALTIME
-  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.4f", e - s }'
+  awk '{ printf "%.3f %.3f", $1, $2 + $3 }' "$WORK/time"
 }
 
 normal=$WORK/normal
@@ -88,7 +88,7 @@ for n in "${SIZES[@]}"; do
   rm -rf "$big"
 done
 
-awk -v repeats="$REPEATS" -v machine="$(nproc 2>/dev/null || sysctl -n hw.ncpu) cores, $(uname -sr)" '
+awk -v repeats="$REPEATS" -v machine="$(nproc 2>/dev/null || sysctl -n hw.ncpu) cores, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" '
   function median(key,   n, i, j, t, v) {
     n = cnt[key]
     for (i = 1; i <= n; i++) v[i] = val[key, i]
@@ -100,20 +100,26 @@ awk -v repeats="$REPEATS" -v machine="$(nproc 2>/dev/null || sysctl -n hw.ncpu) 
   {
     k = $1 " " $2; if (!(k in cnt)) order[++nk] = k
     cnt[k]++; val[k, cnt[k]] = $3
+    c = "cpu " k; cnt[c]++; val[c, cnt[c]] = $4
     if (!($2 in seen)) { seen[$2] = 1; sizes[++ns] = $2 }
   }
   END {
-    printf "%-12s %9s %10s %19s\n", "command", "files", "median s", "min-max s"
+    printf "%-12s %9s %10s %15s %12s %15s\n", "command", "files", "median s", "min-max s", "median CPU s", "min-max CPU s"
     for (i = 1; i <= nk; i++) {
       k = order[i]; split(k, p, " ")
-      printf "%-12s %9s %10.4f %9.4f-%-9.4f\n", p[1], p[2], median(k), lo(k), hi(k)
+      printf "%-12s %9s %10.3f %7.3f-%-7.3f %12.3f %7.3f-%-7.3f\n", p[1], p[2], median(k), lo(k), hi(k), \
+        median("cpu " k), lo("cpu " k), hi("cpu " k)
     }
     print ""
     for (i = 1; i <= ns; i++) {
       n = sizes[i]
       m = median("plan-big " n) - median("plan-normal " n)
-      printf "%s files: marginal plan cost %.4f s (plan %.4f - normal plan %.4f); du -s %.4f s; marginal / du -s = %.2fx (goal <= 1.0x)\n", \
+      mc = median("cpu plan-big " n) - median("cpu plan-normal " n)
+      printf "%s files, wall: marginal plan %.3f s (%.3f - %.3f), du -s %.3f s: %.2fx\n", \
         n, m, median("plan-big " n), median("plan-normal " n), median("du " n), m / median("du " n)
+      printf "%s files, CPU:  marginal plan %.3f s (%.3f - %.3f), du -s %.3f s: %.2fx (goal <= 1.0x)\n", \
+        n, mc, median("cpu plan-big " n), median("cpu plan-normal " n), median("cpu du " n), \
+        (median("cpu du " n) > 0) ? mc / median("cpu du " n) : 0
     }
     printf "(%d repeats, medians; machine: %s)\n", repeats, machine
   }
