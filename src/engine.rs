@@ -40,6 +40,16 @@ impl Ctx {
         })
     }
 
+    /// The context of one read-only look (`plan`, `status`, a rollback preview): the same device
+    /// and state folder, through `Device::read_only_memo`, so each fact is asked once however
+    /// many steps read it. Dropped when the look ends; a command that acts never goes through it.
+    pub fn read_only(&self) -> Ctx {
+        Ctx {
+            device: self.device.read_only_memo(),
+            state: self.state.clone(),
+        }
+    }
+
     /// Commands that change the device refuse on a host that is not a Mac unless it is a sandbox.
     pub fn guard_changes(&self) -> Result<()> {
         if !self.device.is_sandbox() && !cfg!(target_os = "macos") {

@@ -150,6 +150,9 @@ pub fn plan(
     vars: &BTreeMap<String, String>,
     sources: &Sources,
 ) -> Result<PlanReport> {
+    // One look: each program's answer is asked once for all the steps (never changes anything).
+    let look = ctx.read_only();
+    let ctx = &look;
     let mut warnings = Vec::new();
     fn base_env<'a>(ctx: &'a Ctx, values: BTreeMap<String, String>, facts: &'a Facts) -> Env<'a> {
         Env {

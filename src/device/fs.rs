@@ -204,22 +204,57 @@ fn probe_with(device: &Device, mac_path: &str, measure: bool) -> Result<Probe> {
 }
 
 fn measure_dir(parent: &OwnedFd, name: &OsStr) -> Result<(u64, u64)> {
-    let fd = open_dir_at(Some(parent), name)?;
-    let mut bytes = 0;
-    let mut entries = 1;
-    for child in list_dir(&fd)? {
-        let st = lstat_at(&fd, &child)?;
-        match kind_of(&st) {
-            Kind::Dir => {
-                let (b, e) = measure_dir(&fd, &child)?;
+    measure_open_dir(open_dir_at(Some(parent), name)?)
+}
+
+/// The bytes of the regular files under an open folder and its entries (itself included), in
+/// one pass over each folder as `du` makes: the names are read in the folder's own buffer, never
+/// copied, and the kind `getdents` gives is trusted to save a system call where it can (a folder
+/// is opened straight away, a symlink or a special file is only counted); only a regular file,
+/// for its size, or an entry whose kind the file system did not give, is `lstat`ed. Never
+/// follows a symlink: a folder is opened `O_NOFOLLOW|O_DIRECTORY` relative to its parent's
+/// descriptor, so one replaced by a link between the listing and the open fails to open and is
+/// counted as an entry, not entered.
+fn measure_open_dir(fd: OwnedFd) -> Result<(u64, u64)> {
+    use nix::dir::Type;
+    let mut listing = nix::dir::Dir::from(fd)?.into_iter();
+    let (mut bytes, mut entries) = (0u64, 1u64);
+    while let Some(entry) = listing.next() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        let dir = listing.as_raw_fd();
+        let is_dir = match entry.file_type() {
+            Some(Type::Directory) => true,
+            Some(Type::File) | None => {
+                let st = fstatat(Some(dir), name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+                match kind_of(&st) {
+                    Kind::File => {
+                        bytes += st.st_size as u64;
+                        false
+                    }
+                    Kind::Dir => true,
+                    _ => false,
+                }
+            }
+            Some(_) => false,
+        };
+        if !is_dir {
+            entries += 1;
+            continue;
+        }
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match openat(Some(dir), name, flags, Mode::empty()) {
+            Ok(child) => {
+                let (b, e) = measure_open_dir(own(child))?;
                 bytes += b;
                 entries += e;
             }
-            Kind::File => {
-                bytes += st.st_size as u64;
-                entries += 1;
-            }
-            _ => entries += 1,
+            // Replaced by a symlink or a file since it was listed: not followed, one entry.
+            Err(Errno::ELOOP | Errno::ENOTDIR) => entries += 1,
+            Err(e) => return Err(e.into()),
         }
     }
     Ok((bytes, entries))
@@ -857,6 +892,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = Device::sandbox(dir.path()).unwrap();
         (dir, d)
+    }
+
+    #[test]
+    fn measuring_a_folder_counts_its_files_and_never_follows_a_link() {
+        let (dir, d) = device();
+        let root = dir.path();
+        let top = root.join("Users/a/Library/Caches/x");
+        std::fs::create_dir_all(top.join("a/b/c")).unwrap();
+        std::fs::write(top.join("one"), b"12345").unwrap();
+        std::fs::write(top.join("a/two"), b"123").unwrap();
+        std::fs::write(top.join("a/b/c/three"), b"1234567").unwrap();
+        std::fs::create_dir(top.join("empty")).unwrap();
+        // Outside the tree, 1 MB behind a link to a folder and a link to a file: never counted.
+        std::fs::create_dir(root.join("outside")).unwrap();
+        std::fs::write(root.join("outside/big"), vec![0u8; 1 << 20]).unwrap();
+        std::os::unix::fs::symlink(root.join("outside"), top.join("a/to-dir")).unwrap();
+        std::os::unix::fs::symlink(root.join("outside/big"), top.join("to-file")).unwrap();
+        nix::unistd::mkfifo(&top.join("a/b/fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+        let Probe::Present(e) = probe(&d, "/Users/a/Library/Caches/x").unwrap() else {
+            panic!("absent");
+        };
+        // x, one, a, two, b, c, three, empty, to-dir, to-file, fifo
+        assert_eq!((e.kind, e.bytes, e.entries), (Kind::Dir, 15, 11));
+        // A symlinked folder is a link, not its target's tree.
+        std::os::unix::fs::symlink(root.join("outside"), root.join("Users/a/Library/Caches/y"))
+            .unwrap();
+        let Probe::Present(e) = probe(&d, "/Users/a/Library/Caches/y").unwrap() else {
+            panic!("absent");
+        };
+        assert_eq!((e.kind, e.bytes, e.entries), (Kind::Symlink, 0, 1));
+        // The shallow probe does not walk.
+        let Probe::Present(e) = probe_shallow(&d, "/Users/a/Library/Caches/x").unwrap() else {
+            panic!("absent");
+        };
+        assert_eq!((e.bytes, e.entries), (0, 1));
     }
 
     #[test]

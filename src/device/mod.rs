@@ -23,11 +23,17 @@ pub const LOG_FILE: &str = "/var/log/reenroll.log";
 pub struct Device {
     /// `None`: the real machine (`/`). `Some(DIR)`: a sandbox device living under DIR.
     root: Option<PathBuf>,
+    /// `Some` only on the copy a read-only command looks through (`read_only_memo`): what each
+    /// program answered, so each fact is asked once per look. Never on a device that acts.
+    memo: Option<std::sync::Arc<programs::Memo>>,
 }
 
 impl Device {
     pub fn real() -> Self {
-        Device { root: None }
+        Device {
+            root: None,
+            memo: None,
+        }
     }
 
     pub fn sandbox(root: impl Into<PathBuf>) -> Result<Self> {
@@ -39,7 +45,30 @@ impl Device {
                 root.display()
             )
         })?;
-        Ok(Device { root: Some(root) })
+        Ok(Device {
+            root: Some(root),
+            memo: None,
+        })
+    }
+
+    /// A copy of this device for one read-only look (`plan`, `status`, `diagnose`, a rollback
+    /// preview): a program run with the same arguments, input and environment (so as the same
+    /// user: `sudo -u`/`launchctl asuser` are arguments) answers what it answered the first time
+    /// without running again, a keychain helper's `list` of one keychain is asked once, and the
+    /// local user records (which every `{home}` path expands over) are read once. The
+    /// memo lives as long as this copy and its clones; the device a command acts through never
+    /// has one, so `run` and `resume` look again after they act. Nothing that changes the device
+    /// may be done through this copy: the memo would hide the change.
+    pub fn read_only_memo(&self) -> Device {
+        Device {
+            root: self.root.clone(),
+            memo: Some(std::sync::Arc::default()),
+        }
+    }
+
+    /// The memo of a read-only look, `None` on a device that acts.
+    pub fn memo(&self) -> Option<&programs::Memo> {
+        self.memo.as_deref()
     }
 
     pub fn new(root: Option<PathBuf>) -> Result<Self> {
@@ -88,7 +117,10 @@ impl Device {
 
     /// Local user accounts (not system accounts, not Shared or Guest), from the local directory.
     pub fn users(&self) -> Result<Vec<LocalUser>> {
-        users::local_users(self)
+        match self.memo() {
+            Some(memo) => memo.users(|| users::local_users(self)),
+            None => users::local_users(self),
+        }
     }
 
     /// The user logged in at the console, if any (from `scutil`, home resolved by uid).
@@ -174,6 +206,7 @@ mod tests {
     fn host_path_maps_into_the_root() {
         let d = Device {
             root: Some(PathBuf::from("/tmp/dev")),
+            memo: None,
         };
         assert_eq!(
             d.host_path("/Library/Preferences/x.plist").unwrap(),

@@ -72,7 +72,93 @@ pub fn may_execute(device: &Device) -> bool {
     device.is_sandbox() || cfg!(target_os = "macos")
 }
 
+/// What the programs of one read-only look answered (`Device::read_only_memo`): keyed by the
+/// program's Mac path, its arguments (which name the user it runs as: `sudo -u`, `launchctl
+/// asuser`), its input and its environment. Only captured runs that finished are kept (an error
+/// starting a program is asked again); a keychain helper's answers are kept per request line,
+/// for the requests the caller says are read-only.
+#[derive(Debug, Default)]
+pub struct Memo {
+    runs: std::sync::Mutex<std::collections::HashMap<RunKey, Output>>,
+    lines: std::sync::Mutex<std::collections::HashMap<(RunKey, Vec<u8>), String>>,
+    /// The local user records, read once (every `{home}` path expands over them).
+    users: std::sync::OnceLock<Vec<super::LocalUser>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RunKey {
+    program: String,
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    env: Vec<(String, String)>,
+}
+
+impl RunKey {
+    fn new(program: &str, args: &[String], opts: &RunOpts) -> RunKey {
+        RunKey {
+            program: program.to_string(),
+            args: args.to_vec(),
+            stdin: opts.stdin.clone(),
+            env: opts.env.clone(),
+        }
+    }
+}
+
+impl Memo {
+    /// The local users, read by `read` the first time it succeeds in this look.
+    pub fn users(
+        &self,
+        read: impl FnOnce() -> Result<Vec<super::LocalUser>>,
+    ) -> Result<Vec<super::LocalUser>> {
+        if let Some(users) = self.users.get() {
+            return Ok(users.clone());
+        }
+        let users = read()?;
+        Ok(self.users.get_or_init(|| users).clone())
+    }
+
+    /// The answer a session (`program args`) gave to `line` earlier in this look.
+    pub fn line(&self, program: &str, args: &[String], line: &[u8]) -> Option<String> {
+        let key = (
+            RunKey::new(program, args, &RunOpts::default()),
+            line.to_vec(),
+        );
+        lock(&self.lines).get(&key).cloned()
+    }
+
+    /// Keep a session's answer to a read-only request for the rest of the look.
+    pub fn keep_line(&self, program: &str, args: &[String], line: &[u8], answer: &str) {
+        let key = (
+            RunKey::new(program, args, &RunOpts::default()),
+            line.to_vec(),
+        );
+        lock(&self.lines).insert(key, answer.to_string());
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding it leaves a map that is still whole.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub fn run(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> Result<Output> {
+    // NOTE: only captured output is remembered: a program run into a log or into /dev/null is
+    // run for what it does, which a read-only look never asks for twice on purpose.
+    let memo = device.memo().filter(|_| opts.output == Capture::Pipes);
+    let Some(memo) = memo else {
+        return run_once(device, program, args, opts);
+    };
+    let key = RunKey::new(program, args, opts);
+    if let Some(out) = lock(&memo.runs).get(&key) {
+        tracing::debug!(program, ?args, "answered earlier in this look");
+        return Ok(out.clone());
+    }
+    let out = run_once(device, program, args, opts)?;
+    lock(&memo.runs).insert(key, out.clone());
+    Ok(out)
+}
+
+fn run_once(device: &Device, program: &str, args: &[String], opts: &RunOpts) -> Result<Output> {
     if !may_execute(device) {
         bail!(
             "refusing to run `{program}`: this host is not a Mac and no sandbox device was given \
@@ -371,6 +457,76 @@ exit 0"#;
                 let _ = killpg(group, Signal::SIGKILL);
             }
         }
+    }
+
+    /// Counts its calls in /calls (one line each) and prints its arguments and input.
+    const COUNTER: &str = r#"echo x >>"$(dirname "$0")/../../calls"
+echo "args: $*"
+cat"#;
+
+    fn counted(dev: &Device) -> usize {
+        std::fs::read_to_string(dev.host_path("/calls").unwrap())
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_read_only_look_runs_each_program_once_and_an_acting_device_every_time() {
+        let (_tmp, dev) = device(&[("/usr/bin/counter", COUNTER)]);
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let piped = RunOpts::default();
+        // The device a command acts through: every call runs.
+        for _ in 0..2 {
+            dev.run("/usr/bin/counter", &args(&["a"]), &piped).unwrap();
+        }
+        assert_eq!(counted(&dev), 2);
+        // One look: the same program, arguments, input and environment run once.
+        let look = dev.read_only_memo();
+        let first = look.run("/usr/bin/counter", &args(&["a"]), &piped).unwrap();
+        let again = look.run("/usr/bin/counter", &args(&["a"]), &piped).unwrap();
+        assert_eq!(counted(&dev), 3);
+        assert_eq!((first.code, first.stdout.as_str()), (Some(0), "args: a\n"));
+        assert_eq!((again.code, again.stdout), (first.code, first.stdout));
+        // A clone shares the look; the device it came from does not.
+        look.clone()
+            .run("/usr/bin/counter", &args(&["a"]), &piped)
+            .unwrap();
+        assert_eq!(counted(&dev), 3);
+        dev.run("/usr/bin/counter", &args(&["a"]), &piped).unwrap();
+        assert_eq!(counted(&dev), 4);
+        // Other arguments (another user: `sudo -u` is an argument), input or environment are
+        // another question.
+        look.run("/usr/bin/counter", &args(&["b"]), &piped).unwrap();
+        let with_input = RunOpts {
+            stdin: Some(b"show\n".to_vec()),
+            ..Default::default()
+        };
+        let out = look
+            .run("/usr/bin/counter", &args(&["a"]), &with_input)
+            .unwrap();
+        assert_eq!(out.stdout, "args: a\nshow\n");
+        let with_env = RunOpts {
+            env: vec![("LANG".into(), "C".into())],
+            ..Default::default()
+        };
+        look.run("/usr/bin/counter", &args(&["a"]), &with_env)
+            .unwrap();
+        assert_eq!(counted(&dev), 7);
+        // A program run for what it does (output not captured) is never answered from memory.
+        let discard = RunOpts {
+            output: Capture::Discard,
+            ..Default::default()
+        };
+        look.run("/usr/bin/counter", &args(&["a"]), &discard)
+            .unwrap();
+        look.run("/usr/bin/counter", &args(&["a"]), &discard)
+            .unwrap();
+        assert_eq!(counted(&dev), 9);
+        // A new look asks again.
+        dev.read_only_memo()
+            .run("/usr/bin/counter", &args(&["a"]), &piped)
+            .unwrap();
+        assert_eq!(counted(&dev), 10);
     }
 
     #[test]

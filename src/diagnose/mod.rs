@@ -71,6 +71,9 @@ pub const MAX_LOG_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Read every source of evidence and report. Unreadable sources are listed in the report's
 /// `could_not_read`, never an error.
 pub fn diagnose(device: &Device, opts: &DiagnoseOptions) -> Result<Report> {
+    // Read-only: each program's answer is asked once (`Device::read_only_memo`).
+    let look = device.read_only_memo();
+    let device = &look;
     let mut ctx = Ctx {
         device,
         clock: Clock::local(opts.now),

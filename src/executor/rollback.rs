@@ -181,6 +181,9 @@ fn examine(
 
 /// What `rollback` would do to a run (the newest without an id); changes nothing, takes no lock.
 pub fn preview(ctx: &Ctx, id: Option<&str>) -> Result<RollbackPreview> {
+    // Read-only: each program's answer is asked once (`Ctx::read_only`).
+    let look = ctx.read_only();
+    let ctx = &look;
     let (view, state, records) = pick(ctx, id)?;
     let Frozen { pb, .. } = frozen(&view, &records)?;
     examine(&view, state, &records, &pb)

@@ -62,6 +62,9 @@ pub struct StepStatus {
 }
 
 pub fn status(ctx: &Ctx, id: Option<&str>) -> Result<StatusReport> {
+    // Read-only: each program's answer is asked once (`Ctx::read_only`).
+    let look = ctx.read_only();
+    let ctx = &look;
     let mut runs = Vec::new();
     for run in super::damage::load_all(ctx)? {
         let (view, state, records) = match run {

@@ -352,6 +352,27 @@ impl HelperKeychain {
     fn call(&self, request: &Request) -> Result<Response> {
         let mut line = serde_json::to_vec(request).context("encoding a keychain request")?;
         line.push(b'\n');
+        // In a read-only look (`Device::read_only_memo`) a keychain is listed once: the preflight's
+        // facts and the purge's plan read the same list. Exports (secret data) are never kept.
+        let memo = self
+            .device
+            .memo()
+            .filter(|_| matches!(request, Request::List));
+        let args = self.launchctl_args();
+        if let Some(text) = memo.and_then(|m| m.line(LAUNCHCTL, &args, &line)) {
+            return self.answer(&text);
+        }
+        let text = self.ask(&line)?;
+        let response = self.answer(&text)?;
+        // Only a whole list is kept: a failure is asked again.
+        if let (Some(m), Response::List { error: None, .. }) = (memo, &response) {
+            m.keep_line(LAUNCHCTL, &args, &line, &text);
+        }
+        Ok(response)
+    }
+
+    /// Send one request line to the helper (started at the first) and return its answer line.
+    fn ask(&self, line: &[u8]) -> Result<String> {
         let mut slot = self.session.borrow_mut();
         let session = match slot.as_mut() {
             Some(s) => s,
@@ -364,7 +385,7 @@ impl HelperKeychain {
                 })?,
             ),
         };
-        let text = match session.request(&line, self.timeout) {
+        let text = match session.request(line, self.timeout) {
             LineAnswer::Line(text) => text,
             LineAnswer::TimedOut => {
                 *slot = None;
@@ -396,7 +417,12 @@ impl HelperKeychain {
                 )
             }
         };
-        match serde_json::from_str::<Response>(&text) {
+        Ok(text)
+    }
+
+    /// What an answer line says.
+    fn answer(&self, text: &str) -> Result<Response> {
+        match serde_json::from_str::<Response>(text) {
             Ok(Response::Unreachable { error }) => Err(KeychainUnreachable(Unreachable {
                 location: self.location(),
                 reason: error.unwrap_or_else(|| "no reason given".into()),
@@ -412,7 +438,7 @@ impl HelperKeychain {
             Ok(r) => Ok(r),
             // NOTE: the answer may hold secret data; say how much came, never what.
             Err(e) => {
-                *slot = None;
+                *self.session.borrow_mut() = None;
                 bail!(
                     "the keychain helper for {} answered something unreadable ({} bytes, {e})",
                     self.user,
