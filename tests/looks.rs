@@ -45,12 +45,13 @@ fn plan_asks_each_fact_once() {
         "plan ran no program: the count proves nothing"
     );
     assert_eq!(repeated(&dev), vec![], "plan ran these more than once");
-    // `profiles list` and `profiles status -type enrollment`, nothing else, once each.
+    // `profiles list`, `profiles status -type enrollment` and `profiles show -type configuration`
+    // (the managed network and trust payloads), nothing else, once each.
     let profiles: Vec<&String> = log
         .iter()
         .filter(|l| l.starts_with("/usr/bin/profiles "))
         .collect();
-    assert_eq!(profiles.len(), 2, "{profiles:?}");
+    assert_eq!(profiles.len(), 3, "{profiles:?}");
     // The facts and the keychain purge read the same keychains: one helper per user.
     let sessions = helper_sessions(&dev);
     assert_eq!(
