@@ -643,7 +643,11 @@ fn jamf_credentials_alone_need_entra_and_intune_confirmed_ahead() {
         &jamf,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("remediation scheduled"), "{}", text(&out));
+    assert!(
+        text(&out).contains("remediation scheduled"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(mac.credential_files(), vec![mac.run_credentials()]);
     mac.assert_no_secret_outside_the_credentials_file();
 }
