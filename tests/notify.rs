@@ -486,6 +486,9 @@ fn the_deferred_state_is_shown_and_survives_a_signal_and_a_crash() {
     assert!(shown[2][4].contains("Defer (1 left)"), "{}", shown[2][4]);
     assert_eq!(note(&dev, "deferrals:tell-user").as_deref(), Some("2"));
     assert!(note(&dev, "consent:tell-user").is_some());
+    // A start that finds the run interrupted while the user had deferred (the Mac restarted, the
+    // user logged out) is no crash: the daemon's crash-loop count starts again.
+    assert_eq!(note(&dev, "daemon-crashes").as_deref(), Some("0"));
 }
 
 /// reregister also signs the user out (the keychain purge): it tells them first, with the same

@@ -210,8 +210,10 @@ pub fn resume(
     }
     if from_daemon {
         // A crash loop: consecutive daemon starts that found the run interrupted (the previous
-        // start died). A start that finds it paused (a restart, an operator) resets the count.
-        let attempts = if state == RunState::Interrupted {
+        // start died). A start that finds it paused (a restart, an operator) resets the count,
+        // and so does one that finds it interrupted while the user had deferred (the process
+        // was waiting, not crashing: the user restarted the Mac or logged out).
+        let attempts = if state == RunState::Interrupted && runner.view.deferred.is_none() {
             runner
                 .view
                 .notes
