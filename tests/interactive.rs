@@ -79,13 +79,17 @@ settle_minutes = "{settle}"
 fn an_admin_walks_through_reregister_answering_y_s_d_and_q() {
     let dev = Sandbox::new().build();
     let mut p = pty(&dev, &["run", "--step", "reregister"]);
-    // preflight reads the device and changes nothing; Company Portal and Conditional Access
-    // are not running: shown, not asked about
-    for id in [
-        "preflight",
-        "quit-company-portal",
-        "quit-conditional-access",
-    ] {
+    // preflight reads the device and changes nothing: shown, not asked about
+    p.exp_string("preflight ").unwrap();
+    let shown = p.exp_string("nothing to change: not asked").unwrap();
+    assert!(!shown.contains("stop here"), "{shown}");
+    // telling the user at the Mac is a change to their screen: asked
+    p.exp_string("tell-user ").unwrap();
+    p.exp_string("tell alice (swiftDialog)").unwrap();
+    p.exp_string("[q] stop here: ").unwrap();
+    p.send_line("y").unwrap();
+    // Company Portal and Conditional Access are not running: shown, not asked about
+    for id in ["quit-company-portal", "quit-conditional-access"] {
         p.exp_string(&format!("{id} ")).unwrap();
         let shown = p.exp_string("nothing to change: not asked").unwrap();
         assert!(!shown.contains("stop here"), "{shown}");

@@ -557,7 +557,6 @@ impl Spec {
                     )?;
                     rec.note(&count_key, &n.to_string())?;
                     rec.note(&at_key, &at)?;
-                    crate::fault::point(&format!("deferred:{step}"));
                     tracing::info!(step, deferral = n, allowed = s.deferrals, until = %until_text, "{}", answer.describe());
                     rec.out().line(&format!(
                         "  {} deferred ({}): deferral {n} of {}; next prompt at {until_text}",
@@ -587,6 +586,10 @@ impl Spec {
         // The run's state is `deferred` from this note until the step ends or the run pauses
         // (journal::state), so it is written again by a resume.
         rec.note(until_key, &text)?;
+        // A test's crash while the user has deferred (a power-off during the wait).
+        if let Some(step) = until_key.strip_prefix(NOTE_DEFERRED_UNTIL) {
+            crate::fault::point(&format!("deferred:{step}"));
+        }
         Ok(super::gate::countdown(until, rec)?.map(|_| {
             format!("deferred by the user until {text}; stopped by a signal: `reenroll resume` prompts again then")
         }))
