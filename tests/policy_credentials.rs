@@ -7,7 +7,7 @@
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use reenroll::sandbox::{self, SandboxOptions, Summary};
@@ -15,7 +15,7 @@ use reenroll::server::graph::{EntraDevice, IntuneDevice};
 use reenroll::server::jamf::JamfComputer;
 use reenroll::server::testserver::{Config, EscrowData, Model, TestServer};
 use serde_json::Value;
-use support::{TreeHash, EXCLUDED};
+use support::{text, walk, TreeHash, EXCLUDED};
 
 const STATE: &str = "Library/Application Support/reenroll";
 const DAEMON: &str = "Library/LaunchDaemons/com.github.reenroll.plist";
@@ -183,36 +183,6 @@ impl Mac {
         }
         assert!(looked > 20, "only {looked} files looked at");
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        let Ok(meta) = p.symlink_metadata() else {
-            continue;
-        };
-        if meta.is_dir() {
-            out.extend(walk(&p));
-        } else if meta.is_file() {
-            out.push(p);
-        }
-    }
-    out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-    .split_whitespace()
-    .collect::<Vec<_>>()
-    .join(" ")
 }
 
 /// The Mac's records in Jamf Pro, Entra and Intune, and another Mac's that must stay.

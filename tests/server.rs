@@ -3,7 +3,7 @@
 //! (127.0.0.1): no test reaches the internet.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use reenroll::sandbox::{self, SandboxOptions, Summary};
@@ -11,6 +11,9 @@ use reenroll::server::graph::{EntraDevice, IntuneDevice};
 use reenroll::server::jamf::JamfComputer;
 use reenroll::server::testserver::{Config, EscrowData, Model, TestServer, Throttle};
 use serde_json::Value;
+
+mod support;
+use support::{text, walk};
 
 const CREDENTIALS: &str = "Library/Application Support/reenroll/credentials.toml";
 const JAMF_SEARCH: &str = "/api/v4/computers-inventory";
@@ -179,25 +182,6 @@ impl Fixture {
     }
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        let Ok(meta) = p.symlink_metadata() else {
-            continue;
-        };
-        if meta.is_dir() {
-            out.extend(walk(&p));
-        } else if meta.is_file() {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// The Mac's server records: its Jamf Pro computer, an Entra device per device id, two Intune
 /// records of the Jamf partnership (the duplicate the fix is about) and one of Intune's own MDM
 /// that must survive; plus another Mac in each system that must not be touched.
@@ -285,19 +269,6 @@ fn model_for(s: &Summary) -> Model {
 
 /// The escrowed FileVault key of the model: never printed or written anywhere.
 const FILEVAULT_KEY: &str = "Q7RT-9XKP-2M4N-8HJW-5CVB-3LZD";
-
-/// stdout and stderr, with the 80-column wrapping of human output undone (runs of white space
-/// become one space), so messages can be matched whole.
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-    .split_whitespace()
-    .collect::<Vec<_>>()
-    .join(" ")
-}
 
 fn plan_json(f: &Fixture) -> Value {
     let out = f.reenroll(&["plan", "--json"]);

@@ -508,6 +508,32 @@ impl fmt::Display for TimerProblem {
     }
 }
 
+impl TimerProblem {
+    /// `step`'s `field` (as written: `text`) is wrong once expanded; the message names the
+    /// variables it came from, if any.
+    fn new(step: &str, field: &'static str, text: String, e: anyhow::Error) -> TimerProblem {
+        let vars = crate::action::template::placeholders(&text).unwrap_or_default();
+        let message = if vars.is_empty() {
+            format!("{e:#}")
+        } else {
+            format!(
+                "{e:#} (from {})",
+                vars.iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        TimerProblem {
+            step: step.to_string(),
+            field,
+            text,
+            vars,
+            message,
+        }
+    }
+}
+
 /// Check one step's timers with `values` (variables) filled in.
 pub fn check_step_timers(
     step: &str,
@@ -515,28 +541,10 @@ pub fn check_step_timers(
     values: &BTreeMap<String, String>,
 ) -> Result<(), TimerProblem> {
     for t in action.timers() {
-        let vars = crate::action::template::placeholders(&t.text).unwrap_or_default();
         let mut expanded = t.clone();
         expanded.text = crate::action::template::expand(&t.text, values, true);
         if let Err(e) = expanded.duration() {
-            let message = if vars.is_empty() {
-                format!("{e:#}")
-            } else {
-                format!(
-                    "{e:#} (from {})",
-                    vars.iter()
-                        .map(|v| format!("`{v}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            return Err(TimerProblem {
-                step: step.to_string(),
-                field: t.field,
-                text: t.text,
-                vars,
-                message,
-            });
+            return Err(TimerProblem::new(step, t.field, t.text, e));
         }
     }
     // A notify step's other values (`deferrals`, `deadline`, `timeout_means`), by the same route.
@@ -544,24 +552,7 @@ pub fn check_step_timers(
         for (field, text) in n.value_fields() {
             let expanded = crate::action::template::expand(&text, values, true);
             if let Err(e) = crate::action::notify::Spec::check_value(field, &expanded) {
-                let vars = crate::action::template::placeholders(&text).unwrap_or_default();
-                return Err(TimerProblem {
-                    step: step.to_string(),
-                    field,
-                    text,
-                    message: if vars.is_empty() {
-                        format!("{e:#}")
-                    } else {
-                        format!(
-                            "{e:#} (from {})",
-                            vars.iter()
-                                .map(|v| format!("`{v}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    },
-                    vars,
-                });
+                return Err(TimerProblem::new(step, field, text, e));
             }
         }
     }

@@ -801,3 +801,36 @@ pub fn under(rel: &str, top: &str) -> bool {
     let top = top.trim_start_matches('/');
     rel == top || rel.starts_with(&format!("{top}/"))
 }
+
+/// Every regular file under `dir`, never following a link.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(meta) = p.symlink_metadata() else {
+            continue;
+        };
+        if meta.is_dir() {
+            out.extend(walk(&p));
+        } else if meta.is_file() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// stdout and stderr, with the wrapping of human output undone (runs of white space become one
+/// space), so messages can be matched whole.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ")
+}
